@@ -1,0 +1,1 @@
+//! Loom models of stage live in `tests/`; this library is empty.

@@ -1,0 +1,15 @@
+//! The executor-agnostic core of [stage]: mailboxes that survive their
+//! consumers, and (as the project grows) the runtime seam, task groups,
+//! supervisors and actors built on it.
+//!
+//! This crate depends on no executor. Most users reach it through the `stage`
+//! crate, which binds it to tokio.
+//!
+//! [stage]: https://docs.rs/stage
+
+#![warn(missing_docs)]
+
+pub mod mailbox;
+mod sync;
+
+pub use mailbox::mailbox;

@@ -1,0 +1,210 @@
+//! A bounded MPMC mailbox that survives its consumers.
+//!
+//! [`mailbox`](crate::mailbox()) returns a [`Sender`] and a [`Receiver`]; both
+//! are `Clone + Send + Sync`. Unlike `tokio::sync::mpsc`, dropping handles
+//! never closes the mailbox: a consumer task that panics drops its receiver,
+//! and the messages queued behind it wait for the next consumer instead of
+//! being lost, while senders carry on. Shutdown is explicit: [`Sender::close`]
+//! or [`Receiver::close`]. After a close, sends hand their message back in an
+//! error, and receivers drain what is queued before learning that the mailbox
+//! is closed ([`TryRecvError::Closed`], [`RecvError`], the end of the
+//! [`Stream`](futures_core::Stream)).
+//!
+//! The queue is lock-free (`concurrent-queue`); waiting uses `event-listener`.
+//! Neither the send nor the receive path takes a lock unless the other side
+//! is waiting, and no notification is made when nobody waits.
+//!
+//! # Examples
+//!
+//! ```
+//! # futures_util::FutureExt::now_or_never(async {
+//! let (tx, rx) = stage_core::mailbox(16);
+//!
+//! let consumer = rx.clone();
+//! tx.send("job").await.unwrap();
+//! drop(consumer); // a consumer crashed: the mailbox stays open
+//!
+//! assert_eq!(rx.recv().await, "job");
+//! tx.close();
+//! assert!(rx.recv_or_closed().await.is_err());
+//! # }).unwrap();
+//! ```
+
+mod error;
+mod queue;
+mod receiver;
+mod sender;
+mod shared;
+mod waiters;
+
+#[cfg(all(test, not(loom)))]
+mod tests;
+
+pub use error::{RecvError, SendError, TryRecvError, TrySendError};
+pub use receiver::{Receiver, Recv, RecvOrClosed};
+pub use sender::{Send, Sender};
+
+use core::fmt;
+
+use crate::sync::Arc;
+use queue::Queue;
+use shared::Shared;
+
+/// Creates a mailbox holding at most `capacity` messages.
+///
+/// # Panics
+///
+/// If `capacity` is 0: a mailbox with no room could never deliver a message
+/// (rendezvous channels are not what a mailbox is for). The panic points at
+/// the caller.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = stage_core::mailbox(2);
+/// tx.try_send('a').unwrap();
+/// tx.try_send('b').unwrap();
+/// assert!(tx.is_full());
+/// assert_eq!(rx.try_recv(), Ok('a'));
+/// ```
+#[track_caller]
+pub fn mailbox<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    assert!(capacity > 0, "a mailbox needs a capacity of at least 1");
+    from_queue(Queue::lock_free(capacity))
+}
+
+/// A mailbox over a mutex-protected queue, for loom models with several
+/// receivers (loom cannot explore two poppers on the lock-free queue; see
+/// `loom-tests`). Only in loom builds.
+#[cfg(loom)]
+#[doc(hidden)]
+pub fn mailbox_over_locked_queue<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    assert!(capacity > 0, "a mailbox needs a capacity of at least 1");
+    from_queue(Queue::locked(capacity))
+}
+
+fn from_queue<T>(queue: Queue<T>) -> (Sender<T>, Receiver<T>) {
+    let shared = Arc::new(Shared::new(queue));
+    let sender = Sender {
+        shared: Arc::clone(&shared),
+    };
+    (sender, Receiver::new(shared))
+}
+
+fn debug_handle<T>(name: &str, shared: &Shared<T>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.debug_struct(name)
+        .field("len", &shared.queue.len())
+        .field("capacity", &shared.queue.capacity())
+        .field("closed", &shared.queue.is_closed())
+        .finish()
+}
+
+/// The methods both handles have: they describe and close the one mailbox.
+/// `$var` names the handle in the examples.
+macro_rules! handle_methods {
+    ($handle:ident, $var:literal) => {
+        $crate::mailbox::handle_methods!(@impl $handle, concat!("let handle = &", $var, ";"));
+    };
+    (@impl $handle:ident, $bind:expr) => {
+        impl<T> $handle<T> {
+            /// Closes the mailbox; returns `true` if this call closed it.
+            ///
+            /// Waiting and later sends fail and hand their message back.
+            /// Queued messages stay: receivers drain them, then learn that the
+            /// mailbox is closed. Closing is final.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// let (tx, rx) = stage_core::mailbox(2);
+            #[doc = $bind]
+            /// tx.try_send(1).unwrap();
+            /// assert!(handle.close());
+            /// assert!(!handle.close()); // already closed
+            /// assert!(tx.try_send(2).unwrap_err().is_closed());
+            /// assert_eq!(rx.try_recv(), Ok(1));
+            /// assert!(rx.try_recv().unwrap_err().is_closed());
+            /// ```
+            pub fn close(&self) -> bool {
+                self.shared.close()
+            }
+
+            /// Whether the mailbox is closed.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// let (tx, rx) = stage_core::mailbox::<()>(1);
+            #[doc = $bind]
+            /// assert!(!handle.is_closed());
+            /// handle.close();
+            /// assert!(tx.is_closed() && rx.is_closed());
+            /// ```
+            pub fn is_closed(&self) -> bool {
+                self.shared.queue.is_closed()
+            }
+
+            /// The number of messages queued right now.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// let (tx, rx) = stage_core::mailbox(4);
+            #[doc = $bind]
+            /// tx.try_send(1).unwrap();
+            /// tx.try_send(2).unwrap();
+            /// assert_eq!(handle.len(), 2);
+            /// # drop(rx);
+            /// ```
+            pub fn len(&self) -> usize {
+                self.shared.queue.len()
+            }
+
+            /// Whether no message is queued right now.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// let (tx, rx) = stage_core::mailbox(4);
+            #[doc = $bind]
+            /// assert!(handle.is_empty());
+            /// tx.try_send(1).unwrap();
+            /// assert!(!handle.is_empty());
+            /// # drop(rx);
+            /// ```
+            pub fn is_empty(&self) -> bool {
+                self.shared.queue.len() == 0
+            }
+
+            /// Whether the mailbox holds `capacity` messages right now.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// let (tx, rx) = stage_core::mailbox(1);
+            #[doc = $bind]
+            /// tx.try_send(1).unwrap();
+            /// assert!(handle.is_full());
+            /// # drop(rx);
+            /// ```
+            pub fn is_full(&self) -> bool {
+                self.shared.queue.is_full()
+            }
+
+            /// The most messages the mailbox holds.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// let (tx, rx) = stage_core::mailbox::<u8>(64);
+            #[doc = $bind]
+            /// assert_eq!(handle.capacity(), 64);
+            /// # drop((tx, rx));
+            /// ```
+            pub fn capacity(&self) -> usize {
+                self.shared.queue.capacity()
+            }
+        }
+    };
+}
+pub(crate) use handle_methods;

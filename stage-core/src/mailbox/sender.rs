@@ -1,0 +1,162 @@
+//! The sending half of a mailbox.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use super::error::{SendError, TrySendError};
+use super::shared::Shared;
+use super::waiters::Wait;
+use crate::sync::Arc;
+
+/// The sending half of a [`mailbox`](crate::mailbox()).
+///
+/// Cheap to clone; every clone sends into the same mailbox. Dropping senders
+/// never closes the mailbox: only [`close`](Sender::close) does.
+///
+/// # Examples
+///
+/// ```
+/// # futures_util::FutureExt::now_or_never(async {
+/// let (tx, rx) = stage_core::mailbox(8);
+/// let tx2 = tx.clone();
+/// tx.send(1).await.unwrap();
+/// tx2.send(2).await.unwrap();
+/// drop((tx, tx2)); // the mailbox stays open and keeps its messages
+/// assert_eq!(rx.recv().await, 1);
+/// assert_eq!(rx.recv().await, 2);
+/// # }).unwrap();
+/// ```
+pub struct Sender<T> {
+    pub(crate) shared: Arc<Shared<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends a message, waiting for room while the mailbox is full.
+    ///
+    /// # Errors
+    ///
+    /// If the mailbox is closed (before or while waiting), the message is
+    /// handed back in a [`SendError`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes sends nothing and drops the
+    /// message it holds; a wakeup it received passes on to another waiting
+    /// sender.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_util::FutureExt::now_or_never(async {
+    /// let (tx, rx) = stage_core::mailbox(1);
+    /// tx.send("hello").await.unwrap();
+    /// assert_eq!(rx.recv().await, "hello");
+    /// # }).unwrap();
+    /// ```
+    pub fn send(&self, msg: T) -> Send<'_, T> {
+        Send {
+            sender: self,
+            msg: Some(msg),
+            wait: Wait::default(),
+        }
+    }
+
+    /// Sends a message if there is room right now.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] if the mailbox is full, [`TrySendError::Closed`]
+    /// if it is closed; both hand the message back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage_core::mailbox::TrySendError;
+    ///
+    /// let (tx, _rx) = stage_core::mailbox(1);
+    /// assert_eq!(tx.try_send(1), Ok(()));
+    /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+    /// ```
+    pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        self.shared.try_send(msg)
+    }
+
+    /// Sends a message, blocking the current thread while the mailbox is full.
+    ///
+    /// For code outside async; inside a task use [`send`](Sender::send).
+    ///
+    /// # Errors
+    ///
+    /// If the mailbox is closed, the message is handed back in a
+    /// [`SendError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = stage_core::mailbox(1);
+    /// let producer = std::thread::spawn(move || {
+    ///     for i in 0..3 {
+    ///         tx.send_blocking(i).unwrap();
+    ///     }
+    /// });
+    /// let got: Vec<i32> = (0..3).map(|_| rx.recv_blocking().unwrap()).collect();
+    /// producer.join().unwrap();
+    /// assert_eq!(got, [0, 1, 2]);
+    /// ```
+    pub fn send_blocking(&self, msg: T) -> Result<(), SendError<T>> {
+        let mut msg = Some(msg);
+        Wait::block_on(&self.shared.senders, || self.shared.attempt_send(&mut msg))
+    }
+}
+
+super::handle_methods!(Sender, "tx");
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        super::debug_handle("Sender", &self.shared, f)
+    }
+}
+
+/// The future returned by [`Sender::send`].
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Send<'a, T> {
+    sender: &'a Sender<T>,
+    msg: Option<T>,
+    wait: Wait,
+}
+
+// The message is never pinned: it is moved into the queue by value.
+impl<T> Unpin for Send<'_, T> {}
+
+impl<T> Future for Send<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Self { sender, msg, wait } = self.get_mut();
+        wait.poll(&sender.shared.senders, cx, || {
+            sender.shared.attempt_send(msg)
+        })
+    }
+}
+
+impl<T> Drop for Send<'_, T> {
+    fn drop(&mut self) {
+        self.wait.cancel(&self.sender.shared.senders);
+    }
+}
+
+impl<T> fmt::Debug for Send<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Send").finish_non_exhaustive()
+    }
+}

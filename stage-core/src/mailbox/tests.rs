@@ -1,0 +1,259 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use futures_core::Stream;
+use futures_util::task::{waker, ArcWake};
+use futures_util::{FutureExt, StreamExt};
+
+use super::*;
+
+/// A waker that counts how often it was woken.
+#[derive(Default)]
+struct Wakes(AtomicUsize);
+
+impl ArcWake for Wakes {
+    fn wake_by_ref(this: &Arc<Self>) {
+        this.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn counting_waker() -> (Arc<Wakes>, Waker) {
+    let wakes = Arc::new(Wakes::default());
+    (wakes.clone(), waker(wakes))
+}
+
+fn poll_once<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
+    Pin::new(fut).poll(&mut Context::from_waker(waker))
+}
+
+fn woken(wakes: &Wakes) -> usize {
+    wakes.0.load(Ordering::SeqCst)
+}
+
+#[test]
+fn messages_arrive_in_fifo_order() {
+    let (tx, rx) = mailbox(4);
+    for i in 0..4 {
+        tx.try_send(i).unwrap();
+    }
+    let got: Vec<_> = (0..4).map(|_| rx.try_recv().unwrap()).collect();
+    assert_eq!(got, [0, 1, 2, 3]);
+}
+
+#[test]
+#[should_panic(expected = "a mailbox needs a capacity of at least 1")]
+fn zero_capacity_is_refused_at_construction() {
+    let _ = mailbox::<()>(0);
+}
+
+#[test]
+fn dropping_every_sender_keeps_queued_messages_and_the_mailbox_open() {
+    let (tx, rx) = mailbox(2);
+    tx.try_send(1).unwrap();
+    drop(tx);
+    assert!(!rx.is_closed());
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+}
+
+#[test]
+fn dropping_receivers_keeps_queued_messages_for_the_next_one() {
+    let (tx, rx) = mailbox(2);
+    let survivor = rx.clone();
+    tx.try_send("a").unwrap();
+    drop(rx);
+    assert!(!tx.is_closed());
+    assert_eq!(survivor.try_recv(), Ok("a"));
+}
+
+#[test]
+fn a_waiting_receiver_is_woken_by_a_send() {
+    let (tx, rx) = mailbox(1);
+    let (wakes, waker) = counting_waker();
+    let mut recv = rx.recv();
+    assert!(poll_once(&mut recv, &waker).is_pending());
+    assert_eq!(rx.shared.receivers_waiting(), 1);
+    tx.try_send(7).unwrap();
+    assert_eq!(woken(&wakes), 1);
+    assert_eq!(poll_once(&mut recv, &waker), Poll::Ready(7));
+}
+
+#[test]
+fn a_waiting_sender_is_woken_by_a_receive() {
+    let (tx, rx) = mailbox(1);
+    tx.try_send(1).unwrap();
+    let (wakes, waker) = counting_waker();
+    let mut send = tx.send(2);
+    assert!(poll_once(&mut send, &waker).is_pending());
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(woken(&wakes), 1);
+    assert_eq!(poll_once(&mut send, &waker), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+#[test]
+fn no_notification_is_made_while_nobody_waits() {
+    let (tx, rx) = mailbox(1);
+    let (wakes, waker) = counting_waker();
+    let mut recv = rx.recv();
+    assert!(poll_once(&mut recv, &waker).is_pending());
+    drop(recv);
+    // The cancelled wait deregistered itself: the count is back to zero.
+    assert_eq!(rx.shared.receivers_waiting(), 0);
+    tx.try_send(1).unwrap();
+    assert_eq!(woken(&wakes), 0);
+}
+
+#[test]
+fn two_waiting_receivers_are_both_served() {
+    let (tx, rx) = mailbox(2);
+    let (wakes1, waker1) = counting_waker();
+    let (wakes2, waker2) = counting_waker();
+    let mut r1 = rx.recv();
+    let mut r2 = rx.recv();
+    assert!(poll_once(&mut r1, &waker1).is_pending());
+    assert!(poll_once(&mut r2, &waker2).is_pending());
+    tx.try_send(1).unwrap();
+    tx.try_send(2).unwrap();
+    assert_eq!((woken(&wakes1), woken(&wakes2)), (1, 1));
+    assert_eq!(poll_once(&mut r1, &waker1), Poll::Ready(1));
+    assert_eq!(poll_once(&mut r2, &waker2), Poll::Ready(2));
+}
+
+#[test]
+fn a_receive_cancelled_after_its_wakeup_passes_the_wakeup_on() {
+    let (tx, rx) = mailbox(1);
+    let (wakes1, waker1) = counting_waker();
+    let (wakes2, waker2) = counting_waker();
+    let mut r1 = rx.recv();
+    let mut r2 = rx.recv();
+    assert!(poll_once(&mut r1, &waker1).is_pending());
+    assert!(poll_once(&mut r2, &waker2).is_pending());
+    tx.try_send(1).unwrap();
+    assert_eq!((woken(&wakes1), woken(&wakes2)), (1, 0));
+    drop(r1); // aborted before it could take the message
+    assert_eq!(woken(&wakes2), 1);
+    assert_eq!(poll_once(&mut r2, &waker2), Poll::Ready(1));
+}
+
+#[test]
+fn a_send_cancelled_after_its_wakeup_passes_the_wakeup_on() {
+    let (tx, rx) = mailbox(1);
+    tx.try_send(0).unwrap();
+    let (wakes1, waker1) = counting_waker();
+    let (wakes2, waker2) = counting_waker();
+    let mut s1 = tx.send(1);
+    let mut s2 = tx.send(2);
+    assert!(poll_once(&mut s1, &waker1).is_pending());
+    assert!(poll_once(&mut s2, &waker2).is_pending());
+    assert_eq!(rx.try_recv(), Ok(0));
+    drop(s1);
+    assert_eq!(woken(&wakes2), 1);
+    assert_eq!(woken(&wakes1), 1);
+    assert_eq!(poll_once(&mut s2, &waker2), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+#[test]
+fn close_wakes_every_waiter_and_hands_back_waiting_messages() {
+    let (tx, rx) = mailbox(1);
+    tx.try_send(0).unwrap();
+    let (send_wakes, send_waker) = counting_waker();
+    let mut send = tx.send(1);
+    assert!(poll_once(&mut send, &send_waker).is_pending());
+
+    let (tx2, rx2) = mailbox::<u8>(1);
+    let (recv_wakes, recv_waker) = counting_waker();
+    let mut recv = rx2.recv_or_closed();
+    assert!(poll_once(&mut recv, &recv_waker).is_pending());
+
+    assert!(rx.close());
+    assert!(tx2.close());
+    assert_eq!((woken(&send_wakes), woken(&recv_wakes)), (1, 1));
+    assert_eq!(
+        poll_once(&mut send, &send_waker),
+        Poll::Ready(Err(SendError(1)))
+    );
+    assert_eq!(
+        poll_once(&mut recv, &recv_waker),
+        Poll::Ready(Err(RecvError))
+    );
+    // The message queued before the close is still delivered.
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+}
+
+#[test]
+fn recv_on_a_closed_and_drained_mailbox_stays_pending() {
+    let (tx, rx) = mailbox::<u8>(1);
+    tx.close();
+    let (wakes, waker) = counting_waker();
+    let mut recv = rx.recv();
+    assert!(poll_once(&mut recv, &waker).is_pending());
+    assert!(poll_once(&mut recv, &waker).is_pending());
+    assert_eq!(woken(&wakes), 0);
+}
+
+#[test]
+fn the_stream_drains_then_ends_after_close() {
+    let (tx, mut rx) = mailbox(3);
+    tx.try_send(1).unwrap();
+    tx.try_send(2).unwrap();
+    tx.close();
+    assert_eq!(rx.next().now_or_never(), Some(Some(1)));
+    assert_eq!(rx.next().now_or_never(), Some(Some(2)));
+    assert_eq!(rx.next().now_or_never(), Some(None));
+    assert!(futures_core::FusedStream::is_terminated(&rx));
+}
+
+#[test]
+fn a_stream_waiting_when_dropped_deregisters() {
+    let (tx, mut rx) = mailbox::<u8>(1);
+    let (_, waker) = counting_waker();
+    assert!(Pin::new(&mut rx)
+        .poll_next(&mut Context::from_waker(&waker))
+        .is_pending());
+    assert_eq!(tx.shared.receivers_waiting(), 1);
+    drop(rx);
+    assert_eq!(tx.shared.receivers_waiting(), 0);
+}
+
+#[test]
+fn blocking_send_and_receive_work_across_threads() {
+    let (tx, rx) = mailbox(1);
+    let producer = std::thread::spawn(move || {
+        for i in 0..1000 {
+            tx.send_blocking(i).unwrap();
+        }
+    });
+    let got: Vec<u32> = (0..1000).map(|_| rx.recv_blocking().unwrap()).collect();
+    producer.join().unwrap();
+    assert_eq!(got, (0..1000).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_blocked_receiver_is_released_by_close() {
+    let (tx, rx) = mailbox::<u8>(1);
+    let consumer = std::thread::spawn(move || rx.recv_blocking());
+    tx.close();
+    assert_eq!(consumer.join().unwrap(), Err(RecvError));
+}
+
+#[test]
+fn debug_does_not_need_the_message_to_be_debug() {
+    struct Opaque;
+    let (tx, rx) = mailbox(1);
+    tx.try_send(Opaque).unwrap();
+    assert_eq!(
+        format!("{tx:?}"),
+        "Sender { len: 1, capacity: 1, closed: false }"
+    );
+    assert!(format!("{rx:?}").starts_with("Receiver"));
+    assert_eq!(
+        format!("{:?}", tx.try_send(Opaque).unwrap_err()),
+        "Full(..)"
+    );
+}
