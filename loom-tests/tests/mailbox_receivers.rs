@@ -1,0 +1,96 @@
+//! The wakeup protocol with several receivers.
+//!
+//! Two poppers racing a pusher on the real `concurrent-queue` exceed loom's
+//! branch limit (its `pop` spins while another thread holds the slot), so
+//! these models run the mailbox over a mutex-protected queue substitute
+//! (`mailbox_over_locked_queue`). The listener registration, the waiter
+//! counts, the fences and the notifications are the same code as over the
+//! real queue; the queue's own correctness is concurrent-queue's suite's job.
+#![cfg(loom)]
+
+use std::future::Future;
+use std::task::{Context, Waker};
+
+use loom::future::block_on;
+use loom::thread;
+use loom_tests::model;
+use stage_core::mailbox::mailbox_over_locked_queue;
+
+#[test]
+fn two_waiting_receivers_are_both_served() {
+    model(2, || {
+        let (tx, rx) = mailbox_over_locked_queue(2);
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let rx = rx.clone();
+                thread::spawn(move || block_on(rx.recv()))
+            })
+            .collect();
+        block_on(tx.send(1u8)).unwrap();
+        block_on(tx.send(2u8)).unwrap();
+        let mut got: Vec<u8> = consumers.into_iter().map(|c| c.join().unwrap()).collect();
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+    });
+}
+
+#[test]
+fn a_receive_cancelled_after_its_wakeup_passes_the_wakeup_on() {
+    model(2, || {
+        let (tx, rx) = mailbox_over_locked_queue::<u8>(1);
+
+        // The first receiver starts waiting (the mailbox is empty) ...
+        let mut cancelled = Box::pin(rx.recv());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(cancelled.as_mut().poll(&mut cx).is_pending());
+
+        // ... a second receiver waits too, and a message is sent while the
+        // first receiver's task is aborted (its future dropped), possibly
+        // after it was picked for the wakeup.
+        let rx2 = rx.clone();
+        let consumer = thread::spawn(move || block_on(rx2.recv()));
+        let producer = thread::spawn(move || block_on(tx.send(9)).unwrap());
+        drop(cancelled);
+
+        producer.join().unwrap();
+        assert_eq!(consumer.join().unwrap(), 9);
+    });
+}
+
+#[test]
+fn close_wakes_every_waiting_receiver() {
+    model(2, || {
+        let (tx, rx) = mailbox_over_locked_queue::<u8>(1);
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let rx = rx.clone();
+                thread::spawn(move || block_on(rx.recv_or_closed()))
+            })
+            .collect();
+        tx.close();
+        for c in consumers {
+            assert!(c.join().unwrap().is_err());
+        }
+    });
+}
+
+#[test]
+fn two_waiting_senders_are_both_served() {
+    model(2, || {
+        let (tx, rx) = mailbox_over_locked_queue(1);
+        tx.try_send(0u8).unwrap();
+        let producers: Vec<_> = [1u8, 2]
+            .into_iter()
+            .map(|m| {
+                let tx = tx.clone();
+                thread::spawn(move || block_on(tx.send(m)).unwrap())
+            })
+            .collect();
+        let mut got: Vec<u8> = (0..3).map(|_| block_on(rx.recv())).collect();
+        for p in producers {
+            p.join().unwrap();
+        }
+        got.sort_unstable();
+        assert_eq!(got, [0, 1, 2]);
+    });
+}
