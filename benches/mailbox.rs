@@ -1,1 +1,293 @@
-fn main() {}
+//! Mailbox throughput against its peers, each scenario one criterion group
+//! so that every figure is a ratio from the same run.
+//!
+//! Scenarios: SPSC at capacity 1, 16 and 1024; MPSC 4x1 and MPMC 4x4 at
+//! capacity 1024; each on a current_thread runtime and on a 2-worker
+//! multi-thread runtime. Peers: tokio::sync::mpsc (single consumer only),
+//! async-channel, flume and kanal. The SPSC groups on current_thread also
+//! carry the ceiling of the queue we build on: one thread pushing and
+//! popping a concurrent-queue, no tasks, no wakeups.
+//!
+//! Run: `cargo bench --bench mailbox` (filter with e.g. `-- spsc_cap1`).
+
+use std::future::Future;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use tokio::runtime::{Builder, Runtime};
+
+/// Messages per iteration, spread over the producers.
+const MESSAGES: u64 = 40_000;
+
+/// A bounded channel under test.
+trait Channel: 'static {
+    const NAME: &'static str;
+    /// Whether receivers can be cloned (MPMC).
+    const MPMC: bool = true;
+    type Tx: Clone + Send + Sync + 'static;
+    type Rx: Send + 'static;
+
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx);
+    fn split(rx: Self::Rx, n: usize) -> Vec<Self::Rx>;
+    fn send(tx: &Self::Tx, msg: u64) -> impl Future<Output = ()> + Send + '_;
+    fn recv(rx: &mut Self::Rx) -> impl Future<Output = u64> + Send + '_;
+}
+
+fn clones<R: Clone>(rx: R, n: usize) -> Vec<R> {
+    vec![rx; n]
+}
+
+struct Stage;
+impl Channel for Stage {
+    const NAME: &'static str = "stage";
+    type Tx = stage::mailbox::Sender<u64>;
+    type Rx = stage::mailbox::Receiver<u64>;
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+        stage::mailbox(capacity)
+    }
+    fn split(rx: Self::Rx, n: usize) -> Vec<Self::Rx> {
+        clones(rx, n)
+    }
+    async fn send(tx: &Self::Tx, msg: u64) {
+        tx.send(msg).await.unwrap()
+    }
+    async fn recv(rx: &mut Self::Rx) -> u64 {
+        rx.recv().await
+    }
+}
+
+struct TokioMpsc;
+impl Channel for TokioMpsc {
+    const NAME: &'static str = "tokio_mpsc";
+    const MPMC: bool = false;
+    type Tx = tokio::sync::mpsc::Sender<u64>;
+    type Rx = tokio::sync::mpsc::Receiver<u64>;
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+        tokio::sync::mpsc::channel(capacity)
+    }
+    fn split(rx: Self::Rx, n: usize) -> Vec<Self::Rx> {
+        assert_eq!(n, 1, "tokio mpsc has a single consumer");
+        vec![rx]
+    }
+    async fn send(tx: &Self::Tx, msg: u64) {
+        tx.send(msg).await.unwrap()
+    }
+    async fn recv(rx: &mut Self::Rx) -> u64 {
+        rx.recv().await.unwrap()
+    }
+}
+
+struct AsyncChannel;
+impl Channel for AsyncChannel {
+    const NAME: &'static str = "async_channel";
+    type Tx = async_channel::Sender<u64>;
+    type Rx = async_channel::Receiver<u64>;
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+        async_channel::bounded(capacity)
+    }
+    fn split(rx: Self::Rx, n: usize) -> Vec<Self::Rx> {
+        clones(rx, n)
+    }
+    async fn send(tx: &Self::Tx, msg: u64) {
+        tx.send(msg).await.unwrap()
+    }
+    async fn recv(rx: &mut Self::Rx) -> u64 {
+        rx.recv().await.unwrap()
+    }
+}
+
+struct Flume;
+impl Channel for Flume {
+    const NAME: &'static str = "flume";
+    type Tx = flume::Sender<u64>;
+    type Rx = flume::Receiver<u64>;
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+        flume::bounded(capacity)
+    }
+    fn split(rx: Self::Rx, n: usize) -> Vec<Self::Rx> {
+        clones(rx, n)
+    }
+    async fn send(tx: &Self::Tx, msg: u64) {
+        tx.send_async(msg).await.unwrap()
+    }
+    async fn recv(rx: &mut Self::Rx) -> u64 {
+        rx.recv_async().await.unwrap()
+    }
+}
+
+struct Kanal;
+impl Channel for Kanal {
+    const NAME: &'static str = "kanal";
+    type Tx = kanal::AsyncSender<u64>;
+    type Rx = kanal::AsyncReceiver<u64>;
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+        kanal::bounded_async(capacity)
+    }
+    fn split(rx: Self::Rx, n: usize) -> Vec<Self::Rx> {
+        clones(rx, n)
+    }
+    async fn send(tx: &Self::Tx, msg: u64) {
+        tx.send(msg).await.unwrap()
+    }
+    async fn recv(rx: &mut Self::Rx) -> u64 {
+        rx.recv().await.unwrap()
+    }
+}
+
+/// Sends `MESSAGES` from `producers` tasks to `consumers` tasks and waits
+/// until every message was received; returns the sum as a sanity check.
+async fn run<C: Channel>(capacity: usize, producers: u64, consumers: usize) -> u64 {
+    let (tx, rx) = C::bounded(capacity);
+    let per_producer = MESSAGES / producers;
+    let per_consumer = per_producer * producers / consumers as u64;
+    let senders: Vec<_> = (0..producers)
+        .map(|_| {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                for i in 0..per_producer {
+                    C::send(&tx, i).await;
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let receivers: Vec<_> = C::split(rx, consumers)
+        .into_iter()
+        .map(|mut rx| {
+            tokio::spawn(async move {
+                let mut sum = 0;
+                for _ in 0..per_consumer {
+                    sum += C::recv(&mut rx).await;
+                }
+                sum
+            })
+        })
+        .collect();
+    for s in senders {
+        s.await.unwrap();
+    }
+    let mut sum = 0;
+    for r in receivers {
+        sum += r.await.unwrap();
+    }
+    sum
+}
+
+fn runtime(flavor: &str) -> Runtime {
+    match flavor {
+        "current_thread" => Builder::new_current_thread().build().unwrap(),
+        _ => Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap(),
+    }
+}
+
+struct Scenario {
+    name: &'static str,
+    capacity: usize,
+    producers: u64,
+    consumers: usize,
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "spsc_cap1",
+        capacity: 1,
+        producers: 1,
+        consumers: 1,
+    },
+    Scenario {
+        name: "spsc_cap16",
+        capacity: 16,
+        producers: 1,
+        consumers: 1,
+    },
+    Scenario {
+        name: "spsc_cap1024",
+        capacity: 1024,
+        producers: 1,
+        consumers: 1,
+    },
+    Scenario {
+        name: "mpsc_4x1_cap1024",
+        capacity: 1024,
+        producers: 4,
+        consumers: 1,
+    },
+    Scenario {
+        name: "mpmc_4x4_cap1024",
+        capacity: 1024,
+        producers: 4,
+        consumers: 4,
+    },
+];
+
+fn bench_peer<C: Channel>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &Runtime,
+    s: &Scenario,
+) {
+    if s.consumers > 1 && !C::MPMC {
+        return;
+    }
+    let expected = (MESSAGES / s.producers) * (MESSAGES / s.producers - 1) / 2 * s.producers;
+    group.bench_function(BenchmarkId::from_parameter(C::NAME), |b| {
+        b.to_async(rt).iter(|| async {
+            let sum = run::<C>(s.capacity, s.producers, s.consumers).await;
+            assert_eq!(sum, expected, "{} lost or duplicated messages", C::NAME);
+        })
+    });
+}
+
+/// One thread pushing and popping concurrent-queue: the ceiling of the queue
+/// the mailbox is built on (no tasks, no wakeups).
+fn bench_raw_queue(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    capacity: usize,
+) {
+    group.bench_function(
+        BenchmarkId::from_parameter("raw_concurrent_queue_1thread"),
+        |b| {
+            b.iter(|| {
+                let q = concurrent_queue::ConcurrentQueue::bounded(capacity);
+                let mut sum = 0u64;
+                let mut next = 0u64;
+                while next < MESSAGES {
+                    while next < MESSAGES && q.push(next).is_ok() {
+                        next += 1;
+                    }
+                    while let Ok(v) = q.pop() {
+                        sum += v;
+                    }
+                }
+                std::hint::black_box(sum)
+            })
+        },
+    );
+}
+
+fn mailbox_throughput(c: &mut Criterion) {
+    for flavor in ["current_thread", "multi_thread_2"] {
+        let rt = runtime(flavor);
+        for s in SCENARIOS {
+            let mut group = c.benchmark_group(format!("mailbox/{flavor}/{}", s.name));
+            group.throughput(Throughput::Elements(MESSAGES));
+            group.sample_size(20);
+            group.warm_up_time(Duration::from_millis(500));
+            group.measurement_time(Duration::from_secs(3));
+            bench_peer::<Stage>(&mut group, &rt, s);
+            bench_peer::<TokioMpsc>(&mut group, &rt, s);
+            bench_peer::<AsyncChannel>(&mut group, &rt, s);
+            bench_peer::<Flume>(&mut group, &rt, s);
+            bench_peer::<Kanal>(&mut group, &rt, s);
+            if flavor == "current_thread" && s.producers == 1 {
+                bench_raw_queue(&mut group, s.capacity);
+            }
+            group.finish();
+        }
+    }
+}
+
+criterion_group!(benches, mailbox_throughput);
+criterion_main!(benches);

@@ -89,7 +89,7 @@ impl<T> Shared<T> {
 
 #[cfg(all(test, not(loom)))]
 impl<T> Shared<T> {
-    pub(crate) fn receivers_waiting(&self) -> usize {
-        self.receivers.waiting()
+    pub(crate) fn receivers_unnotified(&self) -> usize {
+        self.receivers.unnotified()
     }
 }

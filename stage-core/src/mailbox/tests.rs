@@ -4,7 +4,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use futures_core::Stream;
 use futures_util::task::{waker, ArcWake};
 use futures_util::{FutureExt, StreamExt};
 
@@ -27,6 +26,20 @@ fn counting_waker() -> (Arc<Wakes>, Waker) {
 
 fn poll_once<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
     Pin::new(fut).poll(&mut Context::from_waker(waker))
+}
+
+/// Polls `fut` until it waits registered (its first pending polls only
+/// yield to the executor, waking themselves), and returns the waker it waits
+/// with.
+fn start_waiting<F: Future + Unpin>(fut: &mut F) -> (Arc<Wakes>, Waker) {
+    for _ in 0..=usize::from(super::waiters::YIELDS) {
+        let (wakes, waker) = counting_waker();
+        assert!(poll_once(fut, &waker).is_pending());
+        if woken(&wakes) == 0 {
+            return (wakes, waker);
+        }
+    }
+    panic!("the future kept yielding instead of waiting");
 }
 
 fn woken(wakes: &Wakes) -> usize {
@@ -72,12 +85,14 @@ fn dropping_receivers_keeps_queued_messages_for_the_next_one() {
 #[test]
 fn a_waiting_receiver_is_woken_by_a_send() {
     let (tx, rx) = mailbox(1);
-    let (wakes, waker) = counting_waker();
     let mut recv = rx.recv();
-    assert!(poll_once(&mut recv, &waker).is_pending());
-    assert_eq!(rx.shared.receivers_waiting(), 1);
+    let (wakes, waker) = start_waiting(&mut recv);
+    assert_eq!(rx.shared.receivers_unnotified(), 1);
     tx.try_send(7).unwrap();
     assert_eq!(woken(&wakes), 1);
+    // Woken and counted out: further sends make no notification (no lock)
+    // while this receiver has not run yet.
+    assert_eq!(rx.shared.receivers_unnotified(), 0);
     assert_eq!(poll_once(&mut recv, &waker), Poll::Ready(7));
 }
 
@@ -85,9 +100,8 @@ fn a_waiting_receiver_is_woken_by_a_send() {
 fn a_waiting_sender_is_woken_by_a_receive() {
     let (tx, rx) = mailbox(1);
     tx.try_send(1).unwrap();
-    let (wakes, waker) = counting_waker();
     let mut send = tx.send(2);
-    assert!(poll_once(&mut send, &waker).is_pending());
+    let (wakes, waker) = start_waiting(&mut send);
     assert_eq!(rx.try_recv(), Ok(1));
     assert_eq!(woken(&wakes), 1);
     assert_eq!(poll_once(&mut send, &waker), Poll::Ready(Ok(())));
@@ -97,12 +111,11 @@ fn a_waiting_sender_is_woken_by_a_receive() {
 #[test]
 fn no_notification_is_made_while_nobody_waits() {
     let (tx, rx) = mailbox(1);
-    let (wakes, waker) = counting_waker();
     let mut recv = rx.recv();
-    assert!(poll_once(&mut recv, &waker).is_pending());
+    let (wakes, _waker) = start_waiting(&mut recv);
     drop(recv);
     // The cancelled wait deregistered itself: the count is back to zero.
-    assert_eq!(rx.shared.receivers_waiting(), 0);
+    assert_eq!(rx.shared.receivers_unnotified(), 0);
     tx.try_send(1).unwrap();
     assert_eq!(woken(&wakes), 0);
 }
@@ -110,12 +123,10 @@ fn no_notification_is_made_while_nobody_waits() {
 #[test]
 fn two_waiting_receivers_are_both_served() {
     let (tx, rx) = mailbox(2);
-    let (wakes1, waker1) = counting_waker();
-    let (wakes2, waker2) = counting_waker();
     let mut r1 = rx.recv();
     let mut r2 = rx.recv();
-    assert!(poll_once(&mut r1, &waker1).is_pending());
-    assert!(poll_once(&mut r2, &waker2).is_pending());
+    let (wakes1, waker1) = start_waiting(&mut r1);
+    let (wakes2, waker2) = start_waiting(&mut r2);
     tx.try_send(1).unwrap();
     tx.try_send(2).unwrap();
     assert_eq!((woken(&wakes1), woken(&wakes2)), (1, 1));
@@ -126,12 +137,10 @@ fn two_waiting_receivers_are_both_served() {
 #[test]
 fn a_receive_cancelled_after_its_wakeup_passes_the_wakeup_on() {
     let (tx, rx) = mailbox(1);
-    let (wakes1, waker1) = counting_waker();
-    let (wakes2, waker2) = counting_waker();
     let mut r1 = rx.recv();
     let mut r2 = rx.recv();
-    assert!(poll_once(&mut r1, &waker1).is_pending());
-    assert!(poll_once(&mut r2, &waker2).is_pending());
+    let (wakes1, _waker1) = start_waiting(&mut r1);
+    let (wakes2, waker2) = start_waiting(&mut r2);
     tx.try_send(1).unwrap();
     assert_eq!((woken(&wakes1), woken(&wakes2)), (1, 0));
     drop(r1); // aborted before it could take the message
@@ -143,12 +152,10 @@ fn a_receive_cancelled_after_its_wakeup_passes_the_wakeup_on() {
 fn a_send_cancelled_after_its_wakeup_passes_the_wakeup_on() {
     let (tx, rx) = mailbox(1);
     tx.try_send(0).unwrap();
-    let (wakes1, waker1) = counting_waker();
-    let (wakes2, waker2) = counting_waker();
     let mut s1 = tx.send(1);
     let mut s2 = tx.send(2);
-    assert!(poll_once(&mut s1, &waker1).is_pending());
-    assert!(poll_once(&mut s2, &waker2).is_pending());
+    let (wakes1, _waker1) = start_waiting(&mut s1);
+    let (wakes2, waker2) = start_waiting(&mut s2);
     assert_eq!(rx.try_recv(), Ok(0));
     drop(s1);
     assert_eq!(woken(&wakes2), 1);
@@ -161,14 +168,12 @@ fn a_send_cancelled_after_its_wakeup_passes_the_wakeup_on() {
 fn close_wakes_every_waiter_and_hands_back_waiting_messages() {
     let (tx, rx) = mailbox(1);
     tx.try_send(0).unwrap();
-    let (send_wakes, send_waker) = counting_waker();
     let mut send = tx.send(1);
-    assert!(poll_once(&mut send, &send_waker).is_pending());
+    let (send_wakes, send_waker) = start_waiting(&mut send);
 
     let (tx2, rx2) = mailbox::<u8>(1);
-    let (recv_wakes, recv_waker) = counting_waker();
     let mut recv = rx2.recv_or_closed();
-    assert!(poll_once(&mut recv, &recv_waker).is_pending());
+    let (recv_wakes, recv_waker) = start_waiting(&mut recv);
 
     assert!(rx.close());
     assert!(tx2.close());
@@ -212,13 +217,12 @@ fn the_stream_drains_then_ends_after_close() {
 #[test]
 fn a_stream_waiting_when_dropped_deregisters() {
     let (tx, mut rx) = mailbox::<u8>(1);
-    let (_, waker) = counting_waker();
-    assert!(Pin::new(&mut rx)
-        .poll_next(&mut Context::from_waker(&waker))
-        .is_pending());
-    assert_eq!(tx.shared.receivers_waiting(), 1);
+    let mut next = rx.next();
+    start_waiting(&mut next);
+    drop(next);
+    assert_eq!(tx.shared.receivers_unnotified(), 1);
     drop(rx);
-    assert_eq!(tx.shared.receivers_waiting(), 0);
+    assert_eq!(tx.shared.receivers_unnotified(), 0);
 }
 
 #[test]
