@@ -37,6 +37,11 @@
 
 pub use stage_core::mailbox;
 
+// Every code block of the README compiles and runs as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// The names most stage programs use: `use stage::prelude::*;`.
 ///
 /// # Examples
