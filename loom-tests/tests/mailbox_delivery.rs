@@ -32,37 +32,25 @@ fn spsc_delivers_every_message_once_in_order() {
 
 #[test]
 fn two_senders_one_receiver_lose_and_duplicate_nothing() {
-    // Sender A sends two messages (to check its order), sender B one, into
-    // a mailbox of one slot, so senders wait whenever the receiver lags.
-    // (Two pushers on a larger concurrent-queue spin on each other's slot,
-    // which loom cannot bound; two senders with two messages each take
-    // minutes even at preemption bound 1.)
+    // One message per sender into a mailbox of one slot: a sender waits
+    // whenever the other got in first and the receiver lags. Order per
+    // sender is the SPSC model's job: with two messages from one sender this
+    // model took ten minutes at preemption bound 2.
     model(2, || {
         let (tx, rx) = stage_core::mailbox(1);
-        let a = {
-            let tx = tx.clone();
-            thread::spawn(move || {
-                block_on(async {
-                    tx.send(1u32).await.unwrap();
-                    tx.send(2).await.unwrap();
-                })
+        let senders: Vec<_> = [1u32, 2]
+            .into_iter()
+            .map(|m| {
+                let tx = tx.clone();
+                thread::spawn(move || block_on(tx.send(m)).unwrap())
             })
-        };
-        let b = thread::spawn(move || block_on(tx.send(10)).unwrap());
-        let got: Vec<u32> = block_on(async {
-            let mut got = Vec::new();
-            for _ in 0..3 {
-                got.push(rx.recv().await);
-            }
-            got
-        });
-        a.join().unwrap();
-        b.join().unwrap();
-        // FIFO per sender, and nothing lost or duplicated.
-        let from_a: Vec<u32> = got.iter().copied().filter(|&m| m < 10).collect();
-        assert_eq!(from_a, [1, 2]);
-        assert_eq!(got.iter().filter(|&&m| m == 10).count(), 1);
-        assert_eq!(got.len(), 3);
+            .collect();
+        let mut got = [block_on(rx.recv()), block_on(rx.recv())];
+        for s in senders {
+            s.join().unwrap();
+        }
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
         assert!(rx.try_recv().unwrap_err().is_empty());
     });
 }

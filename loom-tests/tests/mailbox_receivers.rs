@@ -9,7 +9,10 @@
 #![cfg(loom)]
 
 use std::future::Future;
-use std::task::{Context, Waker};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Wake, Waker};
 
 use loom::future::block_on;
 use loom::thread;
@@ -41,8 +44,7 @@ fn a_receive_cancelled_after_its_wakeup_passes_the_wakeup_on() {
 
         // The first receiver starts waiting (the mailbox is empty) ...
         let mut cancelled = Box::pin(rx.recv());
-        let mut cx = Context::from_waker(Waker::noop());
-        assert!(cancelled.as_mut().poll(&mut cx).is_pending());
+        poll_until_waiting(cancelled.as_mut());
 
         // ... a second receiver waits too, and a message is sent while the
         // first receiver's task is aborted (its future dropped), possibly
@@ -93,4 +95,30 @@ fn two_waiting_senders_are_both_served() {
         got.sort_unstable();
         assert_eq!(got, [0, 1, 2]);
     });
+}
+
+/// A waker that remembers whether it was woken.
+#[derive(Default)]
+struct Flag(AtomicBool);
+
+impl Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Polls `fut` until it is pending without having woken itself: it waits
+/// registered (its first polls may only yield to the executor).
+fn poll_until_waiting<F: Future>(mut fut: Pin<&mut F>) {
+    loop {
+        let flag = Arc::new(Flag::default());
+        let waker = Waker::from(Arc::clone(&flag));
+        assert!(fut
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        if !flag.0.load(Ordering::SeqCst) {
+            return;
+        }
+    }
 }
