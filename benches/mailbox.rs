@@ -19,6 +19,11 @@ use tokio::runtime::{Builder, Runtime};
 /// Messages per iteration, spread over the producers.
 const MESSAGES: u64 = 40_000;
 
+/// An iteration takes milliseconds; one that takes this long has hung (a lost
+/// wakeup or message in the channel under test), and fails loudly instead.
+/// (flume 0.12 was seen to hang once in MPMC 4x4 on 2 workers.)
+const HANG: Duration = Duration::from_secs(30);
+
 /// A bounded channel under test.
 trait Channel: 'static {
     const NAME: &'static str;
@@ -234,7 +239,9 @@ fn bench_peer<C: Channel>(
     let expected = (MESSAGES / s.producers) * (MESSAGES / s.producers - 1) / 2 * s.producers;
     group.bench_function(BenchmarkId::from_parameter(C::NAME), |b| {
         b.to_async(rt).iter(|| async {
-            let sum = run::<C>(s.capacity, s.producers, s.consumers).await;
+            let sum = tokio::time::timeout(HANG, run::<C>(s.capacity, s.producers, s.consumers))
+                .await
+                .unwrap_or_else(|_| panic!("{} hung: no progress for {HANG:?}", C::NAME));
             assert_eq!(sum, expected, "{} lost or duplicated messages", C::NAME);
         })
     });

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod mailbox;
+pub mod runtime;
 mod sync;
 
 pub use mailbox::mailbox;

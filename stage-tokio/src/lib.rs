@@ -1,9 +1,179 @@
 //! The tokio adapter of stage.
 //!
-//! stage's core (`stage-core`) knows no executor. This crate binds it to
-//! tokio: spawning, panic capture through `JoinError`, abort handles and
-//! `tokio::time` (so that a paused clock drives supervision in tests). Its
-//! runtime seam lands with task groups; the mailbox needs no adapter, as it
-//! works on any executor.
+//! stage's core (`stage-core`) knows no executor; [`Tokio`] implements its
+//! [`Runtime`] seam over `tokio::spawn` (or a given runtime [`Handle`]),
+//! `JoinError` (panics keep their payload, aborts are told apart) and
+//! `tokio::time` — so that `tokio::time::pause()` drives restart backoff in
+//! tests, without wall-clock sleeps.
 
 #![warn(missing_docs)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use stage_core::runtime::{Exit, Runtime, Task};
+use tokio::runtime::Handle;
+
+/// The tokio runtime, as a [`Runtime`] for stage's supervisors.
+///
+/// `Tokio::current()` spawns on the runtime the caller runs in (as
+/// `tokio::spawn` does); [`Tokio::with_handle`] on a given one.
+///
+/// # Examples
+///
+/// ```
+/// use stage_core::runtime::{Exit, Runtime};
+/// use stage_tokio::Tokio;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let exit = Tokio::current().spawn(async { panic!("boom") }).await;
+/// assert_eq!(exit.panic_message(), Some("boom"));
+/// # }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Tokio {
+    handle: Option<Handle>,
+}
+
+impl Tokio {
+    /// Spawns on the runtime of whoever calls [`Runtime::spawn`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = stage_tokio::Tokio::current();
+    /// # drop(rt);
+    /// ```
+    pub fn current() -> Self {
+        Self { handle: None }
+    }
+
+    /// Spawns on the runtime behind `handle`, wherever the caller runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let rt = stage_tokio::Tokio::with_handle(runtime.handle().clone());
+    /// # drop(rt);
+    /// ```
+    pub fn with_handle(handle: Handle) -> Self {
+        Self {
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Runtime for Tokio {
+    type Task = TokioTask;
+    type Sleep = Pin<Box<tokio::time::Sleep>>;
+
+    /// # Panics
+    ///
+    /// If made by [`Tokio::current`] and called outside a tokio runtime, as
+    /// `tokio::spawn` does.
+    fn spawn<F>(&self, future: F) -> TokioTask
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let handle = match &self.handle {
+            Some(handle) => handle.spawn(future),
+            None => tokio::spawn(future),
+        };
+        TokioTask(handle)
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
+        Box::pin(tokio::time::sleep_until(deadline.into()))
+    }
+
+    fn now(&self) -> Instant {
+        // tokio's clock: virtual while the runtime's time is paused.
+        tokio::time::Instant::now().into_std()
+    }
+}
+
+/// A task spawned by [`Tokio`]: a `JoinHandle` whose errors become [`Exit`]s.
+///
+/// Dropping it detaches the task, as dropping a `JoinHandle` does.
+///
+/// # Examples
+///
+/// ```
+/// use stage_core::runtime::{Exit, Runtime, Task};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let task = stage_tokio::Tokio::current().spawn(std::future::pending());
+/// task.abort();
+/// assert!(matches!(task.await, Exit::Aborted));
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct TokioTask(tokio::task::JoinHandle<()>);
+
+impl Future for TokioTask {
+    type Output = Exit;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Exit> {
+        Pin::new(&mut self.0).poll(cx).map(|joined| match joined {
+            Ok(()) => Exit::Returned,
+            Err(err) if err.is_panic() => Exit::Panicked(err.into_panic()),
+            // Cancelled: aborted, or its runtime shut down.
+            Err(_) => Exit::Aborted,
+        })
+    }
+}
+
+impl Task for TokioTask {
+    fn abort(&self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_returning_task_exits_returned() {
+        let exit = Tokio::current().spawn(async {}).await;
+        assert!(matches!(exit, Exit::Returned));
+    }
+
+    #[tokio::test]
+    async fn a_panic_keeps_its_payload() {
+        let exit = Tokio::current()
+            .spawn(async { std::panic::panic_any(String::from("lost?")) })
+            .await;
+        assert_eq!(exit.panic_message(), Some("lost?"));
+    }
+
+    #[tokio::test]
+    async fn an_aborted_task_exits_aborted() {
+        let task = Tokio::current().spawn(std::future::pending());
+        task.abort();
+        assert!(matches!(task.await, Exit::Aborted));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn time_follows_the_paused_clock() {
+        let rt = Tokio::current();
+        let start = rt.now();
+        rt.sleep_until(start + Duration::from_secs(3600)).await;
+        assert!(rt.now() - start >= Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn a_handle_spawns_from_outside_the_runtime() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let task = Tokio::with_handle(runtime.handle().clone()).spawn(async {});
+        assert!(matches!(runtime.block_on(task), Exit::Returned));
+    }
+}

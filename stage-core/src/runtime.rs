@@ -1,0 +1,189 @@
+//! The seam between stage and an executor.
+//!
+//! Supervision needs four things from an executor, and nothing more: spawn a
+//! `Send + 'static` future, learn how the task ended ([`Exit`]), abort it,
+//! and time (now, and a sleep until a deadline). [`Runtime`] says exactly
+//! that. `stage-tokio` implements it over `tokio::spawn`, `JoinError` and
+//! `tokio::time` (so a paused clock drives backoff in tests); stage-core's
+//! own tests implement it over `async-task` with a virtual clock, and run the
+//! same group behaviour on both.
+
+use core::any::Any;
+use core::fmt;
+use core::future::Future;
+use std::time::Instant;
+
+/// An executor that supervised tasks run on.
+///
+/// # Examples
+///
+/// A runtime that spawns every task onto a thread of its own, to show the
+/// shape of an implementation (a real one uses an executor):
+///
+/// ```
+/// use std::future::Future;
+/// use std::pin::Pin;
+/// use std::task::{Context, Poll};
+/// use std::time::Instant;
+/// use stage_core::runtime::{Exit, Runtime, Task};
+///
+/// #[derive(Clone)]
+/// struct Threads;
+///
+/// struct ThreadTask(Option<std::thread::JoinHandle<()>>);
+///
+/// impl Future for ThreadTask {
+///     type Output = Exit;
+///     fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Exit> {
+///         // Blocking here is for brevity only.
+///         match self.0.take().unwrap().join() {
+///             Ok(()) => Poll::Ready(Exit::Returned),
+///             Err(payload) => Poll::Ready(Exit::Panicked(payload)),
+///         }
+///     }
+/// }
+///
+/// impl Task for ThreadTask {
+///     fn abort(&self) {} // threads cannot be aborted: they run to the end
+/// }
+///
+/// impl Runtime for Threads {
+///     type Task = ThreadTask;
+///     type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
+///
+///     fn spawn<F>(&self, future: F) -> ThreadTask
+///     where
+///         F: Future<Output = ()> + Send + 'static,
+///     {
+///         ThreadTask(Some(std::thread::spawn(move || {
+///             futures_util::FutureExt::now_or_never(future);
+///         })))
+///     }
+///
+///     fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
+///         Box::pin(async move { std::thread::sleep(deadline - Instant::now()) })
+///     }
+///
+///     fn now(&self) -> Instant {
+///         Instant::now()
+///     }
+/// }
+///
+/// let task = Threads.spawn(async { panic!("boom") });
+/// let exit = futures_util::FutureExt::now_or_never(task).unwrap();
+/// assert_eq!(exit.panic_message(), Some("boom"));
+/// ```
+pub trait Runtime: Clone + Send + Sync + 'static {
+    /// A spawned task: a future of how it ended, which can also abort it.
+    type Task: Task;
+    /// A future that completes at a deadline of this runtime's clock.
+    type Sleep: Future<Output = ()> + Send + 'static;
+
+    /// Starts running `future` as a task of its own.
+    fn spawn<F>(&self, future: F) -> Self::Task
+    where
+        F: Future<Output = ()> + Send + 'static;
+
+    /// A future that completes once [`now`](Runtime::now) reaches `deadline`.
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep;
+
+    /// The runtime's clock (which may be virtual, as tokio's paused clock).
+    fn now(&self) -> Instant;
+}
+
+/// A task spawned by a [`Runtime`]: await it to learn how it ended.
+///
+/// Dropping it detaches the task (it keeps running), as with tokio's
+/// `JoinHandle`.
+pub trait Task: Future<Output = Exit> + Send + Unpin + 'static {
+    /// Asks the runtime to stop the task at its next await point. The task's
+    /// future then completes with [`Exit::Aborted`], unless the task ended
+    /// first. Aborting an ended task does nothing.
+    fn abort(&self);
+}
+
+/// How a task ended.
+///
+/// # Examples
+///
+/// ```
+/// use stage_core::runtime::Exit;
+///
+/// let exit = Exit::Panicked(Box::new(String::from("index out of bounds")));
+/// assert!(exit.is_failure());
+/// assert_eq!(exit.panic_message(), Some("index out of bounds"));
+/// assert!(!Exit::Returned.is_failure());
+/// ```
+pub enum Exit {
+    /// The future completed.
+    Returned,
+    /// The future panicked; the payload is kept, never discarded.
+    Panicked(Box<dyn Any + Send>),
+    /// The task was aborted before it completed.
+    Aborted,
+}
+
+impl Exit {
+    /// Whether the task failed: it panicked or was aborted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(stage_core::runtime::Exit::Aborted.is_failure());
+    /// ```
+    pub fn is_failure(&self) -> bool {
+        !matches!(self, Self::Returned)
+    }
+
+    /// The panic message, if the task panicked with a string (as `panic!`
+    /// does).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage_core::runtime::Exit;
+    ///
+    /// assert_eq!(Exit::Panicked(Box::new("boom")).panic_message(), Some("boom"));
+    /// assert_eq!(Exit::Panicked(Box::new(42)).panic_message(), None);
+    /// ```
+    pub fn panic_message(&self) -> Option<&str> {
+        match self {
+            Self::Panicked(payload) => panic_message(payload.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// The message of a panic payload, if it is a string.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
+impl fmt::Debug for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Returned => f.write_str("Returned"),
+            Self::Panicked(payload) => match panic_message(payload.as_ref()) {
+                Some(msg) => f.debug_tuple("Panicked").field(&msg).finish(),
+                None => f.write_str("Panicked(<non-string payload>)"),
+            },
+            Self::Aborted => f.write_str("Aborted"),
+        }
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Returned => f.write_str("returned"),
+            Self::Panicked(payload) => match panic_message(payload.as_ref()) {
+                Some(msg) => write!(f, "panicked: {msg}"),
+                None => f.write_str("panicked"),
+            },
+            Self::Aborted => f.write_str("aborted"),
+        }
+    }
+}
