@@ -180,12 +180,14 @@ async fn run<C: Channel>(capacity: usize, producers: u64, consumers: usize) -> u
 
 fn runtime(flavor: &str) -> Runtime {
     match flavor {
-        "current_thread" => Builder::new_current_thread().build().unwrap(),
+        // Time is enabled for the hang guard only.
+        "current_thread" => Builder::new_current_thread().enable_time().build(),
         _ => Builder::new_multi_thread()
             .worker_threads(2)
-            .build()
-            .unwrap(),
+            .enable_time()
+            .build(),
     }
+    .unwrap()
 }
 
 struct Scenario {
