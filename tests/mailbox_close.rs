@@ -1,9 +1,13 @@
 //! Shutdown is explicit and observable: nothing is dropped silently.
 
+mod support;
+
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use stage::mailbox::{RecvError, TryRecvError, TrySendError};
+
+use support::settle;
 
 #[tokio::test]
 async fn close_lets_receivers_drain_then_tells_them_it_is_closed() {
@@ -44,13 +48,6 @@ async fn close_releases_a_sender_waiting_on_a_full_mailbox_with_its_message() {
     assert_eq!(waiting.await.unwrap().unwrap_err().into_inner(), 2);
     // The message queued before the close is still there.
     assert_eq!(rx.recv_or_closed().await, Ok(1));
-}
-
-/// Lets every other task on this current_thread runtime run until it waits.
-async fn settle() {
-    for _ in 0..16 {
-        tokio::task::yield_now().await;
-    }
 }
 
 #[tokio::test]

@@ -1,7 +1,11 @@
 //! Mailboxes survive their consumers: a consumer that panics or is aborted
 //! takes no queued message with it and strands no waiting peer.
 
+mod support;
+
 use std::time::Duration;
+
+use support::settle;
 
 #[tokio::test]
 async fn a_panicking_consumer_leaves_queued_messages_for_the_next_one() {
@@ -79,11 +83,4 @@ async fn an_aborted_waiting_sender_does_not_strand_the_others() {
     assert!(aborted.await.unwrap_err().is_cancelled());
     assert_eq!(rx.try_recv(), Ok(2));
     assert!(rx.is_empty());
-}
-
-/// Lets every other task on this current_thread runtime run until it waits.
-async fn settle() {
-    for _ in 0..16 {
-        tokio::task::yield_now().await;
-    }
 }
