@@ -168,9 +168,10 @@ pub(crate) struct Wait {
 impl Wait {
     /// Polls one step of a wait for `attempt` to succeed on `waiters`.
     ///
-    /// `attempt` tries the operation; `Some` ends the wait. On `None`, a first
-    /// call registers a listener and tries again (the re-check); later calls
-    /// wait for a notification and then try again.
+    /// `attempt` tries the operation; `Some` ends the wait. On `None`, the
+    /// wait first yields to the executor up to [`YIELDS`] times; then it
+    /// registers a listener and tries again (the re-check), and from then on
+    /// waits for a notification before each further try.
     #[inline]
     pub(crate) fn poll<R>(
         &mut self,
@@ -185,7 +186,7 @@ impl Wait {
             }
             match &mut self.listener {
                 None if self.yields < YIELDS => {
-                    // Before paying for a listener, give the other side one
+                    // Before paying for a listener, give the other side a
                     // turn: on a busy executor it usually makes the progress
                     // we wait for, and neither side touches a lock.
                     self.yields += 1;
