@@ -37,6 +37,65 @@
 
 pub use stage_core::mailbox;
 
+/// Task groups on tokio: supervised, self-healing replacements for
+/// `tokio::spawn`. Start one with [`group()`](crate::group()).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let group: stage::group::Group = stage::group().tasks(2).spawn(|| async {
+///     // a worker that may crash; the group restarts it
+/// });
+/// group.stop().await;
+/// # }
+/// ```
+pub mod group {
+    pub use stage_core::group::{Backoff, Restart, Stats, StatsRef};
+
+    /// The settings of a group on tokio, before it starts.
+    pub type Builder = stage_core::group::Builder<stage_tokio::Tokio>;
+
+    /// A running group of supervised tasks on tokio.
+    pub type Group = stage_core::group::Group<stage_tokio::Tokio>;
+}
+
+/// Starts building a task group on the current tokio runtime: one task,
+/// restarted however it ends, with a capped backoff when it keeps failing.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::sync::Arc;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let starts = Arc::new(AtomicU32::new(0));
+/// let mut group = stage::group().spawn({
+///     let starts = Arc::clone(&starts);
+///     move || {
+///         let n = starts.fetch_add(1, Ordering::SeqCst);
+///         async move {
+///             if n < 2 {
+///                 panic!("crash number {n}");
+///             }
+///             std::future::pending::<()>().await
+///         }
+///     }
+/// });
+/// while group.stat_borrow_and_update().restarted < 2 {
+///     group.changed().await;
+/// }
+/// assert_eq!(group.stat_borrow().panicked, 2);
+/// group.stop().await;
+/// # }
+/// ```
+pub fn group() -> group::Builder {
+    stage_core::group::Builder::new(stage_tokio::Tokio::current())
+}
+
 // Every code block of the README compiles and runs as a doc test.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
@@ -56,5 +115,6 @@ pub struct ReadmeDoctests;
 /// # assert_eq!(consumer_count(&rx), 0);
 /// ```
 pub mod prelude {
+    pub use crate::group::Group;
     pub use crate::mailbox::{Receiver, Sender};
 }

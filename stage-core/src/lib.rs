@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod group;
 pub mod mailbox;
 pub mod runtime;
 mod sync;

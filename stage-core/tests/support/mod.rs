@@ -1,4 +1,8 @@
 //! Test support: a second [`Runtime`] on async-task, so that stage-core's
-//! behaviour tests run on an executor that is not tokio.
+//! behaviour tests run on an executor that is not tokio, and the group
+//! scenarios that run on both. Each test binary uses a part of it.
 
+#[allow(dead_code)]
+pub(crate) mod group_scenarios;
+#[allow(dead_code)]
 pub(crate) mod virtual_runtime;

@@ -1,0 +1,208 @@
+//! When and how soon a group restarts a task that ended.
+
+use std::time::Duration;
+
+use crate::runtime::Exit;
+
+/// Which task exits a group restarts (Erlang's permanent / transient /
+/// temporary children).
+///
+/// # Examples
+///
+/// ```
+/// use stage_core::group::Restart;
+/// use stage_core::runtime::Exit;
+///
+/// assert!(Restart::Always.restarts(&Exit::Returned));
+/// assert!(!Restart::OnFailure.restarts(&Exit::Returned));
+/// assert!(Restart::OnFailure.restarts(&Exit::Panicked(Box::new("boom"))));
+/// assert!(!Restart::Never.restarts(&Exit::Aborted));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Restart {
+    /// Restart the task however it ended (the default: a group keeps its
+    /// tasks running until it is stopped).
+    #[default]
+    Always,
+    /// Restart the task only if it panicked or was aborted; a task that
+    /// returned has done its work.
+    OnFailure,
+    /// Never restart the task.
+    Never,
+}
+
+impl Restart {
+    /// Whether a task that ended with `exit` is restarted under this policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage_core::{group::Restart, runtime::Exit};
+    /// assert!(Restart::Always.restarts(&Exit::Returned));
+    /// ```
+    pub fn restarts(self, exit: &Exit) -> bool {
+        match self {
+            Self::Always => true,
+            Self::OnFailure => exit.is_failure(),
+            Self::Never => false,
+        }
+    }
+}
+
+/// How long a group waits before restarting a task that keeps failing.
+///
+/// The first restart after a task ran well is immediate; each further
+/// consecutive restart waits twice as long as the one before, from `first`
+/// up to `max`. A task that ran for at least `reset_after` before it ended
+/// counts as having run well again. With jitter (the default), each wait is
+/// drawn between half and all of that delay, so that many tasks failing
+/// together do not restart in lockstep.
+///
+/// The default (immediate, then 10 ms doubling up to 1 s, reset after 10 s)
+/// keeps a task that panics on every start from spinning a core, while a
+/// task that crashes now and then restarts at once.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use stage_core::group::Backoff;
+///
+/// let backoff = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(1))
+///     .without_jitter();
+/// let delays: Vec<_> = (0..6).map(|n| backoff.delay(n, 0)).collect();
+/// assert_eq!(delays, [0, 100, 200, 400, 800, 1000].map(Duration::from_millis));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    first: Duration,
+    max: Duration,
+    reset_after: Duration,
+    jitter: bool,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::exponential(Duration::from_millis(10), Duration::from_secs(1))
+    }
+}
+
+impl Backoff {
+    /// Waits of `first`, then twice as long each time, up to `max`; reset
+    /// after 10 s of good running; jittered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = stage_core::group::Backoff::exponential(Duration::from_millis(5), Duration::from_secs(2));
+    /// assert!(b.delay(3, 0) <= Duration::from_millis(20));
+    /// ```
+    pub fn exponential(first: Duration, max: Duration) -> Self {
+        Self {
+            first,
+            max: max.max(first),
+            reset_after: Duration::from_secs(10),
+            jitter: true,
+        }
+    }
+
+    /// Restart at once, every time (for tasks whose failures are rare and
+    /// cheap, and for measuring the cost of a restart).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = stage_core::group::Backoff::none();
+    /// assert_eq!(b.delay(100, 0), Duration::ZERO);
+    /// ```
+    pub fn none() -> Self {
+        Self {
+            first: Duration::ZERO,
+            max: Duration::ZERO,
+            reset_after: Duration::ZERO,
+            jitter: false,
+        }
+    }
+
+    /// How long a task must run before a failure counts as the first of a
+    /// new series (the delays start over).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = stage_core::group::Backoff::default().reset_after(Duration::from_secs(60));
+    /// assert_eq!(b.quiet_period(), Duration::from_secs(60));
+    /// ```
+    pub fn reset_after(mut self, quiet: Duration) -> Self {
+        self.reset_after = quiet;
+        self
+    }
+
+    /// The same delays, without jitter (exact, for tests and reasoning).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = stage_core::group::Backoff::default().without_jitter();
+    /// assert_eq!(b.delay(1, 7), Duration::from_millis(10));
+    /// ```
+    pub fn without_jitter(mut self) -> Self {
+        self.jitter = false;
+        self
+    }
+
+    /// How long a task must run for the delays to start over.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(stage_core::group::Backoff::default().quiet_period(), Duration::from_secs(10));
+    /// ```
+    pub fn quiet_period(&self) -> Duration {
+        self.reset_after
+    }
+
+    /// The wait before the restart that follows `consecutive` earlier
+    /// restarts in a row; `seed` varies the jitter (a group passes the task's
+    /// index and generation, so delays are reproducible).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = stage_core::group::Backoff::default();
+    /// assert_eq!(b.delay(0, 1), Duration::ZERO); // the first restart is immediate
+    /// let d = b.delay(2, 1);
+    /// assert!(d >= Duration::from_millis(10) && d <= Duration::from_millis(20));
+    /// ```
+    pub fn delay(&self, consecutive: u32, seed: u64) -> Duration {
+        if consecutive == 0 {
+            return Duration::ZERO;
+        }
+        let doublings = (consecutive - 1).min(32);
+        let full = self
+            .first
+            .checked_mul(1u32 << doublings.min(31))
+            .map_or(self.max, |d| d.min(self.max));
+        if !self.jitter || full.is_zero() {
+            return full;
+        }
+        // Between half and all of `full`, from a hash of the seed.
+        let fraction = splitmix64(seed ^ u64::from(consecutive)) as f64 / u64::MAX as f64;
+        full.mul_f64(0.5 + 0.5 * fraction)
+    }
+}
+
+/// A small, well-mixed hash (SplitMix64's finaliser): jitter needs spread,
+/// not secrecy.
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}

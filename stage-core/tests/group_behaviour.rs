@@ -1,0 +1,31 @@
+//! Group behaviour on the async-task runtime with a virtual clock: the same
+//! scenarios as the `stage` facade runs on tokio.
+
+mod support;
+
+use support::group_scenarios as scenario;
+use support::virtual_runtime::Virtual;
+
+macro_rules! on_virtual_runtime {
+    ($($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            let rt = Virtual::new();
+            rt.clone().block_on(scenario::$name(rt));
+        }
+    )*};
+}
+
+on_virtual_runtime!(
+    restart_always_restarts_tasks_however_they_end,
+    on_failure_leaves_a_returning_task_ended,
+    on_failure_restarts_a_panicking_task,
+    never_restarts_nothing,
+    backoff_delays_restarts_of_a_task_that_keeps_failing,
+    backoff_starts_over_after_a_quiet_period,
+    stop_aborts_every_task_and_nothing_outlives_it,
+    stop_cancels_a_pending_restart,
+    scope_runs_the_future_then_stops_the_group,
+    a_panicking_factory_does_not_take_the_supervisor_down,
+    dropping_the_group_stops_its_tasks,
+);

@@ -1,0 +1,253 @@
+//! Group behaviour, written once over any [`Runtime`]: stage-core runs these
+//! on its virtual async-task runtime, the `stage` facade on tokio with a
+//! paused clock. Time is the runtime's, so nothing sleeps for real.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use stage_core::group::{Backoff, Builder, Group, Restart, Stats};
+use stage_core::runtime::Runtime;
+
+/// Counts live tasks: one guard per running task, dropped when it ends.
+#[derive(Clone, Default)]
+pub(crate) struct Live(Arc<AtomicUsize>);
+
+pub(crate) struct LiveGuard(Arc<AtomicUsize>);
+
+impl Live {
+    pub(crate) fn guard(&self) -> LiveGuard {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        LiveGuard(Arc::clone(&self.0))
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits until the group's published stats satisfy `done`; returns them.
+pub(crate) async fn wait_for<R: Runtime>(
+    group: &mut Group<R>,
+    done: impl Fn(&Stats) -> bool,
+) -> Stats {
+    loop {
+        let stats = *group.stat_borrow_and_update();
+        if done(&stats) {
+            return stats;
+        }
+        group.changed().await;
+    }
+}
+
+pub(crate) async fn restart_always_restarts_tasks_however_they_end<R: Runtime>(rt: R) {
+    let starts = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&starts);
+    let mut group = Builder::new(rt).backoff(Backoff::none()).spawn(move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if n % 2 == 1 {
+                panic!("odd start {n}");
+            }
+        }
+    });
+    let stats = wait_for(&mut group, |s| s.started >= 6).await;
+    assert!(stats.returned >= 2 && stats.panicked >= 2, "{stats:?}");
+    assert_eq!(stats.restarted, stats.started - 1);
+    group.stop().await;
+}
+
+pub(crate) async fn on_failure_leaves_a_returning_task_ended<R: Runtime>(rt: R) {
+    let mut group = Builder::new(rt)
+        .restart(Restart::OnFailure)
+        .spawn(|| async {});
+    let stats = wait_for(&mut group, |s| s.returned == 1).await;
+    assert_eq!((stats.started, stats.restarted, stats.running), (1, 0, 0));
+    // The group ended on its own; stopping it now is immediate.
+    group.stop().await;
+}
+
+pub(crate) async fn on_failure_restarts_a_panicking_task<R: Runtime>(rt: R) {
+    let starts = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&starts);
+    let mut group = Builder::new(rt).restart(Restart::OnFailure).spawn(move || {
+        let first = counter.fetch_add(1, Ordering::SeqCst) == 0;
+        async move {
+            if first {
+                panic!("first start crashes");
+            }
+            std::future::pending::<()>().await;
+        }
+    });
+    let stats = wait_for(&mut group, |s| s.restarted == 1 && s.running == 1).await;
+    assert_eq!((stats.panicked, stats.started), (1, 2));
+    group.stop().await;
+}
+
+pub(crate) async fn never_restarts_nothing<R: Runtime>(rt: R) {
+    let mut group = Builder::new(rt)
+        .restart(Restart::Never)
+        .tasks(3)
+        .spawn(|| async {
+            panic!("gone for good");
+        });
+    let stats = wait_for(&mut group, |s| s.panicked == 3).await;
+    assert_eq!((stats.started, stats.restarted, stats.running), (3, 0, 0));
+    group.stop().await;
+}
+
+pub(crate) async fn backoff_delays_restarts_of_a_task_that_keeps_failing<R: Runtime>(rt: R) {
+    let starts: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let (log, clock) = (Arc::clone(&starts), rt.clone());
+    let backoff = Backoff::exponential(Duration::from_millis(100), Duration::from_millis(300))
+        .without_jitter();
+    let mut group = Builder::new(rt).backoff(backoff).spawn(move || {
+        log.lock().unwrap().push(clock.now());
+        async { panic!("fails at once") }
+    });
+    wait_for(&mut group, |s| s.started >= 6).await;
+    group.stop().await;
+    let starts = starts.lock().unwrap();
+    let gaps: Vec<u128> = starts
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_millis())
+        .collect();
+    // Immediate, then 100 ms doubling, capped at 300 ms.
+    assert_eq!(gaps[..5], [0, 100, 200, 300, 300]);
+}
+
+pub(crate) async fn backoff_starts_over_after_a_quiet_period<R: Runtime>(rt: R) {
+    let starts: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let (log, clock) = (Arc::clone(&starts), rt.clone());
+    let backoff = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10))
+        .without_jitter()
+        .reset_after(Duration::from_secs(1));
+    let mut group = Builder::new(rt.clone()).backoff(backoff).spawn(move || {
+        let n = {
+            let mut starts = log.lock().unwrap();
+            starts.push(clock.now());
+            starts.len()
+        };
+        let clock = clock.clone();
+        async move {
+            // The fourth start runs well for 5 s before it fails.
+            if n == 4 {
+                clock
+                    .sleep_until(clock.now() + Duration::from_secs(5))
+                    .await;
+            }
+            panic!("start {n} fails");
+        }
+    });
+    wait_for(&mut group, |s| s.started >= 6).await;
+    group.stop().await;
+    let starts = starts.lock().unwrap();
+    let gaps: Vec<u128> = starts
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_millis())
+        .collect();
+    // 0, 100, 200 ms; then 5 s of good running, an immediate restart (within
+    // that gap), and the series starts over at 100 ms (not 400 ms).
+    assert_eq!(gaps[..5], [0, 100, 200, 5000, 100]);
+}
+
+pub(crate) async fn stop_aborts_every_task_and_nothing_outlives_it<R: Runtime>(rt: R) {
+    let live = Live::default();
+    let tasks = live.clone();
+    let mut group = Builder::new(rt).tasks(4).spawn(move || {
+        let guard = tasks.guard();
+        async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        }
+    });
+    wait_for(&mut group, |s| s.running == 4).await;
+    assert_eq!(live.count(), 4);
+    group.stop().await;
+    assert_eq!(live.count(), 0, "a task outlived its stopped group");
+}
+
+pub(crate) async fn stop_cancels_a_pending_restart<R: Runtime>(rt: R) {
+    let starts = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&starts);
+    let backoff =
+        Backoff::exponential(Duration::from_secs(60), Duration::from_secs(60)).without_jitter();
+    let clock = rt.clone();
+    let mut group = Builder::new(rt).backoff(backoff).spawn(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async { panic!("fails at once") }
+    });
+    // Immediate first restart, then a 60 s backoff.
+    wait_for(&mut group, |s| s.backing_off == 1).await;
+    let before = clock.now();
+    group.stop().await;
+    assert!(
+        clock.now() - before < Duration::from_secs(60),
+        "stop waited out the backoff"
+    );
+    clock
+        .sleep_until(clock.now() + Duration::from_secs(120))
+        .await;
+    assert_eq!(
+        starts.load(Ordering::SeqCst),
+        2,
+        "a restart happened after the stop"
+    );
+}
+
+pub(crate) async fn scope_runs_the_future_then_stops_the_group<R: Runtime>(rt: R) {
+    let live = Live::default();
+    let tasks = live.clone();
+    let group = Builder::new(rt).tasks(2).spawn(move || {
+        let guard = tasks.guard();
+        async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        }
+    });
+    let probe = live.clone();
+    let seen = group.scope(async move { probe.count() }).await;
+    assert!(seen <= 2);
+    assert_eq!(live.count(), 0);
+}
+
+pub(crate) async fn a_panicking_factory_does_not_take_the_supervisor_down<R: Runtime>(rt: R) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let mut group = Builder::new(rt).backoff(Backoff::none()).spawn(move || {
+        if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+            panic!("the factory itself crashed");
+        }
+        std::future::pending::<()>()
+    });
+    let stats = wait_for(&mut group, |s| s.running == 1 && s.started == 2).await;
+    assert_eq!(stats.panicked, 1);
+    group.stop().await;
+}
+
+pub(crate) async fn dropping_the_group_stops_its_tasks<R: Runtime>(rt: R) {
+    let live = Live::default();
+    let tasks = live.clone();
+    let clock = rt.clone();
+    let mut group = Builder::new(rt).tasks(3).spawn(move || {
+        let guard = tasks.guard();
+        async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        }
+    });
+    wait_for(&mut group, |s| s.running == 3).await;
+    drop(group);
+    // The supervisor stops the tasks right after; give it a moment of the
+    // runtime's (virtual or paused) time.
+    clock
+        .sleep_until(clock.now() + Duration::from_millis(1))
+        .await;
+    assert_eq!(live.count(), 0);
+}

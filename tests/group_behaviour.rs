@@ -1,0 +1,30 @@
+//! Group behaviour on tokio with a paused clock: the same scenarios as
+//! stage-core runs on its async-task runtime (one source, two executors).
+
+#[path = "../stage-core/tests/support/group_scenarios.rs"]
+mod scenario;
+
+use stage_tokio::Tokio;
+
+macro_rules! on_tokio {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test(start_paused = true)]
+        async fn $name() {
+            scenario::$name(Tokio::current()).await;
+        }
+    )*};
+}
+
+on_tokio!(
+    restart_always_restarts_tasks_however_they_end,
+    on_failure_leaves_a_returning_task_ended,
+    on_failure_restarts_a_panicking_task,
+    never_restarts_nothing,
+    backoff_delays_restarts_of_a_task_that_keeps_failing,
+    backoff_starts_over_after_a_quiet_period,
+    stop_aborts_every_task_and_nothing_outlives_it,
+    stop_cancels_a_pending_restart,
+    scope_runs_the_future_then_stops_the_group,
+    a_panicking_factory_does_not_take_the_supervisor_down,
+    dropping_the_group_stops_its_tasks,
+);
