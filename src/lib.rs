@@ -48,11 +48,11 @@ pub use stage_core::mailbox;
 /// let group: stage::group::Group = stage::group().tasks(2).spawn(|| async {
 ///     // a worker that may crash; the group restarts it
 /// });
-/// group.stop().await;
+/// group.stop().await.unwrap();
 /// # }
 /// ```
 pub mod group {
-    pub use stage_core::group::{Backoff, Restart, Stats, StatsRef};
+    pub use stage_core::group::{Backoff, GroupError, Restart, Stats, StatsRef};
 
     /// The settings of a group on tokio, before it starts.
     pub type Builder = stage_core::group::Builder<stage_tokio::Tokio>;
@@ -89,7 +89,7 @@ pub mod group {
 ///     group.changed().await;
 /// }
 /// assert_eq!(group.stat_borrow().panicked, 2);
-/// group.stop().await;
+/// group.stop().await.unwrap();
 /// # }
 /// ```
 pub fn group() -> group::Builder {

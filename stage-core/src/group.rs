@@ -11,21 +11,28 @@
 //! its panic is counted, and the supervisor carries on. Nothing outlives a
 //! stopped group.
 
+mod error;
 mod policy;
 mod stats;
 mod supervisor;
 
 use core::fmt;
 use core::future::Future;
+use core::pin::pin;
+use core::task::Poll;
+use std::sync::Mutex;
+use std::time::Duration;
 
+pub use error::GroupError;
 pub use policy::{Backoff, Restart};
 pub use stats::{Stats, StatsRef};
 
 use crate::mailbox::{self, Sender};
 use crate::runtime::Runtime;
+use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::Arc;
 use stats::StatsCell;
-use supervisor::{Command, Supervisor};
+use supervisor::{Command, Intensity, Shared, Supervisor};
 
 /// Settings of a group, before it starts.
 ///
@@ -48,6 +55,7 @@ pub struct Builder<R> {
     tasks: usize,
     restart: Restart,
     backoff: Backoff,
+    intensity: Option<Intensity>,
 }
 
 impl<R: Runtime> Builder<R> {
@@ -68,6 +76,7 @@ impl<R: Runtime> Builder<R> {
             tasks: 1,
             restart: Restart::default(),
             backoff: Backoff::default(),
+            intensity: None,
         }
     }
 
@@ -118,6 +127,25 @@ impl<R: Runtime> Builder<R> {
         self
     }
 
+    /// Restart intensity: if the group's tasks need more than `restarts`
+    /// restarts within `within`, the group gives up — it stops every task and
+    /// [`stop`](Group::stop) and [`scope`](Group::scope) report
+    /// [`GroupError::GaveUp`]. Off by default: a group keeps restarting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # fn f<R: stage_core::runtime::Runtime>(runtime: R) {
+    /// let builder = stage_core::group::Builder::new(runtime).intensity(5, Duration::from_secs(10));
+    /// # drop(builder);
+    /// # }
+    /// ```
+    pub fn intensity(mut self, restarts: u32, within: Duration) -> Self {
+        self.intensity = Some(Intensity { restarts, within });
+        self
+    }
+
     /// Starts the group: a supervisor task that runs the futures `factory`
     /// makes — one per task, and a new one for each restart.
     ///
@@ -141,20 +169,24 @@ impl<R: Runtime> Builder<R> {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let (commands, receiver) = mailbox::mailbox(1);
-        let stats = Arc::new(StatsCell::new());
+        let shared = Arc::new(Shared {
+            stats: StatsCell::new(),
+            target: AtomicUsize::new(self.tasks),
+            outcome: Mutex::new(None),
+        });
         let supervisor = Supervisor {
             runtime: self.runtime.clone(),
             factory,
             restart: self.restart,
             backoff: self.backoff,
+            intensity: self.intensity,
             commands: receiver,
-            stats: Arc::clone(&stats),
-            tasks: self.tasks,
+            shared: Arc::clone(&shared),
         };
         let supervisor = self.runtime.spawn(supervisor.run());
         Group {
             commands,
-            stats,
+            shared,
             seen: 0,
             supervisor: Some(supervisor),
         }
@@ -169,7 +201,7 @@ impl<R: Runtime> Builder<R> {
 #[must_use = "dropping a group stops its tasks"]
 pub struct Group<R: Runtime> {
     commands: Sender<Command>,
-    stats: Arc<StatsCell>,
+    shared: Arc<Shared>,
     /// The stats version this handle has marked as seen.
     seen: u64,
     supervisor: Option<R::Task>,
@@ -178,6 +210,12 @@ pub struct Group<R: Runtime> {
 impl<R: Runtime> Group<R> {
     /// Runs `future` to completion, then stops the group and waits until
     /// every task has stopped; returns what `future` returned.
+    ///
+    /// # Errors
+    ///
+    /// If the group gives up first (its [restart
+    /// intensity](Builder::intensity) was exceeded), `future` is dropped
+    /// unfinished and the [`GroupError`] is returned.
     ///
     /// # Cancel safety
     ///
@@ -189,34 +227,114 @@ impl<R: Runtime> Group<R> {
     /// # async fn f<R: stage_core::runtime::Runtime>(runtime: R) {
     /// let group = stage_core::group::Builder::new(runtime).spawn(|| async {});
     /// let answer = group.scope(async { 42 }).await;
-    /// assert_eq!(answer, 42);
+    /// assert_eq!(answer, Ok(42));
     /// # }
     /// ```
-    pub async fn scope<T>(self, future: impl Future<Output = T>) -> T {
-        let out = future.await;
-        self.stop().await;
-        out
+    pub async fn scope<T>(mut self, future: impl Future<Output = T>) -> Result<T, GroupError> {
+        let mut future = pin!(future);
+        let finished = core::future::poll_fn(|cx| {
+            if let Poll::Ready(out) = future.as_mut().poll(cx) {
+                return Poll::Ready(Some(out));
+            }
+            match self.supervisor.as_mut() {
+                // The supervisor ended on its own: the group finished or
+                // gave up. (Tasks that all returned let `future` go on.)
+                Some(supervisor) => match core::pin::Pin::new(supervisor).poll(cx) {
+                    Poll::Ready(_) => {
+                        self.supervisor = None;
+                        if self.outcome().is_some() {
+                            return Poll::Ready(None);
+                        }
+                        Poll::Pending
+                    }
+                    Poll::Pending => Poll::Pending,
+                },
+                None => Poll::Pending,
+            }
+        })
+        .await;
+        let outcome = self.stop().await;
+        match finished {
+            Some(out) => outcome.map(|()| out),
+            None => Err(outcome.expect_err("the group gave up")),
+        }
     }
 
     /// Stops the group: aborts every task and waits until none runs; a
     /// pending restart is cancelled.
+    ///
+    /// # Errors
+    ///
+    /// The [`GroupError`] that ended the group, if it gave up before.
     ///
     /// # Examples
     ///
     /// ```
     /// # async fn f<R: stage_core::runtime::Runtime>(runtime: R) {
     /// let group = stage_core::group::Builder::new(runtime).spawn(|| std::future::pending());
-    /// group.stop().await;
+    /// assert_eq!(group.stop().await, Ok(()));
     /// # }
     /// ```
-    pub async fn stop(mut self) {
+    pub async fn stop(mut self) -> Result<(), GroupError> {
         // The supervisor takes the command, or has already ended (every task
-        // ended for good): either way it is done when its task is.
+        // ended for good, or it gave up): either way it is done when its
+        // task is.
         let _ = self.commands.try_send(Command::Stop);
         self.commands.close();
         if let Some(supervisor) = self.supervisor.take() {
             let _ = supervisor.await;
         }
+        match self.outcome() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `n` more tasks, started at once from the factory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn f<R: stage_core::runtime::Runtime>(group: stage_core::group::Group<R>) {
+    /// group.upscale(2);
+    /// # }
+    /// ```
+    pub fn upscale(&self, n: usize) {
+        self.resize(|tasks| tasks.saturating_add(n));
+    }
+
+    /// Runs `n` fewer tasks, keeping at least one: the newest tasks are
+    /// aborted at their next await point (they get no warning), and are not
+    /// restarted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn f<R: stage_core::runtime::Runtime>(group: stage_core::group::Group<R>) {
+    /// group.downscale(1);
+    /// # }
+    /// ```
+    pub fn downscale(&self, n: usize) {
+        self.resize(|tasks| tasks.saturating_sub(n).max(1));
+    }
+
+    fn resize(&self, to: impl Fn(usize) -> usize) {
+        // AcqRel: the supervisor's Acquire load sees the newest target.
+        let _ = self
+            .shared
+            .target
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| Some(to(t)));
+        // A nudge; if one is already queued, the supervisor will see the
+        // new target when it takes that one.
+        let _ = self.commands.try_send(Command::Resize);
+    }
+
+    fn outcome(&self) -> Option<GroupError> {
+        self.shared
+            .outcome
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The statistics the supervisor published last.
@@ -229,7 +347,7 @@ impl<R: Runtime> Group<R> {
     /// # }
     /// ```
     pub fn stat_borrow(&self) -> StatsRef<'_> {
-        self.stats.borrow()
+        self.shared.stats.borrow()
     }
 
     /// The statistics published last, marking them as seen (see
@@ -244,8 +362,8 @@ impl<R: Runtime> Group<R> {
     /// # }
     /// ```
     pub fn stat_borrow_and_update(&mut self) -> StatsRef<'_> {
-        self.seen = self.stats.version();
-        self.stats.borrow()
+        self.seen = self.shared.stats.version();
+        self.shared.stats.borrow()
     }
 
     /// Whether new statistics were published since they were last marked
@@ -260,7 +378,7 @@ impl<R: Runtime> Group<R> {
     /// # }
     /// ```
     pub fn has_changed(&self) -> bool {
-        self.stats.version() != self.seen
+        self.shared.stats.version() != self.seen
     }
 
     /// Waits until new statistics are published (since they were last
@@ -280,7 +398,7 @@ impl<R: Runtime> Group<R> {
     /// # }
     /// ```
     pub async fn changed(&mut self) {
-        self.stats.changed_since(self.seen).await;
+        self.shared.stats.changed_since(self.seen).await;
     }
 }
 
@@ -295,7 +413,7 @@ impl<R: Runtime> Drop for Group<R> {
 impl<R: Runtime> fmt::Debug for Group<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Group")
-            .field("stats", &*self.stats.borrow())
+            .field("stats", &*self.shared.stats.borrow())
             .finish_non_exhaustive()
     }
 }

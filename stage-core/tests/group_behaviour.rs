@@ -28,4 +28,8 @@ on_virtual_runtime!(
     scope_runs_the_future_then_stops_the_group,
     a_panicking_factory_does_not_take_the_supervisor_down,
     dropping_the_group_stops_its_tasks,
+    exceeding_the_restart_intensity_stops_the_group_with_a_typed_error,
+    restarts_spread_wider_than_the_window_never_exceed_it,
+    scope_reports_a_group_that_gave_up,
+    upscale_and_downscale_change_how_many_tasks_run,
 );

@@ -19,6 +19,9 @@ use crate::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
+    /// Tasks the group keeps running (its size, changed by upscale and
+    /// downscale).
+    pub tasks: usize,
     /// Tasks running now.
     pub running: usize,
     /// Tasks waiting out a backoff before their restart.

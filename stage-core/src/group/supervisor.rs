@@ -3,16 +3,19 @@
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 
+use super::error::GroupError;
 use super::policy::{Backoff, Restart};
 use super::stats::{Stats, StatsCell};
 use crate::mailbox::Receiver;
 use crate::runtime::{Exit, Runtime, Task};
-use crate::sync::Arc;
+use crate::sync::atomic::{AtomicUsize, Ordering};
 
 /// Turns of the loop within one poll before it yields to the executor.
 const TURN_BUDGET: usize = 64;
@@ -21,6 +24,24 @@ const TURN_BUDGET: usize = 64;
 pub(crate) enum Command {
     /// Abort every task, wait until none runs, and end.
     Stop,
+    /// The target number of tasks changed: look at it.
+    Resize,
+}
+
+/// State shared by a group's handle and its supervisor.
+pub(crate) struct Shared {
+    pub(crate) stats: StatsCell,
+    /// How many tasks the group should run.
+    pub(crate) target: AtomicUsize,
+    /// Set when the supervisor ended the group on its own.
+    pub(crate) outcome: Mutex<Option<GroupError>>,
+}
+
+/// More than `restarts` restarts within `within` make the group give up.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Intensity {
+    pub(crate) restarts: u32,
+    pub(crate) within: Duration,
 }
 
 /// One task of the group, across its restarts.
@@ -42,14 +63,34 @@ enum SlotState<R: Runtime> {
     Ended,
 }
 
+/// Why the loop ended.
+enum End {
+    /// Asked to stop, or the group handle is gone.
+    Stopped,
+    /// Every task ended for good.
+    Finished,
+    /// Restart intensity exceeded.
+    GaveUp(GroupError),
+}
+
 pub(crate) struct Supervisor<R: Runtime, F> {
     pub(crate) runtime: R,
     pub(crate) factory: F,
     pub(crate) restart: Restart,
     pub(crate) backoff: Backoff,
+    pub(crate) intensity: Option<Intensity>,
     pub(crate) commands: Receiver<Command>,
-    pub(crate) stats: Arc<StatsCell>,
-    pub(crate) tasks: usize,
+    pub(crate) shared: crate::sync::Arc<Shared>,
+}
+
+/// The loop's state, apart from its settings.
+struct State<R: Runtime> {
+    slots: Vec<Slot<R>>,
+    /// Tasks of removed slots (a downscale), aborted and not yet ended.
+    retiring: Vec<R::Task>,
+    /// When recent restarts happened, for the intensity window.
+    restarts: VecDeque<Instant>,
+    stats: Stats,
 }
 
 impl<R, F, Fut> Supervisor<R, F>
@@ -58,65 +99,80 @@ where
     F: FnMut() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    /// Runs until told to stop, until its commands' sender is gone (the group
-    /// was dropped), or until every task has ended for good.
+    /// Runs until told to stop, until the group handle is gone, until every
+    /// task has ended for good, or until it gives up.
     pub(crate) async fn run(mut self) {
-        let mut stats = Stats::default();
-        let mut slots: Vec<Slot<R>> = (0..self.tasks)
-            .map(|_| Slot {
-                generation: 0,
-                consecutive: 0,
-                state: SlotState::Ended,
-            })
-            .collect();
-        for slot in &mut slots {
-            self.start(slot, &mut stats);
-        }
-        self.stats.publish(&stats);
+        let mut state = State {
+            slots: Vec::new(),
+            retiring: Vec::new(),
+            restarts: VecDeque::new(),
+            stats: Stats::default(),
+        };
+        self.resize(&mut state);
+        self.shared.stats.publish(&state.stats);
 
-        let stop = core::future::poll_fn(|cx| self.poll_turn(cx, &mut slots, &mut stats)).await;
-        if stop {
-            for slot in &mut slots {
-                if let SlotState::Running { task, .. } = &mut slot.state {
-                    task.abort();
-                    // Wait until it has stopped: nothing outlives the group.
-                    let _ = task.await;
-                }
-                slot.state = SlotState::Ended;
-            }
+        let end = core::future::poll_fn(|cx| self.poll_turn(cx, &mut state)).await;
+
+        // Nothing outlives the group: abort every task and wait for each.
+        let running = state.slots.drain(..).filter_map(|slot| match slot.state {
+            SlotState::Running { task, .. } => Some(task),
+            _ => None,
+        });
+        let all: Vec<R::Task> = running.chain(state.retiring.drain(..)).collect();
+        for task in &all {
+            task.abort();
         }
-        stats.running = 0;
-        stats.backing_off = 0;
-        self.stats.publish(&stats);
+        for task in all {
+            let _ = task.await;
+        }
+        if let End::GaveUp(error) = end {
+            *self
+                .shared
+                .outcome
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(error);
+        }
+        state.stats.running = 0;
+        state.stats.backing_off = 0;
+        self.shared.stats.publish(&state.stats);
     }
 
-    /// One turn of the loop: handles whatever is ready. `Ready(true)` asks
-    /// to stop the tasks; `Ready(false)` means every task ended for good.
-    fn poll_turn(
-        &mut self,
-        cx: &mut Context<'_>,
-        slots: &mut [Slot<R>],
-        stats: &mut Stats,
-    ) -> Poll<bool> {
+    /// One poll of the loop: handles whatever is ready.
+    fn poll_turn(&mut self, cx: &mut Context<'_>, state: &mut State<R>) -> Poll<End> {
         for _ in 0..TURN_BUDGET {
-            stats.iterations += 1;
+            state.stats.iterations += 1;
             match Pin::new(&mut self.commands).poll_next(cx) {
                 // Dropping the group (or a stop) stops it.
-                Poll::Ready(Some(Command::Stop) | None) => return Poll::Ready(true),
+                Poll::Ready(Some(Command::Stop) | None) => return Poll::Ready(End::Stopped),
+                Poll::Ready(Some(Command::Resize)) => {
+                    self.resize(state);
+                    self.shared.stats.publish(&state.stats);
+                    continue;
+                }
                 Poll::Pending => {}
             }
+            state
+                .retiring
+                .retain_mut(|task| Pin::new(task).poll(cx).is_pending());
             let mut progressed = false;
-            for (index, slot) in slots.iter_mut().enumerate() {
-                progressed |= self.poll_slot(cx, index, slot, stats);
+            for index in 0..state.slots.len() {
+                match self.poll_slot(cx, index, state) {
+                    Ok(changed) => progressed |= changed,
+                    Err(gave_up) => return Poll::Ready(End::GaveUp(gave_up)),
+                }
             }
             if progressed {
-                self.stats.publish(stats);
+                self.shared.stats.publish(&state.stats);
                 // A task may have ended at once, or a zero backoff elapsed:
                 // look again before sleeping.
                 continue;
             }
-            if slots.iter().all(|s| matches!(s.state, SlotState::Ended)) {
-                return Poll::Ready(false);
+            if state
+                .slots
+                .iter()
+                .all(|s| matches!(s.state, SlotState::Ended))
+            {
+                return Poll::Ready(End::Finished);
             }
             return Poll::Pending;
         }
@@ -126,18 +182,20 @@ where
         Poll::Pending
     }
 
-    /// Polls one slot; true if its state changed.
+    /// Polls one slot; `Ok(true)` if its state changed, `Err` to give up.
     fn poll_slot(
         &mut self,
         cx: &mut Context<'_>,
         index: usize,
-        slot: &mut Slot<R>,
-        stats: &mut Stats,
-    ) -> bool {
+        state: &mut State<R>,
+    ) -> Result<bool, GroupError> {
+        let now = self.runtime.now();
+        let slot = &mut state.slots[index];
+        let stats = &mut state.stats;
         match &mut slot.state {
             SlotState::Running { task, since } => {
                 let Poll::Ready(exit) = Pin::new(task).poll(cx) else {
-                    return false;
+                    return Ok(false);
                 };
                 stats.running -= 1;
                 match &exit {
@@ -147,44 +205,89 @@ where
                 }
                 if !self.restart.restarts(&exit) {
                     slot.state = SlotState::Ended;
-                    return true;
+                    return Ok(true);
                 }
-                let ran = self.runtime.now().saturating_duration_since(*since);
-                if ran >= self.backoff.quiet_period() {
+                if now.saturating_duration_since(*since) >= self.backoff.quiet_period() {
                     slot.consecutive = 0;
                 }
-                let seed = (index as u64) << 32 ^ slot.generation;
+                if let Some(intensity) = self.intensity {
+                    let window_start = now.checked_sub(intensity.within);
+                    while let (Some(&oldest), Some(start)) = (state.restarts.front(), window_start)
+                    {
+                        if oldest > start {
+                            break;
+                        }
+                        state.restarts.pop_front();
+                    }
+                    if state.restarts.len() >= intensity.restarts as usize {
+                        slot.state = SlotState::Ended;
+                        return Err(GroupError::GaveUp {
+                            restarts: intensity.restarts,
+                            within: intensity.within,
+                            last_exit: exit.to_string(),
+                        });
+                    }
+                    state.restarts.push_back(now);
+                }
+                let seed = ((index as u64) << 32) ^ slot.generation;
                 let delay = self.backoff.delay(slot.consecutive, seed);
                 slot.consecutive = slot.consecutive.saturating_add(1);
                 if delay.is_zero() {
-                    self.start(slot, stats);
+                    self.start(index, state);
                 } else {
-                    let deadline = self.runtime.now() + delay;
-                    slot.state =
-                        SlotState::BackingOff(Box::pin(self.runtime.sleep_until(deadline)));
+                    let sleep = Box::pin(self.runtime.sleep_until(now + delay));
+                    slot.state = SlotState::BackingOff(sleep);
                     stats.backing_off += 1;
                 }
-                true
+                Ok(true)
             }
             SlotState::BackingOff(sleep) => {
                 if sleep.as_mut().poll(cx).is_pending() {
-                    return false;
+                    return Ok(false);
                 }
                 stats.backing_off -= 1;
-                self.start(slot, stats);
-                true
+                self.start(index, state);
+                Ok(true)
             }
-            SlotState::Ended => false,
+            SlotState::Ended => Ok(false),
         }
     }
 
-    fn start(&mut self, slot: &mut Slot<R>, stats: &mut Stats) {
+    /// Grows or shrinks the group to its target size. New tasks start at
+    /// once; removed ones (the newest) are aborted and left to end.
+    fn resize(&mut self, state: &mut State<R>) {
+        let target = self.shared.target.load(Ordering::Acquire);
+        while state.slots.len() < target {
+            state.slots.push(Slot {
+                generation: 0,
+                consecutive: 0,
+                state: SlotState::Ended,
+            });
+            self.start(state.slots.len() - 1, state);
+        }
+        while state.slots.len() > target {
+            let Some(slot) = state.slots.pop() else { break };
+            match slot.state {
+                SlotState::Running { task, .. } => {
+                    task.abort();
+                    state.stats.running -= 1;
+                    state.retiring.push(task);
+                }
+                SlotState::BackingOff(_) => state.stats.backing_off -= 1,
+                SlotState::Ended => {}
+            }
+        }
+        state.stats.tasks = target;
+    }
+
+    fn start(&mut self, index: usize, state: &mut State<R>) {
+        let slot = &mut state.slots[index];
         if slot.generation > 0 {
-            stats.restarted += 1;
+            state.stats.restarted += 1;
         }
         slot.generation += 1;
-        stats.started += 1;
-        stats.running += 1;
+        state.stats.started += 1;
+        state.stats.running += 1;
         // A factory that panics must not take the supervisor down: its task
         // panics instead, with the same payload, and follows the policy.
         let task = match std::panic::catch_unwind(AssertUnwindSafe(&mut self.factory)) {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use stage_core::group::{Backoff, Builder, Group, Restart, Stats};
+use stage_core::group::{Backoff, Builder, Group, GroupError, Restart, Stats};
 use stage_core::runtime::Runtime;
 
 /// Counts live tasks: one guard per running task, dropped when it ends.
@@ -60,7 +60,7 @@ pub(crate) async fn restart_always_restarts_tasks_however_they_end<R: Runtime>(r
     let stats = wait_for(&mut group, |s| s.started >= 6).await;
     assert!(stats.returned >= 2 && stats.panicked >= 2, "{stats:?}");
     assert_eq!(stats.restarted, stats.started - 1);
-    group.stop().await;
+    group.stop().await.unwrap();
 }
 
 pub(crate) async fn on_failure_leaves_a_returning_task_ended<R: Runtime>(rt: R) {
@@ -70,7 +70,7 @@ pub(crate) async fn on_failure_leaves_a_returning_task_ended<R: Runtime>(rt: R) 
     let stats = wait_for(&mut group, |s| s.returned == 1).await;
     assert_eq!((stats.started, stats.restarted, stats.running), (1, 0, 0));
     // The group ended on its own; stopping it now is immediate.
-    group.stop().await;
+    group.stop().await.unwrap();
 }
 
 pub(crate) async fn on_failure_restarts_a_panicking_task<R: Runtime>(rt: R) {
@@ -87,7 +87,7 @@ pub(crate) async fn on_failure_restarts_a_panicking_task<R: Runtime>(rt: R) {
     });
     let stats = wait_for(&mut group, |s| s.restarted == 1 && s.running == 1).await;
     assert_eq!((stats.panicked, stats.started), (1, 2));
-    group.stop().await;
+    group.stop().await.unwrap();
 }
 
 pub(crate) async fn never_restarts_nothing<R: Runtime>(rt: R) {
@@ -99,7 +99,7 @@ pub(crate) async fn never_restarts_nothing<R: Runtime>(rt: R) {
         });
     let stats = wait_for(&mut group, |s| s.panicked == 3).await;
     assert_eq!((stats.started, stats.restarted, stats.running), (3, 0, 0));
-    group.stop().await;
+    group.stop().await.unwrap();
 }
 
 pub(crate) async fn backoff_delays_restarts_of_a_task_that_keeps_failing<R: Runtime>(rt: R) {
@@ -112,7 +112,7 @@ pub(crate) async fn backoff_delays_restarts_of_a_task_that_keeps_failing<R: Runt
         async { panic!("fails at once") }
     });
     wait_for(&mut group, |s| s.started >= 6).await;
-    group.stop().await;
+    group.stop().await.unwrap();
     let starts = starts.lock().unwrap();
     let gaps: Vec<u128> = starts
         .windows(2)
@@ -146,7 +146,7 @@ pub(crate) async fn backoff_starts_over_after_a_quiet_period<R: Runtime>(rt: R) 
         }
     });
     wait_for(&mut group, |s| s.started >= 6).await;
-    group.stop().await;
+    group.stop().await.unwrap();
     let starts = starts.lock().unwrap();
     let gaps: Vec<u128> = starts
         .windows(2)
@@ -169,7 +169,7 @@ pub(crate) async fn stop_aborts_every_task_and_nothing_outlives_it<R: Runtime>(r
     });
     wait_for(&mut group, |s| s.running == 4).await;
     assert_eq!(live.count(), 4);
-    group.stop().await;
+    group.stop().await.unwrap();
     assert_eq!(live.count(), 0, "a task outlived its stopped group");
 }
 
@@ -186,7 +186,7 @@ pub(crate) async fn stop_cancels_a_pending_restart<R: Runtime>(rt: R) {
     // Immediate first restart, then a 60 s backoff.
     wait_for(&mut group, |s| s.backing_off == 1).await;
     let before = clock.now();
-    group.stop().await;
+    group.stop().await.unwrap();
     assert!(
         clock.now() - before < Duration::from_secs(60),
         "stop waited out the backoff"
@@ -212,7 +212,7 @@ pub(crate) async fn scope_runs_the_future_then_stops_the_group<R: Runtime>(rt: R
         }
     });
     let probe = live.clone();
-    let seen = group.scope(async move { probe.count() }).await;
+    let seen = group.scope(async move { probe.count() }).await.unwrap();
     assert!(seen <= 2);
     assert_eq!(live.count(), 0);
 }
@@ -228,7 +228,7 @@ pub(crate) async fn a_panicking_factory_does_not_take_the_supervisor_down<R: Run
     });
     let stats = wait_for(&mut group, |s| s.running == 1 && s.started == 2).await;
     assert_eq!(stats.panicked, 1);
-    group.stop().await;
+    group.stop().await.unwrap();
 }
 
 pub(crate) async fn dropping_the_group_stops_its_tasks<R: Runtime>(rt: R) {
@@ -249,5 +249,105 @@ pub(crate) async fn dropping_the_group_stops_its_tasks<R: Runtime>(rt: R) {
     clock
         .sleep_until(clock.now() + Duration::from_millis(1))
         .await;
+    assert_eq!(live.count(), 0);
+}
+
+pub(crate) async fn exceeding_the_restart_intensity_stops_the_group_with_a_typed_error<
+    R: Runtime,
+>(
+    rt: R,
+) {
+    let live = Live::default();
+    let tasks = live.clone();
+    let mut group = Builder::new(rt)
+        .backoff(Backoff::none())
+        .intensity(3, Duration::from_secs(1))
+        .tasks(2)
+        .spawn(move || {
+            let guard = tasks.guard();
+            async move {
+                let _guard = guard;
+                panic!("database is down");
+            }
+        });
+    let stats = wait_for(&mut group, |s| {
+        s.started >= 4 && s.running == 0 && s.backing_off == 0
+    })
+    .await;
+    // Three restarts were allowed; the fourth was refused.
+    assert_eq!(stats.restarted, 3);
+    let err = group.stop().await.unwrap_err();
+    assert_eq!(
+        err,
+        GroupError::GaveUp {
+            restarts: 3,
+            within: Duration::from_secs(1),
+            last_exit: "panicked: database is down".into(),
+        }
+    );
+    assert_eq!(live.count(), 0, "a task outlived the group that gave up");
+}
+
+pub(crate) async fn restarts_spread_wider_than_the_window_never_exceed_it<R: Runtime>(rt: R) {
+    let clock = rt.clone();
+    let mut group = Builder::new(rt)
+        .backoff(Backoff::none())
+        .intensity(1, Duration::from_millis(900))
+        .spawn(move || {
+            let clock = clock.clone();
+            async move {
+                clock
+                    .sleep_until(clock.now() + Duration::from_secs(1))
+                    .await;
+                panic!("fails after a second of work");
+            }
+        });
+    // One restart a second: never two within 900 ms.
+    let stats = wait_for(&mut group, |s| s.restarted >= 5).await;
+    assert_eq!(stats.panicked, 5);
+    group.stop().await.unwrap();
+}
+
+pub(crate) async fn scope_reports_a_group_that_gave_up<R: Runtime>(rt: R) {
+    let group = Builder::new(rt)
+        .backoff(Backoff::none())
+        .intensity(2, Duration::from_secs(60))
+        .spawn(|| async { panic!("always") });
+    // The scoped work would never end; the group giving up ends it.
+    let result = group.scope(std::future::pending::<()>()).await;
+    assert!(
+        matches!(result, Err(GroupError::GaveUp { restarts: 2, .. })),
+        "{result:?}"
+    );
+}
+
+pub(crate) async fn upscale_and_downscale_change_how_many_tasks_run<R: Runtime>(rt: R) {
+    let live = Live::default();
+    let tasks = live.clone();
+    let mut group = Builder::new(rt).spawn(move || {
+        let guard = tasks.guard();
+        async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        }
+    });
+    wait_for(&mut group, |s| s.running == 1).await;
+    group.upscale(3);
+    let stats = wait_for(&mut group, |s| s.running == 4).await;
+    assert_eq!((stats.tasks, stats.started, stats.restarted), (4, 4, 0));
+    assert_eq!(live.count(), 4);
+
+    group.downscale(2);
+    let stats = wait_for(&mut group, |s| s.running == 2).await;
+    assert_eq!(stats.tasks, 2);
+    // The removed tasks are aborted, not restarted.
+    while live.count() != 2 {
+        group.changed().await;
+    }
+    group.downscale(10);
+    let stats = wait_for(&mut group, |s| s.tasks == 1).await;
+    assert_eq!(stats.running, 1, "downscale keeps at least one task");
+    assert_eq!(stats.restarted, 0);
+    group.stop().await.unwrap();
     assert_eq!(live.count(), 0);
 }
