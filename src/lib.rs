@@ -52,7 +52,9 @@ pub use stage_core::mailbox;
 /// # }
 /// ```
 pub mod group {
-    pub use stage_core::group::{Backoff, GroupError, Restart, Stats, StatsRef};
+    pub use stage_core::group::{
+        Backoff, GroupError, Restart, ShutdownReport, Stats, StatsRef, StopSignal, TaskReport,
+    };
 
     /// The settings of a group on tokio, before it starts.
     pub type Builder = stage_core::group::Builder<stage_tokio::Tokio>;

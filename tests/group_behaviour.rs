@@ -31,4 +31,9 @@ on_tokio!(
     restarts_spread_wider_than_the_window_never_exceed_it,
     scope_reports_a_group_that_gave_up,
     upscale_and_downscale_change_how_many_tasks_run,
+    shutdown_lets_tasks_that_watch_the_signal_finish,
+    shutdown_aborts_a_task_that_ignores_the_signal_at_the_deadline,
+    shutdown_reports_a_panic_with_its_message,
+    shutdown_cancels_pending_restarts,
+    tasks_that_cannot_watch_the_signal_are_aborted_at_once,
 );

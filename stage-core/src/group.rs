@@ -13,6 +13,7 @@
 
 mod error;
 mod policy;
+mod shutdown;
 mod stats;
 mod supervisor;
 
@@ -25,6 +26,7 @@ use std::time::Duration;
 
 pub use error::GroupError;
 pub use policy::{Backoff, Restart};
+pub use shutdown::{ShutdownReport, StopSignal, TaskReport};
 pub use stats::{Stats, StatsRef};
 
 use crate::mailbox::{self, Sender};
@@ -163,9 +165,51 @@ impl<R: Runtime> Builder<R> {
     /// # drop(group);
     /// # }
     /// ```
-    pub fn spawn<F, Fut>(self, factory: F) -> Group<R>
+    pub fn spawn<F, Fut>(self, mut factory: F) -> Group<R>
     where
         F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.start(move |_| factory(), false)
+    }
+
+    /// Starts the group, like [`spawn`](Builder::spawn), with tasks that can
+    /// watch for a [graceful shutdown](Group::shutdown): the factory gets the
+    /// group's [`StopSignal`].
+    ///
+    /// # Panics
+    ///
+    /// Where the runtime's `spawn` panics (for tokio: outside a runtime).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn f<R: stage_core::runtime::Runtime>(runtime: R, jobs: stage_core::mailbox::Receiver<u64>) {
+    /// let group = stage_core::group::Builder::new(runtime).spawn_graceful(move |stop| {
+    ///     let jobs = jobs.clone();
+    ///     async move {
+    ///         while !stop.is_requested() {
+    ///             match jobs.try_recv() {
+    ///                 Ok(job) => { /* handle it */ }
+    ///                 Err(_) => break,
+    ///             }
+    ///         }
+    ///     }
+    /// });
+    /// # drop(group);
+    /// # }
+    /// ```
+    pub fn spawn_graceful<F, Fut>(self, factory: F) -> Group<R>
+    where
+        F: FnMut(StopSignal) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.start(factory, true)
+    }
+
+    fn start<F, Fut>(self, factory: F, graceful: bool) -> Group<R>
+    where
+        F: FnMut(StopSignal) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let (commands, receiver) = mailbox::mailbox(1);
@@ -173,6 +217,7 @@ impl<R: Runtime> Builder<R> {
             stats: StatsCell::new(),
             target: AtomicUsize::new(self.tasks),
             outcome: Mutex::new(None),
+            report: Mutex::new(None),
         });
         let supervisor = Supervisor {
             runtime: self.runtime.clone(),
@@ -180,6 +225,8 @@ impl<R: Runtime> Builder<R> {
             restart: self.restart,
             backoff: self.backoff,
             intensity: self.intensity,
+            graceful,
+            signal: StopSignal::default(),
             commands: receiver,
             shared: Arc::clone(&shared),
         };
@@ -288,6 +335,48 @@ impl<R: Runtime> Group<R> {
             Some(error) => Err(error),
             None => Ok(()),
         }
+    }
+
+    /// Shuts the group down gracefully, within one deadline: the tasks'
+    /// [`StopSignal`] is raised, no task is restarted any more, and tasks
+    /// still running when `grace` has passed are aborted. Tasks started by
+    /// [`spawn`](Builder::spawn) cannot watch the signal, and are aborted at
+    /// once. Waits until no task runs.
+    ///
+    /// # Errors
+    ///
+    /// The [`GroupError`] that ended the group, if it gave up before.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # async fn f<R: stage_core::runtime::Runtime>(runtime: R) {
+    /// let group = stage_core::group::Builder::new(runtime)
+    ///     .tasks(2)
+    ///     .spawn_graceful(|stop| async move { stop.requested().await });
+    /// let report = group.shutdown(Duration::from_secs(5)).await.unwrap();
+    /// assert_eq!(report.tasks.len(), 2);
+    /// assert_eq!(report.aborted(), 0);
+    /// # }
+    /// ```
+    pub async fn shutdown(mut self, grace: Duration) -> Result<ShutdownReport, GroupError> {
+        // Fails at once if the supervisor has already ended (it closes its
+        // commands then); it drains them promptly otherwise.
+        let _ = self.commands.send(Command::Shutdown { grace }).await;
+        if let Some(supervisor) = self.supervisor.take() {
+            let _ = supervisor.await;
+        }
+        if let Some(error) = self.outcome() {
+            return Err(error);
+        }
+        let report = self
+            .shared
+            .report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        Ok(report.unwrap_or_default())
     }
 
     /// Runs `n` more tasks, started at once from the factory.

@@ -12,6 +12,7 @@ use futures_core::Stream;
 
 use super::error::GroupError;
 use super::policy::{Backoff, Restart};
+use super::shutdown::{ShutdownReport, StopSignal, TaskReport};
 use super::stats::{Stats, StatsCell};
 use crate::mailbox::Receiver;
 use crate::runtime::{Exit, Runtime, Task};
@@ -26,6 +27,9 @@ pub(crate) enum Command {
     Stop,
     /// The target number of tasks changed: look at it.
     Resize,
+    /// Signal the tasks, give them until `grace` has passed, abort the rest,
+    /// report, and end.
+    Shutdown { grace: Duration },
 }
 
 /// State shared by a group's handle and its supervisor.
@@ -35,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) target: AtomicUsize,
     /// Set when the supervisor ended the group on its own.
     pub(crate) outcome: Mutex<Option<GroupError>>,
+    /// Set when a shutdown ended the group.
+    pub(crate) report: Mutex<Option<ShutdownReport>>,
 }
 
 /// More than `restarts` restarts within `within` make the group give up.
@@ -71,6 +77,8 @@ enum End {
     Finished,
     /// Restart intensity exceeded.
     GaveUp(GroupError),
+    /// Asked to shut down gracefully.
+    Shutdown(Duration),
 }
 
 pub(crate) struct Supervisor<R: Runtime, F> {
@@ -79,6 +87,9 @@ pub(crate) struct Supervisor<R: Runtime, F> {
     pub(crate) restart: Restart,
     pub(crate) backoff: Backoff,
     pub(crate) intensity: Option<Intensity>,
+    /// Whether the tasks can watch `signal` (spawned with `spawn_graceful`).
+    pub(crate) graceful: bool,
+    pub(crate) signal: StopSignal,
     pub(crate) commands: Receiver<Command>,
     pub(crate) shared: crate::sync::Arc<Shared>,
 }
@@ -96,7 +107,7 @@ struct State<R: Runtime> {
 impl<R, F, Fut> Supervisor<R, F>
 where
     R: Runtime,
-    F: FnMut() -> Fut + Send + 'static,
+    F: FnMut(StopSignal) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     /// Runs until told to stop, until the group handle is gone, until every
@@ -112,7 +123,13 @@ where
         self.shared.stats.publish(&state.stats);
 
         let end = core::future::poll_fn(|cx| self.poll_turn(cx, &mut state)).await;
+        // Later commands fail at once rather than wait for a reader.
+        self.commands.close();
 
+        if let End::Shutdown(grace) = end {
+            let report = self.shut_down(grace, &mut state).await;
+            *self.shared.report.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
+        }
         // Nothing outlives the group: abort every task and wait for each.
         let running = state.slots.drain(..).filter_map(|slot| match slot.state {
             SlotState::Running { task, .. } => Some(task),
@@ -144,6 +161,9 @@ where
             match Pin::new(&mut self.commands).poll_next(cx) {
                 // Dropping the group (or a stop) stops it.
                 Poll::Ready(Some(Command::Stop) | None) => return Poll::Ready(End::Stopped),
+                Poll::Ready(Some(Command::Shutdown { grace })) => {
+                    return Poll::Ready(End::Shutdown(grace))
+                }
                 Poll::Ready(Some(Command::Resize)) => {
                     self.resize(state);
                     self.shared.stats.publish(&state.stats);
@@ -253,6 +273,61 @@ where
         }
     }
 
+    /// Signals the tasks, waits for them until `grace` has passed, aborts
+    /// those still running, and reports how each ended. Pending restarts
+    /// are cancelled; tasks that cannot watch the signal are aborted at once.
+    async fn shut_down(&mut self, grace: Duration, state: &mut State<R>) -> ShutdownReport {
+        let deadline = self.runtime.now() + grace;
+        self.signal.request();
+        let mut pending: Vec<(usize, u64, R::Task)> = Vec::new();
+        for (index, slot) in state.slots.iter_mut().enumerate() {
+            match core::mem::replace(&mut slot.state, SlotState::Ended) {
+                SlotState::Running { task, .. } => pending.push((index, slot.generation, task)),
+                SlotState::BackingOff(_) | SlotState::Ended => {}
+            }
+        }
+        if !self.graceful {
+            pending.iter().for_each(|(_, _, task)| task.abort());
+        }
+        let stats = &mut state.stats;
+        stats.backing_off = 0;
+        let mut reports = Vec::with_capacity(pending.len());
+        let mut deadline_passed = Box::pin(self.runtime.sleep_until(deadline));
+        let mut aborted = !self.graceful;
+        core::future::poll_fn(|cx| {
+            pending.retain_mut(|(index, generation, task)| match Pin::new(task).poll(cx) {
+                Poll::Ready(exit) => {
+                    stats.running -= 1;
+                    match &exit {
+                        Exit::Returned => stats.returned += 1,
+                        Exit::Panicked(_) => stats.panicked += 1,
+                        Exit::Aborted => stats.aborted += 1,
+                    }
+                    reports.push(TaskReport {
+                        index: *index,
+                        generation: *generation,
+                        exit,
+                    });
+                    false
+                }
+                Poll::Pending => true,
+            });
+            if pending.is_empty() {
+                return Poll::Ready(());
+            }
+            if !aborted && deadline_passed.as_mut().poll(cx).is_ready() {
+                // The deadline: whoever still runs is aborted, and wakes us
+                // when it has stopped.
+                aborted = true;
+                pending.iter().for_each(|(_, _, task)| task.abort());
+            }
+            Poll::Pending
+        })
+        .await;
+        reports.sort_by_key(|r| r.index);
+        ShutdownReport { tasks: reports }
+    }
+
     /// Grows or shrinks the group to its target size. New tasks start at
     /// once; removed ones (the newest) are aborted and left to end.
     fn resize(&mut self, state: &mut State<R>) {
@@ -290,7 +365,9 @@ where
         state.stats.running += 1;
         // A factory that panics must not take the supervisor down: its task
         // panics instead, with the same payload, and follows the policy.
-        let task = match std::panic::catch_unwind(AssertUnwindSafe(&mut self.factory)) {
+        let signal = self.signal.clone();
+        let factory = &mut self.factory;
+        let task = match std::panic::catch_unwind(AssertUnwindSafe(|| factory(signal))) {
             Ok(future) => self.runtime.spawn(future),
             Err(payload) => self
                 .runtime

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use stage_core::group::{Backoff, Builder, Group, GroupError, Restart, Stats};
-use stage_core::runtime::Runtime;
+use stage_core::runtime::{Exit, Runtime};
 
 /// Counts live tasks: one guard per running task, dropped when it ends.
 #[derive(Clone, Default)]
@@ -349,5 +349,120 @@ pub(crate) async fn upscale_and_downscale_change_how_many_tasks_run<R: Runtime>(
     assert_eq!(stats.running, 1, "downscale keeps at least one task");
     assert_eq!(stats.restarted, 0);
     group.stop().await.unwrap();
+    assert_eq!(live.count(), 0);
+}
+
+pub(crate) async fn shutdown_lets_tasks_that_watch_the_signal_finish<R: Runtime>(rt: R) {
+    let live = Live::default();
+    let tasks = live.clone();
+    let clock = rt.clone();
+    let mut group = Builder::new(rt).tasks(3).spawn_graceful(move |stop| {
+        let guard = tasks.guard();
+        async move {
+            let _guard = guard;
+            stop.requested().await;
+        }
+    });
+    wait_for(&mut group, |s| s.running == 3).await;
+    let before = clock.now();
+    let report = group.shutdown(Duration::from_secs(30)).await.unwrap();
+    assert_eq!(clock.now(), before, "no task needed the grace period");
+    assert_eq!(report.tasks.len(), 3);
+    assert_eq!(report.aborted(), 0);
+    for (index, task) in report.tasks.iter().enumerate() {
+        assert_eq!((task.index, task.generation), (index, 1));
+        assert!(matches!(task.exit, Exit::Returned), "{:?}", task.exit);
+    }
+    assert_eq!(live.count(), 0);
+}
+
+pub(crate) async fn shutdown_aborts_a_task_that_ignores_the_signal_at_the_deadline<R: Runtime>(
+    rt: R,
+) {
+    let live = Live::default();
+    let tasks = live.clone();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let clock = rt.clone();
+    let mut group = Builder::new(rt).tasks(2).spawn_graceful(move |stop| {
+        let guard = tasks.guard();
+        let stubborn = calls.fetch_add(1, Ordering::SeqCst) == 1;
+        async move {
+            let _guard = guard;
+            if stubborn {
+                std::future::pending::<()>().await;
+            }
+            stop.requested().await;
+        }
+    });
+    wait_for(&mut group, |s| s.running == 2).await;
+    let before = clock.now();
+    let report = group.shutdown(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(
+        clock.now() - before,
+        Duration::from_secs(5),
+        "one deadline, not more"
+    );
+    assert!(matches!(report.tasks[0].exit, Exit::Returned));
+    assert!(matches!(report.tasks[1].exit, Exit::Aborted));
+    assert_eq!(report.aborted(), 1);
+    assert_eq!(live.count(), 0);
+}
+
+pub(crate) async fn shutdown_reports_a_panic_with_its_message<R: Runtime>(rt: R) {
+    let mut group = Builder::new(rt).spawn_graceful(|stop| async move {
+        stop.requested().await;
+        panic!("flushing the cache failed");
+    });
+    wait_for(&mut group, |s| s.running == 1).await;
+    let report = group.shutdown(Duration::from_secs(1)).await.unwrap();
+    assert_eq!(
+        report.tasks[0].exit.panic_message(),
+        Some("flushing the cache failed")
+    );
+}
+
+pub(crate) async fn shutdown_cancels_pending_restarts<R: Runtime>(rt: R) {
+    let starts = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&starts);
+    let backoff =
+        Backoff::exponential(Duration::from_secs(60), Duration::from_secs(60)).without_jitter();
+    let clock = rt.clone();
+    let mut group = Builder::new(rt)
+        .backoff(backoff)
+        .spawn_graceful(move |_stop| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { panic!("fails at once") }
+        });
+    wait_for(&mut group, |s| s.backing_off == 1).await;
+    let before = clock.now();
+    let report = group.shutdown(Duration::from_secs(10)).await.unwrap();
+    assert!(report.tasks.is_empty(), "no task was running");
+    assert_eq!(clock.now(), before);
+    clock
+        .sleep_until(clock.now() + Duration::from_secs(120))
+        .await;
+    assert_eq!(
+        starts.load(Ordering::SeqCst),
+        2,
+        "a restart happened after the shutdown"
+    );
+}
+
+pub(crate) async fn tasks_that_cannot_watch_the_signal_are_aborted_at_once<R: Runtime>(rt: R) {
+    let live = Live::default();
+    let tasks = live.clone();
+    let clock = rt.clone();
+    let mut group = Builder::new(rt).tasks(2).spawn(move || {
+        let guard = tasks.guard();
+        async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        }
+    });
+    wait_for(&mut group, |s| s.running == 2).await;
+    let before = clock.now();
+    let report = group.shutdown(Duration::from_secs(60)).await.unwrap();
+    assert_eq!(clock.now(), before, "spawn()'s tasks get no grace period");
+    assert_eq!(report.aborted(), 2);
     assert_eq!(live.count(), 0);
 }
