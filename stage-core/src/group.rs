@@ -54,6 +54,7 @@ use supervisor::{Command, Intensity, Shared, Supervisor};
 #[must_use = "a group starts only when `spawn` is called"]
 pub struct Builder<R> {
     runtime: R,
+    name: Arc<str>,
     tasks: usize,
     restart: Restart,
     backoff: Backoff,
@@ -75,11 +76,28 @@ impl<R: Runtime> Builder<R> {
     pub fn new(runtime: R) -> Self {
         Self {
             runtime,
+            name: Arc::from("group"),
             tasks: 1,
             restart: Restart::default(),
             backoff: Backoff::default(),
             intensity: None,
         }
+    }
+
+    /// The group's name, in its `tracing` events and its errors (default
+    /// `"group"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn f<R: stage_core::runtime::Runtime>(runtime: R) {
+    /// let builder = stage_core::group::Builder::new(runtime).name("ingest");
+    /// # drop(builder);
+    /// # }
+    /// ```
+    pub fn name(mut self, name: impl AsRef<str>) -> Self {
+        self.name = Arc::from(name.as_ref());
+        self
     }
 
     /// How many copies of the task run at once (at least 1).
@@ -221,6 +239,7 @@ impl<R: Runtime> Builder<R> {
         });
         let supervisor = Supervisor {
             runtime: self.runtime.clone(),
+            name: self.name,
             factory,
             restart: self.restart,
             backoff: self.backoff,

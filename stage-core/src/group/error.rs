@@ -12,13 +12,14 @@ use std::time::Duration;
 /// use stage_core::group::GroupError;
 ///
 /// let err = GroupError::GaveUp {
+///     group: "ingest".into(),
 ///     restarts: 3,
 ///     within: Duration::from_secs(5),
 ///     last_exit: "panicked: database is down".into(),
 /// };
 /// assert_eq!(
 ///     err.to_string(),
-///     "group gave up: more than 3 restarts within 5s (last exit: panicked: database is down)"
+///     "group ingest gave up: more than 3 restarts within 5s (last exit: panicked: database is down)"
 /// );
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +28,8 @@ pub enum GroupError {
     /// Its tasks needed more restarts within a window than its intensity
     /// allows: the group stopped every task instead of restarting forever.
     GaveUp {
+        /// The group's [name](super::Builder::name).
+        group: String,
         /// The most restarts the window allows.
         restarts: u32,
         /// The window.
@@ -40,12 +43,14 @@ impl fmt::Display for GroupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::GaveUp {
+                group,
                 restarts,
                 within,
                 last_exit,
             } => write!(
                 f,
-                "group gave up: more than {restarts} restarts within {within:?} (last exit: {last_exit})"
+                "group {group} gave up: more than {restarts} restarts within {within:?} \
+                 (last exit: {last_exit})"
             ),
         }
     }

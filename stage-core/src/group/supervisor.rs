@@ -17,6 +17,7 @@ use super::stats::{Stats, StatsCell};
 use crate::mailbox::Receiver;
 use crate::runtime::{Exit, Runtime, Task};
 use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::Arc;
 
 /// Turns of the loop within one poll before it yields to the executor.
 const TURN_BUDGET: usize = 64;
@@ -83,6 +84,8 @@ enum End {
 
 pub(crate) struct Supervisor<R: Runtime, F> {
     pub(crate) runtime: R,
+    /// The group's name, in events and errors.
+    pub(crate) name: Arc<str>,
     pub(crate) factory: F,
     pub(crate) restart: Restart,
     pub(crate) backoff: Backoff,
@@ -91,7 +94,7 @@ pub(crate) struct Supervisor<R: Runtime, F> {
     pub(crate) graceful: bool,
     pub(crate) signal: StopSignal,
     pub(crate) commands: Receiver<Command>,
-    pub(crate) shared: crate::sync::Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 /// The loop's state, apart from its settings.
@@ -223,6 +226,12 @@ where
                     Exit::Panicked(_) => stats.panicked += 1,
                     Exit::Aborted => stats.aborted += 1,
                 }
+                let (group, generation) = (&*self.name, slot.generation);
+                if exit.is_failure() {
+                    tracing::warn!(group, task = index, generation, %exit, "task failed");
+                } else {
+                    tracing::debug!(group, task = index, generation, "task returned");
+                }
                 if !self.restart.restarts(&exit) {
                     slot.state = SlotState::Ended;
                     return Ok(true);
@@ -241,7 +250,15 @@ where
                     }
                     if state.restarts.len() >= intensity.restarts as usize {
                         slot.state = SlotState::Ended;
+                        tracing::error!(
+                            group,
+                            restarts = intensity.restarts,
+                            within = ?intensity.within,
+                            last_exit = %exit,
+                            "restart intensity exceeded: giving up"
+                        );
                         return Err(GroupError::GaveUp {
+                            group: group.to_owned(),
                             restarts: intensity.restarts,
                             within: intensity.within,
                             last_exit: exit.to_string(),
@@ -252,6 +269,7 @@ where
                 let seed = ((index as u64) << 32) ^ slot.generation;
                 let delay = self.backoff.delay(slot.consecutive, seed);
                 slot.consecutive = slot.consecutive.saturating_add(1);
+                tracing::info!(group, task = index, generation, ?delay, "restarting task");
                 if delay.is_zero() {
                     self.start(index, state);
                 } else {
@@ -278,6 +296,7 @@ where
     /// are cancelled; tasks that cannot watch the signal are aborted at once.
     async fn shut_down(&mut self, grace: Duration, state: &mut State<R>) -> ShutdownReport {
         let deadline = self.runtime.now() + grace;
+        tracing::info!(group = &*self.name, ?grace, "shutting down");
         self.signal.request();
         let mut pending: Vec<(usize, u64, R::Task)> = Vec::new();
         for (index, slot) in state.slots.iter_mut().enumerate() {
@@ -377,5 +396,11 @@ where
             task,
             since: self.runtime.now(),
         };
+        tracing::debug!(
+            group = &*self.name,
+            task = index,
+            generation = slot.generation,
+            "task started"
+        );
     }
 }

@@ -260,6 +260,7 @@ pub(crate) async fn exceeding_the_restart_intensity_stops_the_group_with_a_typed
     let live = Live::default();
     let tasks = live.clone();
     let mut group = Builder::new(rt)
+        .name("ingest")
         .backoff(Backoff::none())
         .intensity(3, Duration::from_secs(1))
         .tasks(2)
@@ -280,6 +281,7 @@ pub(crate) async fn exceeding_the_restart_intensity_stops_the_group_with_a_typed
     assert_eq!(
         err,
         GroupError::GaveUp {
+            group: "ingest".into(),
             restarts: 3,
             within: Duration::from_secs(1),
             last_exit: "panicked: database is down".into(),
