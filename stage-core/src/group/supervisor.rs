@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
+use futures_util::stream::FuturesUnordered;
 
 use super::error::GroupError;
 use super::policy::{Backoff, Restart};
@@ -52,22 +53,40 @@ pub(crate) struct Intensity {
 }
 
 /// One task of the group, across its restarts.
-struct Slot<R: Runtime> {
+struct Slot {
     /// Starts so far: 1 for the first incarnation.
     generation: u64,
     /// Restarts in a row without a quiet period between them.
     consecutive: u32,
-    state: SlotState<R>,
+    state: SlotState,
 }
 
-enum SlotState<R: Runtime> {
-    Running {
-        task: R::Task,
-        since: Instant,
-    },
-    BackingOff(Pin<Box<R::Sleep>>),
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SlotState {
+    /// Its task runs (in `State::running`) since then.
+    Running(Instant),
+    /// Its restart waits for a timer (in `State::backoffs`).
+    BackingOff,
     /// Ended and not restarted (its policy said so).
     Ended,
+}
+
+/// A future tagged with the slot and generation it belongs to, so that an
+/// event for a slot that was removed or restarted since is recognised as
+/// stale and dropped.
+struct Tagged<T> {
+    index: usize,
+    generation: u64,
+    inner: T,
+}
+
+impl<T: Future + Unpin> Future for Tagged<T> {
+    type Output = (usize, u64, T::Output);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let out = core::task::ready!(Pin::new(&mut self.inner).poll(cx));
+        Poll::Ready((self.index, self.generation, out))
+    }
 }
 
 /// Why the loop ended.
@@ -99,12 +118,24 @@ pub(crate) struct Supervisor<R: Runtime, F> {
 
 /// The loop's state, apart from its settings.
 struct State<R: Runtime> {
-    slots: Vec<Slot<R>>,
-    /// Tasks of removed slots (a downscale), aborted and not yet ended.
-    retiring: Vec<R::Task>,
+    slots: Vec<Slot>,
+    /// Every task started and not yet ended, including those of removed
+    /// slots (a downscale aborts them; their exits are stale).
+    running: FuturesUnordered<Tagged<R::Task>>,
+    /// Pending restarts; a timer whose slot moved on is stale.
+    backoffs: FuturesUnordered<Tagged<Pin<Box<R::Sleep>>>>,
     /// When recent restarts happened, for the intensity window.
     restarts: VecDeque<Instant>,
     stats: Stats,
+}
+
+impl<R: Runtime> State<R> {
+    /// The slot a tagged event is for, unless the event is stale.
+    fn current(&mut self, index: usize, generation: u64) -> Option<&mut Slot> {
+        self.slots
+            .get_mut(index)
+            .filter(|slot| slot.generation == generation)
+    }
 }
 
 impl<R, F, Fut> Supervisor<R, F>
@@ -118,7 +149,8 @@ where
     pub(crate) async fn run(mut self) {
         let mut state = State {
             slots: Vec::new(),
-            retiring: Vec::new(),
+            running: FuturesUnordered::new(),
+            backoffs: FuturesUnordered::new(),
             restarts: VecDeque::new(),
             stats: Stats::default(),
         };
@@ -134,17 +166,11 @@ where
             *self.shared.report.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
         }
         // Nothing outlives the group: abort every task and wait for each.
-        let running = state.slots.drain(..).filter_map(|slot| match slot.state {
-            SlotState::Running { task, .. } => Some(task),
-            _ => None,
-        });
-        let all: Vec<R::Task> = running.chain(state.retiring.drain(..)).collect();
-        for task in &all {
-            task.abort();
-        }
-        for task in all {
-            let _ = task.await;
-        }
+        state.running.iter().for_each(|t| t.inner.abort());
+        while core::future::poll_fn(|cx| Pin::new(&mut state.running).poll_next(cx))
+            .await
+            .is_some()
+        {}
         if let End::GaveUp(error) = end {
             *self
                 .shared
@@ -174,27 +200,26 @@ where
                 }
                 Poll::Pending => {}
             }
-            state
-                .retiring
-                .retain_mut(|task| Pin::new(task).poll(cx).is_pending());
-            let mut progressed = false;
-            for index in 0..state.slots.len() {
-                match self.poll_slot(cx, index, state) {
-                    Ok(changed) => progressed |= changed,
-                    Err(gave_up) => return Poll::Ready(End::GaveUp(gave_up)),
+            if let Poll::Ready(Some((index, generation, exit))) =
+                Pin::new(&mut state.running).poll_next(cx)
+            {
+                if let Err(gave_up) = self.task_ended(index, generation, exit, state) {
+                    return Poll::Ready(End::GaveUp(gave_up));
                 }
-            }
-            if progressed {
                 self.shared.stats.publish(&state.stats);
-                // A task may have ended at once, or a zero backoff elapsed:
-                // look again before sleeping.
                 continue;
             }
-            if state
-                .slots
-                .iter()
-                .all(|s| matches!(s.state, SlotState::Ended))
+            if let Poll::Ready(Some((index, generation, ()))) =
+                Pin::new(&mut state.backoffs).poll_next(cx)
             {
+                if state.current(index, generation).is_some() {
+                    state.stats.backing_off -= 1;
+                    self.start(index, state);
+                    self.shared.stats.publish(&state.stats);
+                }
+                continue;
+            }
+            if state.slots.iter().all(|s| s.state == SlotState::Ended) {
                 return Poll::Ready(End::Finished);
             }
             return Poll::Pending;
@@ -205,90 +230,87 @@ where
         Poll::Pending
     }
 
-    /// Polls one slot; `Ok(true)` if its state changed, `Err` to give up.
-    fn poll_slot(
+    /// Handles a task's exit: counts it, and restarts the task by policy
+    /// (now, or after a backoff). `Err` to give up.
+    fn task_ended(
         &mut self,
-        cx: &mut Context<'_>,
         index: usize,
+        generation: u64,
+        exit: Exit,
         state: &mut State<R>,
-    ) -> Result<bool, GroupError> {
+    ) -> Result<(), GroupError> {
         let now = self.runtime.now();
-        let slot = &mut state.slots[index];
         let stats = &mut state.stats;
-        match &mut slot.state {
-            SlotState::Running { task, since } => {
-                let Poll::Ready(exit) = Pin::new(task).poll(cx) else {
-                    return Ok(false);
-                };
-                stats.running -= 1;
-                match &exit {
-                    Exit::Returned => stats.returned += 1,
-                    Exit::Panicked(_) => stats.panicked += 1,
-                    Exit::Aborted => stats.aborted += 1,
-                }
-                let (group, generation) = (&*self.name, slot.generation);
-                if exit.is_failure() {
-                    tracing::warn!(group, task = index, generation, %exit, "task failed");
-                } else {
-                    tracing::debug!(group, task = index, generation, "task returned");
-                }
-                if !self.restart.restarts(&exit) {
-                    slot.state = SlotState::Ended;
-                    return Ok(true);
-                }
-                if now.saturating_duration_since(*since) >= self.backoff.quiet_period() {
-                    slot.consecutive = 0;
-                }
-                if let Some(intensity) = self.intensity {
-                    let window_start = now.checked_sub(intensity.within);
-                    while let (Some(&oldest), Some(start)) = (state.restarts.front(), window_start)
-                    {
-                        if oldest > start {
-                            break;
-                        }
-                        state.restarts.pop_front();
-                    }
-                    if state.restarts.len() >= intensity.restarts as usize {
-                        slot.state = SlotState::Ended;
-                        tracing::error!(
-                            group,
-                            restarts = intensity.restarts,
-                            within = ?intensity.within,
-                            last_exit = %exit,
-                            "restart intensity exceeded: giving up"
-                        );
-                        return Err(GroupError::GaveUp {
-                            group: group.to_owned(),
-                            restarts: intensity.restarts,
-                            within: intensity.within,
-                            last_exit: exit.to_string(),
-                        });
-                    }
-                    state.restarts.push_back(now);
-                }
-                let seed = ((index as u64) << 32) ^ slot.generation;
-                let delay = self.backoff.delay(slot.consecutive, seed);
-                slot.consecutive = slot.consecutive.saturating_add(1);
-                tracing::info!(group, task = index, generation, ?delay, "restarting task");
-                if delay.is_zero() {
-                    self.start(index, state);
-                } else {
-                    let sleep = Box::pin(self.runtime.sleep_until(now + delay));
-                    slot.state = SlotState::BackingOff(sleep);
-                    stats.backing_off += 1;
-                }
-                Ok(true)
-            }
-            SlotState::BackingOff(sleep) => {
-                if sleep.as_mut().poll(cx).is_pending() {
-                    return Ok(false);
-                }
-                stats.backing_off -= 1;
-                self.start(index, state);
-                Ok(true)
-            }
-            SlotState::Ended => Ok(false),
+        match &exit {
+            Exit::Returned => stats.returned += 1,
+            Exit::Panicked(_) => stats.panicked += 1,
+            Exit::Aborted => stats.aborted += 1,
         }
+        let group = &*self.name;
+        let current = state
+            .slots
+            .get_mut(index)
+            .filter(|s| s.generation == generation);
+        let Some(slot) = current else {
+            // A task of a removed slot (downscale): aborted on purpose.
+            return Ok(());
+        };
+        let SlotState::Running(since) = slot.state else {
+            unreachable!("a current slot whose task ended was running")
+        };
+        state.stats.running -= 1;
+        if exit.is_failure() {
+            tracing::warn!(group, task = index, generation, %exit, "task failed");
+        } else {
+            tracing::debug!(group, task = index, generation, "task returned");
+        }
+        if !self.restart.restarts(&exit) {
+            slot.state = SlotState::Ended;
+            return Ok(());
+        }
+        if now.saturating_duration_since(since) >= self.backoff.quiet_period() {
+            slot.consecutive = 0;
+        }
+        let seed = ((index as u64) << 32) ^ generation;
+        let delay = self.backoff.delay(slot.consecutive, seed);
+        slot.consecutive = slot.consecutive.saturating_add(1);
+        if let Some(intensity) = self.intensity {
+            if let Some(window_start) = now.checked_sub(intensity.within) {
+                while state.restarts.front().is_some_and(|&t| t <= window_start) {
+                    state.restarts.pop_front();
+                }
+            }
+            if state.restarts.len() >= intensity.restarts as usize {
+                slot.state = SlotState::Ended;
+                tracing::error!(
+                    group,
+                    restarts = intensity.restarts,
+                    within = ?intensity.within,
+                    last_exit = %exit,
+                    "restart intensity exceeded: giving up"
+                );
+                return Err(GroupError::GaveUp {
+                    group: group.to_owned(),
+                    restarts: intensity.restarts,
+                    within: intensity.within,
+                    last_exit: exit.to_string(),
+                });
+            }
+            state.restarts.push_back(now);
+        }
+        tracing::info!(group, task = index, generation, ?delay, "restarting task");
+        if delay.is_zero() {
+            self.start(index, state);
+        } else {
+            slot.state = SlotState::BackingOff;
+            state.stats.backing_off += 1;
+            state.backoffs.push(Tagged {
+                index,
+                generation,
+                inner: Box::pin(self.runtime.sleep_until(now + delay)),
+            });
+        }
+        Ok(())
     }
 
     /// Signals the tasks, waits for them until `grace` has passed, aborts
@@ -298,57 +320,61 @@ where
         let deadline = self.runtime.now() + grace;
         tracing::info!(group = &*self.name, ?grace, "shutting down");
         self.signal.request();
-        let mut pending: Vec<(usize, u64, R::Task)> = Vec::new();
-        for (index, slot) in state.slots.iter_mut().enumerate() {
-            match core::mem::replace(&mut slot.state, SlotState::Ended) {
-                SlotState::Running { task, .. } => pending.push((index, slot.generation, task)),
-                SlotState::BackingOff(_) | SlotState::Ended => {}
-            }
+        state.backoffs.clear();
+        state.stats.backing_off = 0;
+        for slot in &mut state.slots {
+            slot.state = SlotState::Ended;
         }
-        if !self.graceful {
-            pending.iter().for_each(|(_, _, task)| task.abort());
-        }
-        let stats = &mut state.stats;
-        stats.backing_off = 0;
-        let mut reports = Vec::with_capacity(pending.len());
-        let mut deadline_passed = Box::pin(self.runtime.sleep_until(deadline));
         let mut aborted = !self.graceful;
-        core::future::poll_fn(|cx| {
-            pending.retain_mut(|(index, generation, task)| match Pin::new(task).poll(cx) {
-                Poll::Ready(exit) => {
-                    stats.running -= 1;
-                    match &exit {
-                        Exit::Returned => stats.returned += 1,
-                        Exit::Panicked(_) => stats.panicked += 1,
-                        Exit::Aborted => stats.aborted += 1,
-                    }
-                    reports.push(TaskReport {
-                        index: *index,
-                        generation: *generation,
-                        exit,
-                    });
-                    false
+        if aborted {
+            state.running.iter().for_each(|t| t.inner.abort());
+        }
+        let mut reports = Vec::with_capacity(state.running.len());
+        let mut deadline_passed = Box::pin(self.runtime.sleep_until(deadline));
+        loop {
+            let next = core::future::poll_fn(|cx| {
+                if let Poll::Ready(next) = Pin::new(&mut state.running).poll_next(cx) {
+                    return Poll::Ready(next);
                 }
-                Poll::Pending => true,
-            });
-            if pending.is_empty() {
-                return Poll::Ready(());
+                if !aborted && deadline_passed.as_mut().poll(cx).is_ready() {
+                    // The deadline: whoever still runs is aborted, and wakes
+                    // us when it has stopped.
+                    aborted = true;
+                    state.running.iter().for_each(|t| t.inner.abort());
+                }
+                Poll::Pending
+            })
+            .await;
+            let Some((index, generation, exit)) = next else {
+                break;
+            };
+            let stats = &mut state.stats;
+            match &exit {
+                Exit::Returned => stats.returned += 1,
+                Exit::Panicked(_) => stats.panicked += 1,
+                Exit::Aborted => stats.aborted += 1,
             }
-            if !aborted && deadline_passed.as_mut().poll(cx).is_ready() {
-                // The deadline: whoever still runs is aborted, and wakes us
-                // when it has stopped.
-                aborted = true;
-                pending.iter().for_each(|(_, _, task)| task.abort());
+            // Tasks of slots removed by a downscale were aborted on purpose
+            // before the shutdown; they are not part of its report.
+            if state
+                .slots
+                .get(index)
+                .is_some_and(|s| s.generation == generation)
+            {
+                stats.running -= 1;
+                reports.push(TaskReport {
+                    index,
+                    generation,
+                    exit,
+                });
             }
-            Poll::Pending
-        })
-        .await;
+        }
         reports.sort_by_key(|r| r.index);
         ShutdownReport { tasks: reports }
     }
 
     /// Grows or shrinks the group to its target size. New tasks start at
-    /// once; removed ones (the newest) are aborted and left to end.
+    /// once; removed ones (the newest) are aborted and not restarted.
     fn resize(&mut self, state: &mut State<R>) {
         let target = self.shared.target.load(Ordering::Acquire);
         while state.slots.len() < target {
@@ -360,14 +386,19 @@ where
             self.start(state.slots.len() - 1, state);
         }
         while state.slots.len() > target {
+            let index = state.slots.len() - 1;
             let Some(slot) = state.slots.pop() else { break };
             match slot.state {
-                SlotState::Running { task, .. } => {
-                    task.abort();
+                SlotState::Running(_) => {
                     state.stats.running -= 1;
-                    state.retiring.push(task);
+                    state
+                        .running
+                        .iter()
+                        .filter(|t| t.index == index && t.generation == slot.generation)
+                        .for_each(|t| t.inner.abort());
                 }
-                SlotState::BackingOff(_) => state.stats.backing_off -= 1,
+                // Its timer is now stale and will be dropped.
+                SlotState::BackingOff => state.stats.backing_off -= 1,
                 SlotState::Ended => {}
             }
         }
@@ -380,6 +411,7 @@ where
             state.stats.restarted += 1;
         }
         slot.generation += 1;
+        slot.state = SlotState::Running(self.runtime.now());
         state.stats.started += 1;
         state.stats.running += 1;
         // A factory that panics must not take the supervisor down: its task
@@ -392,10 +424,11 @@ where
                 .runtime
                 .spawn(async move { std::panic::resume_unwind(payload) }),
         };
-        slot.state = SlotState::Running {
-            task,
-            since: self.runtime.now(),
-        };
+        state.running.push(Tagged {
+            index,
+            generation: slot.generation,
+            inner: task,
+        });
         tracing::debug!(
             group = &*self.name,
             task = index,

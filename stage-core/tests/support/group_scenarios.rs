@@ -468,3 +468,35 @@ pub(crate) async fn tasks_that_cannot_watch_the_signal_are_aborted_at_once<R: Ru
     assert_eq!(report.aborted(), 2);
     assert_eq!(live.count(), 0);
 }
+
+pub(crate) async fn a_restart_scheduled_for_a_removed_task_is_dropped<R: Runtime>(rt: R) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let backoff =
+        Backoff::exponential(Duration::from_secs(60), Duration::from_secs(60)).without_jitter();
+    let clock = rt.clone();
+    // The first four starts fail at once (each task: its first start and its
+    // immediate restart); later starts run.
+    let mut group = Builder::new(rt).tasks(2).backoff(backoff).spawn(move || {
+        let failing = counter.fetch_add(1, Ordering::SeqCst) < 4;
+        async move {
+            if failing {
+                panic!("not yet");
+            }
+            std::future::pending::<()>().await;
+        }
+    });
+    wait_for(&mut group, |s| s.backing_off == 2).await;
+    group.downscale(1); // task 1 is removed while its restart waits
+    clock
+        .sleep_until(clock.now() + Duration::from_secs(120))
+        .await;
+    let stats = wait_for(&mut group, |s| s.running == 1).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        5,
+        "the removed task was restarted"
+    );
+    assert_eq!((stats.tasks, stats.backing_off), (1, 0));
+    group.stop().await.unwrap();
+}
