@@ -326,6 +326,36 @@ impl<R: Runtime> Group<R> {
         }
     }
 
+    /// Waits until the group ends on its own: every task ended and was not
+    /// restarted (under [`Restart::OnFailure`] or [`Restart::Never`]), or the
+    /// group gave up. Under [`Restart::Always`] only giving up ends it.
+    ///
+    /// # Errors
+    ///
+    /// The [`GroupError`] if the group gave up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage_core::group::Restart;
+    /// # async fn f<R: stage_core::runtime::Runtime>(runtime: R) {
+    /// let group = stage_core::group::Builder::new(runtime)
+    ///     .tasks(10)
+    ///     .restart(Restart::OnFailure)
+    ///     .spawn(|| async { /* a job that may crash, retried until it returns */ });
+    /// group.join().await.unwrap();
+    /// # }
+    /// ```
+    pub async fn join(mut self) -> Result<(), GroupError> {
+        if let Some(supervisor) = self.supervisor.take() {
+            let _ = supervisor.await;
+        }
+        match self.outcome() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
     /// Stops the group: aborts every task and waits until none runs; a
     /// pending restart is cancelled.
     ///

@@ -183,8 +183,23 @@ where
         self.shared.stats.publish(&state.stats);
     }
 
-    /// One poll of the loop: handles whatever is ready.
+    /// One poll of the loop: handles whatever is ready, then publishes the
+    /// stats once.
     fn poll_turn(&mut self, cx: &mut Context<'_>, state: &mut State<R>) -> Poll<End> {
+        let mut changed = false;
+        let turn = self.turn(cx, state, &mut changed);
+        if changed {
+            self.shared.stats.publish(&state.stats);
+        }
+        turn
+    }
+
+    fn turn(
+        &mut self,
+        cx: &mut Context<'_>,
+        state: &mut State<R>,
+        changed: &mut bool,
+    ) -> Poll<End> {
         for _ in 0..TURN_BUDGET {
             state.stats.iterations += 1;
             match Pin::new(&mut self.commands).poll_next(cx) {
@@ -195,7 +210,7 @@ where
                 }
                 Poll::Ready(Some(Command::Resize)) => {
                     self.resize(state);
-                    self.shared.stats.publish(&state.stats);
+                    *changed = true;
                     continue;
                 }
                 Poll::Pending => {}
@@ -203,10 +218,10 @@ where
             if let Poll::Ready(Some((index, generation, exit))) =
                 Pin::new(&mut state.running).poll_next(cx)
             {
+                *changed = true;
                 if let Err(gave_up) = self.task_ended(index, generation, exit, state) {
                     return Poll::Ready(End::GaveUp(gave_up));
                 }
-                self.shared.stats.publish(&state.stats);
                 continue;
             }
             if let Poll::Ready(Some((index, generation, ()))) =
@@ -215,7 +230,7 @@ where
                 if state.current(index, generation).is_some() {
                     state.stats.backing_off -= 1;
                     self.start(index, state);
-                    self.shared.stats.publish(&state.stats);
+                    *changed = true;
                 }
                 continue;
             }

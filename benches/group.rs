@@ -1,0 +1,115 @@
+//! The cost of supervision, against what people write without it; each
+//! comparison is one criterion group, so each figure is a ratio from one run.
+//!
+//! - spawn_join: start a task and wait until it has returned — supervised
+//!   by a group (one task, or a batch of 100) vs `tokio::spawn` + await vs a
+//!   `JoinSet`.
+//! - restart: a task that panics at once, restarted 1,000 times — by a group
+//!   (no backoff) vs a hand-written loop that awaits the `JoinHandle` and
+//!   respawns on `JoinError::is_panic`.
+//!
+//! Run: `cargo bench --bench group`.
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use stage::group::{Backoff, Restart};
+use tokio::runtime::{Builder, Runtime};
+
+const BATCH: usize = 100;
+const RESTARTS: u64 = 1_000;
+
+fn runtime(flavor: &str) -> Runtime {
+    match flavor {
+        "current_thread" => Builder::new_current_thread().enable_time().build(),
+        _ => Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build(),
+    }
+    .unwrap()
+}
+
+/// Starts a group of `tasks` that return at once, and waits until it ends.
+async fn supervised(tasks: usize) {
+    stage::group()
+        .tasks(tasks)
+        .restart(Restart::Never)
+        .spawn(|| async {})
+        .join()
+        .await
+        .unwrap();
+}
+
+fn spawn_join(c: &mut Criterion) {
+    for flavor in ["current_thread", "multi_thread_2"] {
+        let rt = runtime(flavor);
+        for tasks in [1, BATCH] {
+            let mut group = c.benchmark_group(format!("group/{flavor}/spawn_join_{tasks}"));
+            group.throughput(Throughput::Elements(tasks as u64));
+            group.measurement_time(Duration::from_secs(3));
+            group.bench_function(BenchmarkId::from_parameter("stage_group"), |b| {
+                b.to_async(&rt).iter(|| supervised(tasks))
+            });
+            group.bench_function(BenchmarkId::from_parameter("tokio_spawn"), |b| {
+                b.to_async(&rt).iter(|| async move {
+                    let handles: Vec<_> = (0..tasks).map(|_| tokio::spawn(async {})).collect();
+                    for h in handles {
+                        h.await.unwrap();
+                    }
+                })
+            });
+            group.bench_function(BenchmarkId::from_parameter("joinset"), |b| {
+                b.to_async(&rt).iter(|| async move {
+                    let mut set = tokio::task::JoinSet::new();
+                    for _ in 0..tasks {
+                        set.spawn(async {});
+                    }
+                    while let Some(done) = set.join_next().await {
+                        done.unwrap();
+                    }
+                })
+            });
+            group.finish();
+        }
+    }
+}
+
+fn restart(c: &mut Criterion) {
+    // Both sides panic on purpose; keep the output quiet and the cost equal.
+    std::panic::set_hook(Box::new(|_| {}));
+    for flavor in ["current_thread", "multi_thread_2"] {
+        let rt = runtime(flavor);
+        let mut group = c.benchmark_group(format!("group/{flavor}/restart"));
+        group.throughput(Throughput::Elements(RESTARTS));
+        group.measurement_time(Duration::from_secs(3));
+        group.bench_function(BenchmarkId::from_parameter("stage_group"), |b| {
+            b.to_async(&rt).iter(|| async {
+                let mut group = stage::group()
+                    .backoff(Backoff::none())
+                    .spawn(|| async { panic!("at once") });
+                while group.stat_borrow_and_update().restarted < RESTARTS {
+                    group.changed().await;
+                }
+                group.stop().await.unwrap();
+            })
+        });
+        group.bench_function(BenchmarkId::from_parameter("hand_written_loop"), |b| {
+            b.to_async(&rt).iter(|| async {
+                let mut restarts = 0;
+                while restarts < RESTARTS {
+                    let task = tokio::spawn(async { panic!("at once") });
+                    match task.await {
+                        Err(e) if e.is_panic() => restarts += 1,
+                        other => unreachable!("{other:?}"),
+                    }
+                }
+            })
+        });
+        group.finish();
+    }
+    let _ = std::panic::take_hook();
+}
+
+criterion_group!(benches, spawn_join, restart);
+criterion_main!(benches);
