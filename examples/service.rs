@@ -8,7 +8,6 @@
 //! Receives are at-most-once: the request a worker was handling when it
 //! crashed is lost, and the summary counts it. Nothing else is lost.
 
-use std::future::Future;
 use std::io::IsTerminal;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,26 +82,20 @@ impl Dice {
 
 /// A worker: handles requests until the group asks it to stop; a crashing
 /// request panics it (the group restarts it).
-fn worker(
-    requests: Receiver<Request>,
-    counters: Arc<Counters>,
-    stop: StopSignal,
-) -> impl Future<Output = ()> {
-    async move {
-        loop {
-            let (request, stopping) = (pin!(requests.recv()), pin!(stop.requested()));
-            let Either::Left((request, _)) = select(request, stopping).await else {
-                return; // shutting down
-            };
-            if request.crash {
-                counters.crashes.fetch_add(1, Ordering::Relaxed);
-                panic!("request {} crashed its worker", request.id);
-            }
-            // "Handle" it: a little work, and a yield as real I/O would.
-            std::hint::black_box(request.id.wrapping_mul(31));
-            tokio::task::yield_now().await;
-            counters.handled.fetch_add(1, Ordering::Relaxed);
+async fn worker(requests: Receiver<Request>, counters: Arc<Counters>, stop: StopSignal) {
+    loop {
+        let (request, stopping) = (pin!(requests.recv()), pin!(stop.requested()));
+        let Either::Left((request, _)) = select(request, stopping).await else {
+            return; // shutting down
+        };
+        if request.crash {
+            counters.crashes.fetch_add(1, Ordering::Relaxed);
+            panic!("request {} crashed its worker", request.id);
         }
+        // "Handle" it: a little work, and a yield as real I/O would.
+        std::hint::black_box(request.id.wrapping_mul(31));
+        tokio::task::yield_now().await;
+        counters.handled.fetch_add(1, Ordering::Relaxed);
     }
 }
 
