@@ -236,6 +236,7 @@ impl<R: Runtime> Builder<R> {
             target: AtomicUsize::new(self.tasks),
             outcome: Mutex::new(None),
             report: Mutex::new(None),
+            released: Mutex::new(Vec::new()),
         });
         let supervisor = Supervisor {
             runtime: self.runtime.clone(),
@@ -267,7 +268,7 @@ impl<R: Runtime> Builder<R> {
 #[must_use = "dropping a group stops its tasks"]
 pub struct Group<R: Runtime> {
     commands: Sender<Command>,
-    shared: Arc<Shared>,
+    shared: Arc<Shared<R>>,
     /// The stats version this handle has marked as seen.
     seen: u64,
     supervisor: Option<R::Task>,
@@ -426,6 +427,47 @@ impl<R: Runtime> Group<R> {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         Ok(report.unwrap_or_default())
+    }
+
+    /// Stops supervising and hands back the running tasks, in task order:
+    /// nothing is aborted, and nothing is restarted any more. Await a task to
+    /// learn how it ended, or abort it; dropping one lets it run on,
+    /// detached. Pending restarts are cancelled.
+    ///
+    /// # Errors
+    ///
+    /// The [`GroupError`] that ended the group, if it gave up before (its
+    /// tasks were stopped then).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage_core::runtime::{Exit, Task};
+    /// # async fn f<R: stage_core::runtime::Runtime>(runtime: R) {
+    /// let group = stage_core::group::Builder::new(runtime)
+    ///     .tasks(2)
+    ///     .spawn(|| std::future::pending());
+    /// let tasks = group.release().await.unwrap();
+    /// for task in tasks {
+    ///     task.abort();
+    ///     assert!(matches!(task.await, Exit::Aborted));
+    /// }
+    /// # }
+    /// ```
+    pub async fn release(mut self) -> Result<Vec<R::Task>, GroupError> {
+        let _ = self.commands.send(Command::Release).await;
+        if let Some(supervisor) = self.supervisor.take() {
+            let _ = supervisor.await;
+        }
+        if let Some(error) = self.outcome() {
+            return Err(error);
+        }
+        let mut released = self
+            .shared
+            .released
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        Ok(core::mem::take(&mut *released))
     }
 
     /// Runs `n` more tasks, started at once from the factory.

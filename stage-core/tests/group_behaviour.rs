@@ -38,4 +38,5 @@ on_virtual_runtime!(
     shutdown_cancels_pending_restarts,
     tasks_that_cannot_watch_the_signal_are_aborted_at_once,
     a_restart_scheduled_for_a_removed_task_is_dropped,
+    release_hands_back_the_running_tasks,
 );

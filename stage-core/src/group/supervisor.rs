@@ -32,10 +32,12 @@ pub(crate) enum Command {
     /// Signal the tasks, give them until `grace` has passed, abort the rest,
     /// report, and end.
     Shutdown { grace: Duration },
+    /// Stop supervising: hand the running tasks back, and end.
+    Release,
 }
 
 /// State shared by a group's handle and its supervisor.
-pub(crate) struct Shared {
+pub(crate) struct Shared<R: Runtime> {
     pub(crate) stats: StatsCell,
     /// How many tasks the group should run.
     pub(crate) target: AtomicUsize,
@@ -43,6 +45,8 @@ pub(crate) struct Shared {
     pub(crate) outcome: Mutex<Option<GroupError>>,
     /// Set when a shutdown ended the group.
     pub(crate) report: Mutex<Option<ShutdownReport>>,
+    /// The running tasks, when a release ended the group.
+    pub(crate) released: Mutex<Vec<R::Task>>,
 }
 
 /// More than `restarts` restarts within `within` make the group give up.
@@ -99,6 +103,8 @@ enum End {
     GaveUp(GroupError),
     /// Asked to shut down gracefully.
     Shutdown(Duration),
+    /// Asked to hand the running tasks back.
+    Released,
 }
 
 pub(crate) struct Supervisor<R: Runtime, F> {
@@ -113,7 +119,7 @@ pub(crate) struct Supervisor<R: Runtime, F> {
     pub(crate) graceful: bool,
     pub(crate) signal: StopSignal,
     pub(crate) commands: Receiver<Command>,
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared<R>>,
 }
 
 /// The loop's state, apart from its settings.
@@ -161,9 +167,33 @@ where
         // Later commands fail at once rather than wait for a reader.
         self.commands.close();
 
-        if let End::Shutdown(grace) = end {
-            let report = self.shut_down(grace, &mut state).await;
-            *self.shared.report.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
+        match end {
+            End::Shutdown(grace) => {
+                let report = self.shut_down(grace, &mut state).await;
+                *self.shared.report.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
+            }
+            End::Released => {
+                // The current tasks go to the caller, in slot order; tasks of
+                // removed slots were aborted on purpose and are awaited below.
+                let (mut current, stale): (Vec<_>, Vec<_>) = core::mem::take(&mut state.running)
+                    .into_iter()
+                    .partition(|t| {
+                        state
+                            .slots
+                            .get(t.index)
+                            .is_some_and(|s| s.generation == t.generation)
+                    });
+                current.sort_by_key(|t| t.index);
+                state.stats.running = 0;
+                state.running.extend(stale);
+                *self
+                    .shared
+                    .released
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) =
+                    current.into_iter().map(|t| t.inner).collect();
+            }
+            End::Stopped | End::Finished | End::GaveUp(_) => {}
         }
         // Nothing outlives the group: abort every task and wait for each.
         state.running.iter().for_each(|t| t.inner.abort());
@@ -208,6 +238,7 @@ where
                 Poll::Ready(Some(Command::Shutdown { grace })) => {
                     return Poll::Ready(End::Shutdown(grace))
                 }
+                Poll::Ready(Some(Command::Release)) => return Poll::Ready(End::Released),
                 Poll::Ready(Some(Command::Resize)) => {
                     self.resize(state);
                     *changed = true;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use stage_core::group::{Backoff, Builder, Group, GroupError, Restart, Stats};
-use stage_core::runtime::{Exit, Runtime};
+use stage_core::runtime::{Exit, Runtime, Task};
 
 /// Counts live tasks: one guard per running task, dropped when it ends.
 #[derive(Clone, Default)]
@@ -499,4 +499,35 @@ pub(crate) async fn a_restart_scheduled_for_a_removed_task_is_dropped<R: Runtime
     );
     assert_eq!((stats.tasks, stats.backing_off), (1, 0));
     group.stop().await.unwrap();
+}
+
+pub(crate) async fn release_hands_back_the_running_tasks<R: Runtime>(rt: R) {
+    let live = Live::default();
+    let tasks = live.clone();
+    let clock = rt.clone();
+    let mut group = Builder::new(rt).tasks(3).spawn(move || {
+        let guard = tasks.guard();
+        async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        }
+    });
+    wait_for(&mut group, |s| s.running == 3).await;
+    let mut released = group.release().await.unwrap();
+    assert_eq!(released.len(), 3);
+    assert_eq!(live.count(), 3, "release aborts nothing");
+
+    // The caller is in charge now: an aborted task is not restarted.
+    let first = released.remove(0);
+    first.abort();
+    assert!(matches!(first.await, Exit::Aborted));
+    clock
+        .sleep_until(clock.now() + Duration::from_secs(60))
+        .await;
+    assert_eq!(live.count(), 2);
+    for task in released {
+        task.abort();
+        assert!(matches!(task.await, Exit::Aborted));
+    }
+    assert_eq!(live.count(), 0);
 }
