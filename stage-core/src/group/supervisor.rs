@@ -135,13 +135,12 @@ struct State<R: Runtime> {
     stats: Stats,
 }
 
-impl<R: Runtime> State<R> {
-    /// The slot a tagged event is for, unless the event is stale.
-    fn current(&mut self, index: usize, generation: u64) -> Option<&mut Slot> {
-        self.slots
-            .get_mut(index)
-            .filter(|slot| slot.generation == generation)
-    }
+/// The slot a tagged event is for, unless the event is stale: its slot was
+/// removed (a downscale) or has moved on to a later generation.
+fn current(slots: &mut [Slot], index: usize, generation: u64) -> Option<&mut Slot> {
+    slots
+        .get_mut(index)
+        .filter(|slot| slot.generation == generation)
 }
 
 impl<R, F, Fut> Supervisor<R, F>
@@ -175,15 +174,10 @@ where
             End::Released => {
                 // The current tasks go to the caller, in slot order; tasks of
                 // removed slots were aborted on purpose and are awaited below.
-                let (mut current, stale): (Vec<_>, Vec<_>) = core::mem::take(&mut state.running)
+                let (mut handed, stale): (Vec<_>, Vec<_>) = core::mem::take(&mut state.running)
                     .into_iter()
-                    .partition(|t| {
-                        state
-                            .slots
-                            .get(t.index)
-                            .is_some_and(|s| s.generation == t.generation)
-                    });
-                current.sort_by_key(|t| t.index);
+                    .partition(|t| current(&mut state.slots, t.index, t.generation).is_some());
+                handed.sort_by_key(|t| t.index);
                 state.stats.running = 0;
                 state.running.extend(stale);
                 *self
@@ -191,7 +185,7 @@ where
                     .released
                     .lock()
                     .unwrap_or_else(|e| e.into_inner()) =
-                    current.into_iter().map(|t| t.inner).collect();
+                    handed.into_iter().map(|t| t.inner).collect();
             }
             End::Stopped | End::Finished | End::GaveUp(_) => {}
         }
@@ -258,7 +252,7 @@ where
             if let Poll::Ready(Some((index, generation, ()))) =
                 Pin::new(&mut state.backoffs).poll_next(cx)
             {
-                if state.current(index, generation).is_some() {
+                if current(&mut state.slots, index, generation).is_some() {
                     state.stats.backing_off -= 1;
                     self.start(index, state);
                     *changed = true;
@@ -293,11 +287,7 @@ where
             Exit::Aborted => stats.aborted += 1,
         }
         let group = &*self.name;
-        let current = state
-            .slots
-            .get_mut(index)
-            .filter(|s| s.generation == generation);
-        let Some(slot) = current else {
+        let Some(slot) = current(&mut state.slots, index, generation) else {
             // A task of a removed slot (downscale): aborted on purpose.
             return Ok(());
         };
@@ -402,11 +392,7 @@ where
             }
             // Tasks of slots removed by a downscale were aborted on purpose
             // before the shutdown; they are not part of its report.
-            if state
-                .slots
-                .get(index)
-                .is_some_and(|s| s.generation == generation)
-            {
+            if current(&mut state.slots, index, generation).is_some() {
                 stats.running -= 1;
                 reports.push(TaskReport {
                     index,
