@@ -9,6 +9,38 @@ use std::time::{Duration, Instant};
 use stage_core::group::{Backoff, Builder, Group, GroupError, Restart, Stats};
 use stage_core::runtime::{Exit, Runtime, Task};
 
+/// Invokes `$runner!` with the name of every scenario below, so that each
+/// executor's test file runs them all from this one list.
+macro_rules! all_scenarios {
+    ($runner:ident) => {
+        $runner!(
+            restart_always_restarts_tasks_however_they_end,
+            on_failure_leaves_a_returning_task_ended,
+            on_failure_restarts_a_panicking_task,
+            never_restarts_nothing,
+            backoff_delays_restarts_of_a_task_that_keeps_failing,
+            backoff_starts_over_after_a_quiet_period,
+            stop_aborts_every_task_and_nothing_outlives_it,
+            stop_cancels_a_pending_restart,
+            scope_runs_the_future_then_stops_the_group,
+            a_panicking_factory_does_not_take_the_supervisor_down,
+            dropping_the_group_stops_its_tasks,
+            exceeding_the_restart_intensity_stops_the_group_with_a_typed_error,
+            restarts_spread_wider_than_the_window_never_exceed_it,
+            scope_reports_a_group_that_gave_up,
+            upscale_and_downscale_change_how_many_tasks_run,
+            shutdown_lets_tasks_that_watch_the_signal_finish,
+            shutdown_aborts_a_task_that_ignores_the_signal_at_the_deadline,
+            shutdown_reports_a_panic_with_its_message,
+            shutdown_cancels_pending_restarts,
+            tasks_that_cannot_watch_the_signal_are_aborted_at_once,
+            a_restart_scheduled_for_a_removed_task_is_dropped,
+            release_hands_back_the_running_tasks,
+        );
+    };
+}
+pub(crate) use all_scenarios;
+
 /// Counts live tasks: one guard per running task, dropped when it ends.
 #[derive(Clone, Default)]
 pub(crate) struct Live(Arc<AtomicUsize>);
@@ -23,6 +55,26 @@ impl Live {
 
     pub(crate) fn count(&self) -> usize {
         self.0.load(Ordering::SeqCst)
+    }
+
+    /// A factory of tasks that wait forever, each counted while it lives.
+    pub(crate) fn idle_tasks(self) -> impl FnMut() -> IdleTask + Send + 'static {
+        move || IdleTask {
+            _live: self.guard(),
+        }
+    }
+}
+
+/// A task that waits forever, holding a [`LiveGuard`] until it is dropped.
+pub(crate) struct IdleTask {
+    _live: LiveGuard,
+}
+
+impl std::future::Future for IdleTask {
+    type Output = ();
+
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Pending
     }
 }
 
@@ -160,13 +212,7 @@ pub(crate) async fn backoff_starts_over_after_a_quiet_period<R: Runtime>(rt: R) 
 pub(crate) async fn stop_aborts_every_task_and_nothing_outlives_it<R: Runtime>(rt: R) {
     let live = Live::default();
     let tasks = live.clone();
-    let mut group = Builder::new(rt).tasks(4).spawn(move || {
-        let guard = tasks.guard();
-        async move {
-            let _guard = guard;
-            std::future::pending::<()>().await;
-        }
-    });
+    let mut group = Builder::new(rt).tasks(4).spawn(tasks.idle_tasks());
     wait_for(&mut group, |s| s.running == 4).await;
     assert_eq!(live.count(), 4);
     group.stop().await.unwrap();
@@ -204,13 +250,7 @@ pub(crate) async fn stop_cancels_a_pending_restart<R: Runtime>(rt: R) {
 pub(crate) async fn scope_runs_the_future_then_stops_the_group<R: Runtime>(rt: R) {
     let live = Live::default();
     let tasks = live.clone();
-    let group = Builder::new(rt).tasks(2).spawn(move || {
-        let guard = tasks.guard();
-        async move {
-            let _guard = guard;
-            std::future::pending::<()>().await;
-        }
-    });
+    let group = Builder::new(rt).tasks(2).spawn(tasks.idle_tasks());
     let probe = live.clone();
     let seen = group.scope(async move { probe.count() }).await.unwrap();
     assert!(seen <= 2);
@@ -235,13 +275,7 @@ pub(crate) async fn dropping_the_group_stops_its_tasks<R: Runtime>(rt: R) {
     let live = Live::default();
     let tasks = live.clone();
     let clock = rt.clone();
-    let mut group = Builder::new(rt).tasks(3).spawn(move || {
-        let guard = tasks.guard();
-        async move {
-            let _guard = guard;
-            std::future::pending::<()>().await;
-        }
-    });
+    let mut group = Builder::new(rt).tasks(3).spawn(tasks.idle_tasks());
     wait_for(&mut group, |s| s.running == 3).await;
     drop(group);
     // The supervisor stops the tasks right after; give it a moment of the
@@ -326,13 +360,7 @@ pub(crate) async fn scope_reports_a_group_that_gave_up<R: Runtime>(rt: R) {
 pub(crate) async fn upscale_and_downscale_change_how_many_tasks_run<R: Runtime>(rt: R) {
     let live = Live::default();
     let tasks = live.clone();
-    let mut group = Builder::new(rt).spawn(move || {
-        let guard = tasks.guard();
-        async move {
-            let _guard = guard;
-            std::future::pending::<()>().await;
-        }
-    });
+    let mut group = Builder::new(rt).spawn(tasks.idle_tasks());
     wait_for(&mut group, |s| s.running == 1).await;
     group.upscale(3);
     let stats = wait_for(&mut group, |s| s.running == 4).await;
@@ -454,13 +482,7 @@ pub(crate) async fn tasks_that_cannot_watch_the_signal_are_aborted_at_once<R: Ru
     let live = Live::default();
     let tasks = live.clone();
     let clock = rt.clone();
-    let mut group = Builder::new(rt).tasks(2).spawn(move || {
-        let guard = tasks.guard();
-        async move {
-            let _guard = guard;
-            std::future::pending::<()>().await;
-        }
-    });
+    let mut group = Builder::new(rt).tasks(2).spawn(tasks.idle_tasks());
     wait_for(&mut group, |s| s.running == 2).await;
     let before = clock.now();
     let report = group.shutdown(Duration::from_secs(60)).await.unwrap();
@@ -505,13 +527,7 @@ pub(crate) async fn release_hands_back_the_running_tasks<R: Runtime>(rt: R) {
     let live = Live::default();
     let tasks = live.clone();
     let clock = rt.clone();
-    let mut group = Builder::new(rt).tasks(3).spawn(move || {
-        let guard = tasks.guard();
-        async move {
-            let _guard = guard;
-            std::future::pending::<()>().await;
-        }
-    });
+    let mut group = Builder::new(rt).tasks(3).spawn(tasks.idle_tasks());
     wait_for(&mut group, |s| s.running == 3).await;
     let mut released = group.release().await.unwrap();
     assert_eq!(released.len(), 3);

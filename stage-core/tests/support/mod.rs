@@ -2,7 +2,7 @@
 //! behaviour tests run on an executor that is not tokio, and the group
 //! scenarios that run on both. Each test binary uses a part of it.
 
-#[allow(dead_code)]
+#[allow(dead_code, unused_macros, unused_imports)]
 pub(crate) mod group_scenarios;
 #[allow(dead_code)]
 pub(crate) mod virtual_runtime;
