@@ -5,7 +5,7 @@ use std::sync::{RwLock, RwLockReadGuard};
 
 use event_listener::Event;
 
-use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 
 /// What a group's supervisor has done so far.
 ///
@@ -62,6 +62,10 @@ pub(crate) struct StatsCell {
     /// Bumped on every publish; readers compare it with what they saw.
     version: AtomicU64,
     changed: Event,
+    /// Readers waiting in `changed_since`: publishing notifies only if any
+    /// (event-listener locks on every notify). The handshake is the
+    /// mailbox's: each side writes, fences, then reads the other's word.
+    watchers: AtomicUsize,
 }
 
 impl StatsCell {
@@ -70,6 +74,7 @@ impl StatsCell {
             stats: RwLock::new(Stats::default()),
             version: AtomicU64::new(0),
             changed: Event::new(),
+            watchers: AtomicUsize::new(0),
         }
     }
 
@@ -77,7 +82,12 @@ impl StatsCell {
         *self.stats.write().unwrap_or_else(|e| e.into_inner()) = *stats;
         // Release: a reader that sees the new version sees the new stats.
         self.version.fetch_add(1, Ordering::Release);
-        self.changed.notify(usize::MAX);
+        // SeqCst fence: pairs with the one in `changed_since`, so a watcher
+        // either is counted here or sees the new version there.
+        fence(Ordering::SeqCst);
+        if self.watchers.load(Ordering::Relaxed) != 0 {
+            self.changed.notify(usize::MAX);
+        }
     }
 
     pub(crate) fn version(&self) -> u64 {
@@ -91,16 +101,37 @@ impl StatsCell {
 
     /// Waits until the version differs from `seen`.
     pub(crate) async fn changed_since(&self, seen: u64) {
+        if self.version() != seen {
+            return;
+        }
+        // Counted while waiting, also if this future is dropped meanwhile.
+        let _watching = Watching::new(&self.watchers);
         loop {
-            if self.version() != seen {
-                return;
-            }
             let listener = self.changed.listen();
+            fence(Ordering::SeqCst);
             if self.version() != seen {
                 return;
             }
             listener.await;
         }
+    }
+}
+
+/// Counts one watcher for as long as it lives.
+struct Watching<'a>(&'a AtomicUsize);
+
+impl<'a> Watching<'a> {
+    fn new(watchers: &'a AtomicUsize) -> Self {
+        // Relaxed: ordered before the version check by the caller's fence.
+        watchers.fetch_add(1, Ordering::Relaxed);
+        Self(watchers)
+    }
+}
+
+impl Drop for Watching<'_> {
+    fn drop(&mut self) {
+        // Relaxed: a stale count only costs a publisher a notification.
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
