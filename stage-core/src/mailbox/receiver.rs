@@ -71,10 +71,7 @@ impl<T> Receiver<T> {
     /// # }).unwrap();
     /// ```
     pub fn recv(&self) -> Recv<'_, T> {
-        Recv {
-            receiver: self,
-            wait: Wait::default(),
-        }
+        Recv(self.recv_or_closed())
     }
 
     /// Receives a message, or learns that the mailbox is closed and drained.
@@ -205,32 +202,21 @@ impl<T> FusedStream for Receiver<T> {
     }
 }
 
-/// The future returned by [`Receiver::recv`].
+/// The future returned by [`Receiver::recv`]: a [`RecvOrClosed`] that
+/// keeps waiting once the mailbox is closed and drained.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Recv<'a, T> {
-    receiver: &'a Receiver<T>,
-    wait: Wait,
-}
+pub struct Recv<'a, T>(RecvOrClosed<'a, T>);
 
 impl<T> Future for Recv<'_, T> {
     type Output = T;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let Self { receiver, wait } = self.get_mut();
-        match wait.poll(&receiver.shared.receivers, cx, || {
-            receiver.shared.attempt_recv()
-        }) {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match Pin::new(&mut self.0).poll(cx) {
             Poll::Ready(Ok(msg)) => Poll::Ready(msg),
             // Closed and drained: no message will ever arrive, and nothing
             // will ever wake this future again (documented on `recv`).
             Poll::Ready(Err(RecvError)) | Poll::Pending => Poll::Pending,
         }
-    }
-}
-
-impl<T> Drop for Recv<'_, T> {
-    fn drop(&mut self) {
-        self.wait.cancel(&self.receiver.shared.receivers);
     }
 }
 

@@ -261,3 +261,23 @@ fn debug_does_not_need_the_message_to_be_debug() {
         "Full(..)"
     );
 }
+
+#[test]
+fn every_wait_of_a_stream_yields_before_it_registers() {
+    let (tx, mut rx) = mailbox(1);
+    for round in 0..2 {
+        let mut next = rx.next();
+        let (yielded, first) = counting_waker();
+        assert!(poll_once(&mut next, &first).is_pending());
+        assert_eq!(
+            woken(&yielded),
+            1,
+            "round {round}: the wait did not yield first"
+        );
+        // Use up the yields: the wait registers, then a send wakes it.
+        let (wakes, waker) = start_waiting(&mut next);
+        tx.try_send(round).unwrap();
+        assert_eq!(woken(&wakes), 1);
+        assert_eq!(poll_once(&mut next, &waker), Poll::Ready(Some(round)));
+    }
+}

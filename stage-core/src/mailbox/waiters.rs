@@ -223,8 +223,11 @@ impl Wait {
     }
 
     /// Ends the wait; a notification it received passes on to another waiter.
+    /// The slot is then ready for a new wait, yields included (a `Receiver`
+    /// used as a `Stream` reuses one slot for every message).
     #[inline]
     pub(crate) fn cancel(&mut self, waiters: &Waiters) {
+        self.yields = 0;
         if let Some(listener) = self.listener.take() {
             waiters.discard(listener);
         }
