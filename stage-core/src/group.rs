@@ -30,11 +30,11 @@ pub use shutdown::{ShutdownReport, StopSignal, TaskReport};
 pub use stats::{Stats, StatsRef};
 
 use crate::mailbox::{self, Sender};
-use crate::runtime::Runtime;
+use crate::runtime::{Exit, Runtime};
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::Arc;
 use stats::StatsCell;
-use supervisor::{Command, Intensity, Shared, Supervisor};
+use supervisor::{Command, Ending, Intensity, Shared, Supervisor};
 
 /// Settings of a group, before it starts.
 ///
@@ -234,13 +234,11 @@ impl<R: Runtime> Builder<R> {
         let shared = Arc::new(Shared {
             stats: StatsCell::new(),
             target: AtomicUsize::new(self.tasks),
-            outcome: Mutex::new(None),
-            report: Mutex::new(None),
-            released: Mutex::new(Vec::new()),
+            ending: Mutex::new(None),
         });
         let supervisor = Supervisor {
             runtime: self.runtime.clone(),
-            name: self.name,
+            name: Arc::clone(&self.name),
             factory,
             restart: self.restart,
             backoff: self.backoff,
@@ -252,6 +250,7 @@ impl<R: Runtime> Builder<R> {
         };
         let supervisor = self.runtime.spawn(supervisor.run());
         Group {
+            name: self.name,
             commands,
             shared,
             seen: 0,
@@ -265,8 +264,14 @@ impl<R: Runtime> Builder<R> {
 /// Dropping a `Group` stops it: its supervisor aborts the tasks and ends,
 /// right after (it cannot wait inside `drop`). To wait until every task has
 /// stopped, use [`stop`](Group::stop) or [`scope`](Group::scope).
+///
+/// Every method that waits for the group to end reports how its supervisor
+/// ended: [`GroupError::SupervisorAborted`] if it was aborted (its runtime
+/// shut down); a panic of the supervisor itself (a bug in stage — it never
+/// panics on its tasks' account) is resumed in the caller, not swallowed.
 #[must_use = "dropping a group stops its tasks"]
 pub struct Group<R: Runtime> {
+    name: Arc<str>,
     commands: Sender<Command>,
     shared: Arc<Shared<R>>,
     /// The stats version this handle has marked as seen.
@@ -301,30 +306,24 @@ impl<R: Runtime> Group<R> {
         let mut future = pin!(future);
         let finished = core::future::poll_fn(|cx| {
             if let Poll::Ready(out) = future.as_mut().poll(cx) {
-                return Poll::Ready(Some(out));
+                return Poll::Ready(Ok(out));
             }
-            match self.supervisor.as_mut() {
-                // The supervisor ended on its own: the group finished or
-                // gave up. (Tasks that all returned let `future` go on.)
-                Some(supervisor) => match core::pin::Pin::new(supervisor).poll(cx) {
-                    Poll::Ready(_) => {
-                        self.supervisor = None;
-                        if self.outcome().is_some() {
-                            return Poll::Ready(None);
-                        }
-                        Poll::Pending
+            if let Some(supervisor) = self.supervisor.as_mut() {
+                if let Poll::Ready(exit) = core::pin::Pin::new(supervisor).poll(cx) {
+                    // The group ended on its own. If it finished (its tasks
+                    // returned for good), `future` goes on; if it gave up,
+                    // or its supervisor failed, the scope ends.
+                    self.supervisor = None;
+                    if let Err(error) = self.check(exit).and_then(|()| self.take_ending()) {
+                        return Poll::Ready(Err(error));
                     }
-                    Poll::Pending => Poll::Pending,
-                },
-                None => Poll::Pending,
+                }
             }
+            Poll::Pending
         })
         .await;
-        let outcome = self.stop().await;
-        match finished {
-            Some(out) => outcome.map(|()| out),
-            None => Err(outcome.expect_err("the group gave up")),
-        }
+        let out = finished?;
+        self.end(Command::Stop).await.map(|_| out)
     }
 
     /// Waits until the group ends on its own: every task ended and was not
@@ -348,13 +347,7 @@ impl<R: Runtime> Group<R> {
     /// # }
     /// ```
     pub async fn join(mut self) -> Result<(), GroupError> {
-        if let Some(supervisor) = self.supervisor.take() {
-            let _ = supervisor.await;
-        }
-        match self.outcome() {
-            Some(error) => Err(error),
-            None => Ok(()),
-        }
+        self.wait_for_supervisor().await.map(drop)
     }
 
     /// Stops the group: aborts every task and waits until none runs; a
@@ -373,18 +366,7 @@ impl<R: Runtime> Group<R> {
     /// # }
     /// ```
     pub async fn stop(mut self) -> Result<(), GroupError> {
-        // The supervisor takes the command, or has already ended (every task
-        // ended for good, or it gave up): either way it is done when its
-        // task is.
-        let _ = self.commands.try_send(Command::Stop);
-        self.commands.close();
-        if let Some(supervisor) = self.supervisor.take() {
-            let _ = supervisor.await;
-        }
-        match self.outcome() {
-            Some(error) => Err(error),
-            None => Ok(()),
-        }
+        self.end(Command::Stop).await.map(drop)
     }
 
     /// Shuts the group down gracefully, within one deadline: the tasks'
@@ -411,22 +393,11 @@ impl<R: Runtime> Group<R> {
     /// # }
     /// ```
     pub async fn shutdown(mut self, grace: Duration) -> Result<ShutdownReport, GroupError> {
-        // Fails at once if the supervisor has already ended (it closes its
-        // commands then); it drains them promptly otherwise.
-        let _ = self.commands.send(Command::Shutdown { grace }).await;
-        if let Some(supervisor) = self.supervisor.take() {
-            let _ = supervisor.await;
+        match self.end(Command::Shutdown { grace }).await? {
+            Some(Ending::ShutDown(report)) => Ok(report),
+            // It had ended on its own before: no task was running.
+            _ => Ok(ShutdownReport::default()),
         }
-        if let Some(error) = self.outcome() {
-            return Err(error);
-        }
-        let report = self
-            .shared
-            .report
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        Ok(report.unwrap_or_default())
     }
 
     /// Stops supervising and hands back the running tasks, in task order:
@@ -455,19 +426,11 @@ impl<R: Runtime> Group<R> {
     /// # }
     /// ```
     pub async fn release(mut self) -> Result<Vec<R::Task>, GroupError> {
-        let _ = self.commands.send(Command::Release).await;
-        if let Some(supervisor) = self.supervisor.take() {
-            let _ = supervisor.await;
+        match self.end(Command::Release).await? {
+            Some(Ending::Released(tasks)) => Ok(tasks),
+            // It had ended on its own before: no task was running.
+            _ => Ok(Vec::new()),
         }
-        if let Some(error) = self.outcome() {
-            return Err(error);
-        }
-        let mut released = self
-            .shared
-            .released
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        Ok(core::mem::take(&mut *released))
     }
 
     /// Runs `n` more tasks, started at once from the factory.
@@ -509,12 +472,47 @@ impl<R: Runtime> Group<R> {
         let _ = self.commands.try_send(Command::Resize);
     }
 
-    fn outcome(&self) -> Option<GroupError> {
-        self.shared
-            .outcome
+    /// Sends `command` (unless the supervisor has ended: its commands are
+    /// closed then), and waits until the supervisor has ended.
+    async fn end(&mut self, command: Command) -> Result<Option<Ending<R>>, GroupError> {
+        let _ = self.commands.send(command).await;
+        self.wait_for_supervisor().await
+    }
+
+    /// Waits until the supervisor has ended; takes how it ended.
+    async fn wait_for_supervisor(&mut self) -> Result<Option<Ending<R>>, GroupError> {
+        if let Some(supervisor) = self.supervisor.take() {
+            let exit = supervisor.await;
+            self.check(exit)?;
+        }
+        self.take_ending()
+    }
+
+    /// The supervisor's own exit: never discarded. It does not panic on its
+    /// tasks' account, so a panic is a bug in stage, and goes on to the
+    /// caller; an abort (its runtime shut down) is an error.
+    fn check(&self, exit: Exit) -> Result<(), GroupError> {
+        match exit {
+            Exit::Returned => Ok(()),
+            Exit::Panicked(payload) => std::panic::resume_unwind(payload),
+            Exit::Aborted => Err(GroupError::SupervisorAborted {
+                group: self.name.to_string(),
+            }),
+        }
+    }
+
+    /// How the supervisor ended, with giving up as the error it is.
+    fn take_ending(&self) -> Result<Option<Ending<R>>, GroupError> {
+        let ending = self
+            .shared
+            .ending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .take();
+        match ending {
+            Some(Ending::GaveUp(error)) => Err(error),
+            other => Ok(other),
+        }
     }
 
     /// The statistics the supervisor published last.

@@ -37,6 +37,13 @@ pub enum GroupError {
         /// How the task whose restart was refused had ended.
         last_exit: String,
     },
+    /// The group's supervisor was aborted before it could stop the group's
+    /// tasks — its runtime shut down, say. Whether the tasks still run is the
+    /// runtime's matter then (a tokio runtime that shut down ended them).
+    SupervisorAborted {
+        /// The group's [name](super::Builder::name).
+        group: String,
+    },
 }
 
 impl fmt::Display for GroupError {
@@ -51,6 +58,10 @@ impl fmt::Display for GroupError {
                 f,
                 "group {group} gave up: more than {restarts} restarts within {within:?} \
                  (last exit: {last_exit})"
+            ),
+            Self::SupervisorAborted { group } => write!(
+                f,
+                "group {group}: its supervisor was aborted before it stopped the tasks"
             ),
         }
     }

@@ -41,12 +41,18 @@ pub(crate) struct Shared<R: Runtime> {
     pub(crate) stats: StatsCell,
     /// How many tasks the group should run.
     pub(crate) target: AtomicUsize,
-    /// Set when the supervisor ended the group on its own.
-    pub(crate) outcome: Mutex<Option<GroupError>>,
-    /// Set when a shutdown ended the group.
-    pub(crate) report: Mutex<Option<ShutdownReport>>,
-    /// The running tasks, when a release ended the group.
-    pub(crate) released: Mutex<Vec<R::Task>>,
+    /// How the supervisor ended, when it was not simply stopped.
+    pub(crate) ending: Mutex<Option<Ending<R>>>,
+}
+
+/// The endings that leave something for the group's handle to take.
+pub(crate) enum Ending<R: Runtime> {
+    /// Restart intensity exceeded; every task was stopped.
+    GaveUp(GroupError),
+    /// A graceful shutdown, and how each task ended.
+    ShutDown(ShutdownReport),
+    /// The running tasks, handed back.
+    Released(Vec<R::Task>),
 }
 
 /// More than `restarts` restarts within `within` make the group give up.
@@ -179,7 +185,7 @@ where
         match end {
             End::Shutdown(grace) => {
                 let report = self.shut_down(grace, &mut state).await;
-                *self.shared.report.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
+                self.set_ending(Ending::ShutDown(report));
             }
             End::Released => {
                 // The current tasks go to the caller, in slot order; tasks of
@@ -190,14 +196,12 @@ where
                 handed.sort_by_key(|t| t.index);
                 state.stats.running = 0;
                 state.running.extend(stale);
-                *self
-                    .shared
-                    .released
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()) =
-                    handed.into_iter().map(|t| t.inner).collect();
+                self.set_ending(Ending::Released(
+                    handed.into_iter().map(|t| t.inner).collect(),
+                ));
             }
-            End::Stopped | End::Finished | End::GaveUp(_) => {}
+            End::GaveUp(error) => self.set_ending(Ending::GaveUp(error)),
+            End::Stopped | End::Finished => {}
         }
         // Nothing outlives the group: abort every task and wait for each.
         state.running.iter().for_each(|t| t.inner.abort());
@@ -205,13 +209,6 @@ where
             .await
             .is_some()
         {}
-        if let End::GaveUp(error) = end {
-            *self
-                .shared
-                .outcome
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(error);
-        }
         state.stats.running = 0;
         state.stats.backing_off = 0;
         self.shared.stats.publish(&state.stats);
@@ -358,6 +355,10 @@ where
             });
         }
         Ok(())
+    }
+
+    fn set_ending(&self, ending: Ending<R>) {
+        *self.shared.ending.lock().unwrap_or_else(|e| e.into_inner()) = Some(ending);
     }
 
     /// Signals the tasks, waits for them until `grace` has passed, aborts
