@@ -232,8 +232,11 @@ where
         state: &mut State<R>,
         changed: &mut bool,
     ) -> Poll<End> {
-        for _ in 0..TURN_BUDGET {
-            state.stats.iterations += 1;
+        // Commands first, until none waits: that also registers the wakeup
+        // for the next one. They are rare, so they are looked at once per
+        // poll, not after every task event (a look is a lock once the
+        // mailbox's listener is registered).
+        loop {
             match Pin::new(&mut self.commands).poll_next(cx) {
                 // Dropping the group (or a stop) stops it.
                 Poll::Ready(Some(Command::Stop) | None) => return Poll::Ready(End::Stopped),
@@ -244,10 +247,12 @@ where
                 Poll::Ready(Some(Command::Resize)) => {
                     self.resize(state);
                     *changed = true;
-                    continue;
                 }
-                Poll::Pending => {}
+                Poll::Pending => break,
             }
+        }
+        for _ in 0..TURN_BUDGET {
+            state.stats.iterations += 1;
             if let Poll::Ready(Some((index, generation, exit))) =
                 Pin::new(&mut state.running).poll_next(cx)
             {
