@@ -14,21 +14,11 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use stage::group::{Backoff, Restart};
-use tokio::runtime::{Builder, Runtime};
+mod common;
+use common::runtime;
 
 const BATCH: usize = 100;
 const RESTARTS: u64 = 1_000;
-
-fn runtime(flavor: &str) -> Runtime {
-    match flavor {
-        "current_thread" => Builder::new_current_thread().enable_time().build(),
-        _ => Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_time()
-            .build(),
-    }
-    .unwrap()
-}
 
 /// Starts a group of `tasks` that return at once, and waits until it ends.
 async fn supervised(tasks: usize) {

@@ -14,7 +14,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tokio::runtime::{Builder, Runtime};
+use tokio::runtime::Runtime;
+
+mod common;
+use common::runtime;
 
 /// Messages per iteration, spread over the producers.
 const MESSAGES: u64 = 40_000;
@@ -176,18 +179,6 @@ async fn run<C: Channel>(capacity: usize, producers: u64, consumers: usize) -> u
         sum += r.await.unwrap();
     }
     sum
-}
-
-fn runtime(flavor: &str) -> Runtime {
-    match flavor {
-        // Time is enabled for the hang guard only.
-        "current_thread" => Builder::new_current_thread().enable_time().build(),
-        _ => Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_time()
-            .build(),
-    }
-    .unwrap()
 }
 
 struct Scenario {

@@ -184,10 +184,10 @@ impl Backoff {
         if consecutive == 0 {
             return Duration::ZERO;
         }
-        let doublings = (consecutive - 1).min(32);
+        let doublings = (consecutive - 1).min(31);
         let full = self
             .first
-            .checked_mul(1u32 << doublings.min(31))
+            .checked_mul(1u32 << doublings)
             .map_or(self.max, |d| d.min(self.max));
         if !self.jitter || full.is_zero() {
             return full;
