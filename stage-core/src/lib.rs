@@ -1,6 +1,7 @@
-//! The executor-agnostic core of [stage]: mailboxes that survive their
-//! consumers, and (as the project grows) the runtime seam, task groups,
-//! supervisors and actors built on it.
+//! The executor-agnostic core of [stage]: [mailboxes](mod@mailbox) that survive
+//! their consumers, the [runtime seam](runtime) that says what supervision
+//! needs from an executor, and self-healing task [groups](group) built on
+//! them.
 //!
 //! This crate depends on no executor. Most users reach it through the `stage`
 //! crate, which binds it to tokio.
