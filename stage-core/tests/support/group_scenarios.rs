@@ -250,11 +250,21 @@ pub(crate) async fn stop_cancels_a_pending_restart<R: Runtime>(rt: R) {
 pub(crate) async fn scope_runs_the_future_then_stops_the_group<R: Runtime>(rt: R) {
     let live = Live::default();
     let tasks = live.clone();
+    let clock = rt.clone();
     let group = Builder::new(rt).tasks(2).spawn(tasks.idle_tasks());
     let probe = live.clone();
-    let seen = group.scope(async move { probe.count() }).await.unwrap();
-    assert!(seen <= 2);
-    assert_eq!(live.count(), 0);
+    let seen = group
+        .scope(async move {
+            // The group runs while the scoped work does.
+            clock
+                .sleep_until(clock.now() + Duration::from_millis(1))
+                .await;
+            probe.count()
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen, 2);
+    assert_eq!(live.count(), 0, "a task outlived the scope");
 }
 
 pub(crate) async fn a_panicking_factory_does_not_take_the_supervisor_down<R: Runtime>(rt: R) {
