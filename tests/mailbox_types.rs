@@ -2,7 +2,8 @@
 //! moved into tasks), and the futures can be awaited from spawned tasks.
 
 use stage::mailbox::{
-    Receiver, Recv, RecvError, RecvOrClosed, Send, SendError, Sender, TryRecvError, TrySendError,
+    Builder, DeadLetter, Delivery, Receiver, Recv, RecvError, RecvGuarded, RecvGuardedOrClosed,
+    RecvOrClosed, Send, SendError, Sender, Stats, TryRecvError, TrySendError,
 };
 
 fn is_send<T: std::marker::Send>() {}
@@ -33,8 +34,23 @@ fn futures_are_send_and_unpin() {
     is_unpin::<Recv<'static, NotSyncNotUnpin>>();
     is_send::<RecvOrClosed<'static, NotSyncNotUnpin>>();
     is_unpin::<RecvOrClosed<'static, NotSyncNotUnpin>>();
+    is_send::<RecvGuarded<'static, NotSyncNotUnpin>>();
+    is_unpin::<RecvGuarded<'static, NotSyncNotUnpin>>();
+    is_send::<RecvGuardedOrClosed<'static, NotSyncNotUnpin>>();
+    is_unpin::<RecvGuardedOrClosed<'static, NotSyncNotUnpin>>();
     is_sync::<Recv<'static, u8>>();
     is_sync::<Send<'static, u8>>();
+}
+
+#[test]
+fn deliveries_and_dead_letters_move_between_tasks() {
+    // A delivery is held across awaits inside spawned tasks.
+    is_send::<Delivery<'static, NotSyncNotUnpin>>();
+    is_sync::<Delivery<'static, u8>>();
+    is_send::<DeadLetter<NotSyncNotUnpin>>();
+    is_send::<Builder<NotSyncNotUnpin>>();
+    is_send::<Stats>();
+    is_sync::<Stats>();
 }
 
 #[test]

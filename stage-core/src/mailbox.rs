@@ -30,23 +30,31 @@
 //! # }).unwrap();
 //! ```
 
+mod builder;
+mod delivery;
 mod error;
 mod queue;
 mod receiver;
+mod redelivery;
 mod sender;
 mod shared;
+mod stats;
 mod waiters;
 
 #[cfg(all(test, not(loom)))]
 mod tests;
 
+pub use builder::{Builder, DEFAULT_MAX_ATTEMPTS};
+pub use delivery::{DeadLetter, Delivery};
 pub use error::{RecvError, SendError, TryRecvError, TrySendError};
-pub use receiver::{Receiver, Recv, RecvOrClosed};
+pub use receiver::{Receiver, Recv, RecvGuarded, RecvGuardedOrClosed, RecvOrClosed};
 pub use sender::{Send, Sender};
+pub use stats::Stats;
 
 use core::fmt;
 
 use crate::sync::Arc;
+use builder::Policy;
 use queue::Queue;
 use shared::Shared;
 
@@ -69,8 +77,7 @@ use shared::Shared;
 /// ```
 #[track_caller]
 pub fn mailbox<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
-    assert!(capacity > 0, "a mailbox needs a capacity of at least 1");
-    from_queue(Queue::lock_free(capacity))
+    Builder::new(capacity).build()
 }
 
 /// A mailbox over a mutex-protected queue, for loom models with several
@@ -79,12 +86,11 @@ pub fn mailbox<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 #[cfg(loom)]
 #[doc(hidden)]
 pub fn mailbox_over_locked_queue<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
-    assert!(capacity > 0, "a mailbox needs a capacity of at least 1");
-    from_queue(Queue::locked(capacity))
+    Builder::new(capacity).build_over_locked_queue()
 }
 
-fn from_queue<T>(queue: Queue<T>) -> (Sender<T>, Receiver<T>) {
-    let shared = Arc::new(Shared::new(queue));
+fn from_queue<T>(queue: Queue<T>, policy: Policy<T>) -> (Sender<T>, Receiver<T>) {
+    let shared = Arc::new(Shared::new(queue, policy));
     let sender = Sender {
         shared: Arc::clone(&shared),
     };
@@ -93,7 +99,7 @@ fn from_queue<T>(queue: Queue<T>) -> (Sender<T>, Receiver<T>) {
 
 fn debug_handle<T>(name: &str, shared: &Shared<T>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     f.debug_struct(name)
-        .field("len", &shared.queue.len())
+        .field("len", &shared.len())
         .field("capacity", &shared.queue.capacity())
         .field("closed", &shared.queue.is_closed())
         .finish()
@@ -144,7 +150,8 @@ macro_rules! handle_methods {
                 self.shared.queue.is_closed()
             }
 
-            /// The number of messages queued right now.
+            /// The number of messages queued right now, those put back by
+            /// unacknowledged [deliveries](crate::mailbox::Delivery) included.
             ///
             /// # Examples
             ///
@@ -157,7 +164,7 @@ macro_rules! handle_methods {
             /// # drop(rx);
             /// ```
             pub fn len(&self) -> usize {
-                self.shared.queue.len()
+                self.shared.len()
             }
 
             /// Whether no message is queued right now.
@@ -173,10 +180,11 @@ macro_rules! handle_methods {
             /// # drop(rx);
             /// ```
             pub fn is_empty(&self) -> bool {
-                self.shared.queue.len() == 0
+                self.shared.len() == 0
             }
 
-            /// Whether the mailbox holds `capacity` messages right now.
+            /// Whether the mailbox holds `capacity` messages right now (it may
+            /// briefly hold more: see [`Receiver::recv_guarded`]).
             ///
             /// # Examples
             ///
@@ -188,7 +196,7 @@ macro_rules! handle_methods {
             /// # drop(rx);
             /// ```
             pub fn is_full(&self) -> bool {
-                self.shared.queue.is_full()
+                self.shared.is_full()
             }
 
             /// The most messages the mailbox holds.
@@ -203,6 +211,22 @@ macro_rules! handle_methods {
             /// ```
             pub fn capacity(&self) -> usize {
                 self.shared.queue.capacity()
+            }
+
+            /// What has happened to the mailbox's guarded deliveries so far:
+            /// messages put back, dead letters.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// let (tx, rx) = stage_core::mailbox(4);
+            #[doc = $bind]
+            /// tx.try_send(1).unwrap();
+            /// rx.try_recv_guarded().unwrap().retry();
+            /// assert_eq!(handle.stats().redeliveries, 1);
+            /// ```
+            pub fn stats(&self) -> $crate::mailbox::Stats {
+                self.shared.stats()
             }
         }
     };

@@ -5,6 +5,6 @@
 //! `event-listener` that the mailbox is built on.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::{atomic, Arc};
+pub(crate) use loom::sync::{atomic, Arc, Mutex, MutexGuard};
 #[cfg(not(loom))]
-pub(crate) use std::sync::{atomic, Arc};
+pub(crate) use std::sync::{atomic, Arc, Mutex, MutexGuard};

@@ -53,10 +53,6 @@ impl<T> Queue<T> {
         self.inner.len()
     }
 
-    pub(crate) fn is_full(&self) -> bool {
-        self.inner.is_full()
-    }
-
     pub(crate) fn capacity(&self) -> usize {
         // Every mailbox queue is bounded, so `None` (unbounded) never occurs.
         #[cfg(not(loom))]
@@ -146,13 +142,6 @@ pub(crate) mod loom_backend {
             match self {
                 Self::LockFree(q) => q.len(),
                 Self::Locked(m, _) => m.lock().unwrap().items.len(),
-            }
-        }
-
-        pub(crate) fn is_full(&self) -> bool {
-            match self {
-                Self::LockFree(q) => q.is_full(),
-                Self::Locked(m, cap) => m.lock().unwrap().items.len() == *cap,
             }
         }
 

@@ -3,12 +3,13 @@
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{ready, Context, Poll};
 
 use futures_core::{FusedStream, Stream};
 
+use super::delivery::Delivery;
 use super::error::{RecvError, TryRecvError};
-use super::shared::Shared;
+use super::shared::{Shared, Taken};
 use super::waiters::Wait;
 use crate::sync::Arc;
 
@@ -50,9 +51,14 @@ impl<T> Receiver<T> {
     ///
     /// This is the receive of a supervised consumer, whose life is ended by
     /// its supervisor rather than by the mailbox: once the mailbox is
-    /// [closed](Receiver::close) *and* drained the future never completes.
-    /// Consumers that should finish when the mailbox closes use
+    /// [closed](Receiver::close) *and* drained the future waits on (for a
+    /// message that a [`Delivery`] in flight may still put back). Consumers
+    /// that should finish when the mailbox closes use
     /// [`recv_or_closed`](Receiver::recv_or_closed) or the [`Stream`].
+    ///
+    /// The message is delivered at most once: if the consumer crashes while
+    /// handling it, it is gone. For at-least-once, see
+    /// [`recv_guarded`](Receiver::recv_guarded).
     ///
     /// # Cancel safety
     ///
@@ -71,7 +77,7 @@ impl<T> Receiver<T> {
     /// # }).unwrap();
     /// ```
     pub fn recv(&self) -> Recv<'_, T> {
-        Recv(self.recv_or_closed())
+        Recv(Waiting::new(self))
     }
 
     /// Receives a message, or learns that the mailbox is closed and drained.
@@ -100,10 +106,134 @@ impl<T> Receiver<T> {
     /// # }).unwrap();
     /// ```
     pub fn recv_or_closed(&self) -> RecvOrClosed<'_, T> {
-        RecvOrClosed {
-            receiver: self,
-            wait: Wait::default(),
-        }
+        RecvOrClosed(Waiting::new(self))
+    }
+
+    /// Receives a message under a guard, waiting until one arrives: the
+    /// at-least-once receive.
+    ///
+    /// The message stays the mailbox's responsibility until the handler
+    /// acknowledges it ([`Delivery::ack`]). If the [`Delivery`] is dropped
+    /// first — the handler panicked, returned early, or its task was
+    /// aborted — the message is put back ahead of every queued message, and
+    /// the next receive gets it again: in a [group](crate::group), the
+    /// restarted task. After
+    /// [`max_attempts`](super::Builder::max_attempts) failed deliveries it
+    /// goes to the dead letters instead.
+    ///
+    /// # At-most-once or at-least-once
+    ///
+    /// [`recv`](Receiver::recv) hands out the message itself: if the handler
+    /// crashes, that one message is lost, and nothing is ever handled twice.
+    /// Use it where a lost message costs less than a repeated one (metrics,
+    /// cache refreshes, anything the sender retries on its own). Guarded
+    /// receives lose nothing to a crash, but a message whose handler crashed
+    /// part-way is handled again, so handlers must tolerate a repeat: make
+    /// them idempotent, or check [`attempt`](Delivery::attempt). Both modes
+    /// may be mixed on one mailbox; a message put back goes to whichever
+    /// receive comes next.
+    ///
+    /// # Capacity
+    ///
+    /// A message put back is never refused nor made to wait, even by a full
+    /// or closed mailbox: refusing would lose it, and waiting for room could
+    /// wait on the very consumer that is putting it back. It counts against
+    /// the capacity, though: senders find the mailbox full until the queued
+    /// messages, put-back ones included, are fewer than `capacity` again. So
+    /// a full mailbox may briefly hold one extra message per delivery that
+    /// was in flight when it filled up, and never more.
+    ///
+    /// A closed mailbox lets [`recv_or_closed`](Receiver::recv_or_closed)
+    /// and [`recv_guarded_or_closed`](Receiver::recv_guarded_or_closed)
+    /// report the end once nothing is queued; a delivery still in flight
+    /// then may yet put its message back, and the next receive gets it. To
+    /// drain completely, let consumers finish their deliveries (a group's
+    /// graceful [`shutdown`](crate::group::Group::shutdown)) before reading
+    /// the end as final.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`recv`](Receiver::recv): a message is taken only in
+    /// the poll that returns its delivery.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_util::FutureExt::now_or_never(async {
+    /// let (tx, rx) = stage_core::mailbox(8);
+    /// tx.send("a").await.unwrap();
+    /// tx.send("b").await.unwrap();
+    ///
+    /// let first = rx.recv_guarded().await;
+    /// assert_eq!(*first, "a");
+    /// drop(first); // crashed: "a" goes back ahead of "b"
+    ///
+    /// let again = rx.recv_guarded().await;
+    /// assert_eq!((*again, again.attempt()), ("a", 2));
+    /// again.ack();
+    /// assert_eq!(rx.recv_guarded().await.into_inner(), "b");
+    /// # }).unwrap();
+    /// ```
+    pub fn recv_guarded(&self) -> RecvGuarded<'_, T> {
+        RecvGuarded(Waiting::new(self))
+    }
+
+    /// Receives a message under a guard, or learns that the mailbox is
+    /// closed and drained.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError`] once the mailbox is closed and nothing is queued (see
+    /// [`recv_guarded`](Receiver::recv_guarded) about deliveries still in
+    /// flight then).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`recv`](Receiver::recv).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_util::FutureExt::now_or_never(async {
+    /// let (tx, rx) = stage_core::mailbox(4);
+    /// tx.send(1).await.unwrap();
+    /// tx.send(2).await.unwrap();
+    /// tx.close();
+    /// let mut sum = 0;
+    /// while let Ok(delivery) = rx.recv_guarded_or_closed().await {
+    ///     sum += *delivery;
+    ///     delivery.ack();
+    /// }
+    /// assert_eq!(sum, 3);
+    /// # }).unwrap();
+    /// ```
+    pub fn recv_guarded_or_closed(&self) -> RecvGuardedOrClosed<'_, T> {
+        RecvGuardedOrClosed(Waiting::new(self))
+    }
+
+    /// Receives a message under a guard if one is queued right now.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] if nothing is queued and the mailbox is open,
+    /// [`TryRecvError::Closed`] if nothing is queued and it is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage_core::mailbox::TryRecvError;
+    ///
+    /// let (tx, rx) = stage_core::mailbox(1);
+    /// assert!(matches!(rx.try_recv_guarded(), Err(TryRecvError::Empty)));
+    /// tx.try_send(5).unwrap();
+    /// let delivery = rx.try_recv_guarded().unwrap();
+    /// assert_eq!(*delivery, 5);
+    /// delivery.ack();
+    /// ```
+    pub fn try_recv_guarded(&self) -> Result<Delivery<'_, T>, TryRecvError> {
+        self.shared
+            .try_take()
+            .map(|taken| Delivery::new(&self.shared, taken.into_returned()))
     }
 
     /// Receives a message if one is queued right now.
@@ -145,7 +275,9 @@ impl<T> Receiver<T> {
     /// assert_eq!(consumer.join().unwrap(), Ok(9));
     /// ```
     pub fn recv_blocking(&self) -> Result<T, RecvError> {
-        Wait::block_on(&self.shared.receivers, || self.shared.attempt_recv())
+        Wait::block_on(&self.shared.receivers, || {
+            Some(self.shared.attempt_take()?.map(Taken::into_message))
+        })
     }
 }
 
@@ -191,67 +323,108 @@ impl<T> Stream for Receiver<T> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
         this.stream_wait
-            .poll(&this.shared.receivers, cx, || this.shared.attempt_recv())
-            .map(Result::ok)
+            .poll(&this.shared.receivers, cx, || this.shared.attempt_take())
+            .map(|taken| taken.ok().map(Taken::into_message))
     }
 }
 
 impl<T> FusedStream for Receiver<T> {
     fn is_terminated(&self) -> bool {
-        self.shared.queue.is_closed() && self.shared.queue.len() == 0
+        self.shared.queue.is_closed() && self.shared.len() == 0
     }
 }
 
-/// The future returned by [`Receiver::recv`]: a [`RecvOrClosed`] that
-/// keeps waiting once the mailbox is closed and drained.
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Recv<'a, T>(RecvOrClosed<'a, T>);
-
-impl<T> Future for Recv<'_, T> {
-    type Output = T;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        match Pin::new(&mut self.0).poll(cx) {
-            Poll::Ready(Ok(msg)) => Poll::Ready(msg),
-            // Closed and drained: no message will ever arrive, and nothing
-            // will ever wake this future again (documented on `recv`).
-            Poll::Ready(Err(RecvError)) | Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl<T> fmt::Debug for Recv<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Recv").finish_non_exhaustive()
-    }
-}
-
-/// The future returned by [`Receiver::recv_or_closed`].
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct RecvOrClosed<'a, T> {
+/// A receive in progress: the receiver and the slot of its wait.
+struct Waiting<'a, T> {
     receiver: &'a Receiver<T>,
     wait: Wait,
 }
 
-impl<T> Future for RecvOrClosed<'_, T> {
-    type Output = Result<T, RecvError>;
+impl<'a, T> Waiting<'a, T> {
+    fn new(receiver: &'a Receiver<T>) -> Self {
+        Self {
+            receiver,
+            wait: Wait::default(),
+        }
+    }
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Self { receiver, wait } = self.get_mut();
-        wait.poll(&receiver.shared.receivers, cx, || {
-            receiver.shared.attempt_recv()
-        })
+    /// Polls the wait for `attempt` to succeed on the receiver's mailbox.
+    #[inline]
+    fn poll<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        attempt: impl Fn(&'a Shared<T>) -> Option<R>,
+    ) -> Poll<R> {
+        let shared: &'a Shared<T> = &self.receiver.shared;
+        self.wait.poll(&shared.receivers, cx, || attempt(shared))
+    }
+
+    /// A delivery of `taken`, guarded by this receive's mailbox.
+    fn deliver(&self, taken: Taken<T>) -> Delivery<'a, T> {
+        Delivery::new(&self.receiver.shared, taken.into_returned())
     }
 }
 
-impl<T> Drop for RecvOrClosed<'_, T> {
+impl<T> Drop for Waiting<'_, T> {
     fn drop(&mut self) {
         self.wait.cancel(&self.receiver.shared.receivers);
     }
 }
 
-impl<T> fmt::Debug for RecvOrClosed<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecvOrClosed").finish_non_exhaustive()
+/// Declares a receive future over [`Waiting`]: its name and docs, its
+/// output, and how one poll attempts and finishes.
+macro_rules! receive_future {
+    ($(#[$doc:meta])* $name:ident -> $output:ty, |$this:ident, $cx:ident| $poll:expr) => {
+        $(#[$doc])*
+        #[must_use = "futures do nothing unless you `.await` or poll them"]
+        pub struct $name<'a, T>(Waiting<'a, T>);
+
+        impl<'a, T> Future for $name<'a, T> {
+            type Output = $output;
+
+            #[inline]
+            fn poll(self: Pin<&mut Self>, $cx: &mut Context<'_>) -> Poll<Self::Output> {
+                let $this = &mut self.get_mut().0;
+                $poll
+            }
+        }
+
+        impl<T> fmt::Debug for $name<'_, T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+receive_future! {
+    /// The future returned by [`Receiver::recv`].
+    Recv -> T,
+    |this, cx| this.poll(cx, Shared::attempt_take_forever).map(Taken::into_message)
+}
+
+receive_future! {
+    /// The future returned by [`Receiver::recv_or_closed`].
+    RecvOrClosed -> Result<T, RecvError>,
+    |this, cx| this
+        .poll(cx, Shared::attempt_take)
+        .map(|taken| taken.map(Taken::into_message))
+}
+
+receive_future! {
+    /// The future returned by [`Receiver::recv_guarded`].
+    RecvGuarded -> Delivery<'a, T>,
+    |this, cx| {
+        let taken = ready!(this.poll(cx, Shared::attempt_take_forever));
+        Poll::Ready(this.deliver(taken))
+    }
+}
+
+receive_future! {
+    /// The future returned by [`Receiver::recv_guarded_or_closed`].
+    RecvGuardedOrClosed -> Result<Delivery<'a, T>, RecvError>,
+    |this, cx| {
+        let taken = ready!(this.poll(cx, Shared::attempt_take));
+        Poll::Ready(taken.map(|taken| this.deliver(taken)))
     }
 }

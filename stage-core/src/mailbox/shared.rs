@@ -2,30 +2,99 @@
 
 use concurrent_queue::{PopError, PushError};
 
+use super::builder::Policy;
+use super::delivery::DeadLetter;
 use super::error::{RecvError, SendError, TryRecvError, TrySendError};
 use super::queue::Queue;
+use super::redelivery::{Redeliveries, Returned};
+use super::stats::{Counters, Stats};
 use super::waiters::Waiters;
 
-/// A bounded queue plus the tasks waiting on either side of it.
+/// A bounded queue, the lane of messages put back for another attempt, and
+/// the tasks waiting on either side.
 pub(crate) struct Shared<T> {
     pub(crate) queue: Queue<T>,
+    /// Messages put back by unacknowledged deliveries; received before the
+    /// queue.
+    redeliveries: Redeliveries<T>,
     /// Senders waiting for room.
     pub(crate) senders: Waiters,
     /// Receivers waiting for a message.
     pub(crate) receivers: Waiters,
+    policy: Policy<T>,
+    counters: Counters,
 }
 
-impl<T> Shared<T> {
-    pub(crate) fn new(queue: Queue<T>) -> Self {
-        Self {
-            queue,
-            senders: Waiters::new(),
-            receivers: Waiters::new(),
+/// What a receive takes out of the mailbox.
+pub(crate) enum Taken<T> {
+    /// A message from the queue, never delivered before.
+    Fresh(T),
+    /// A message put back after failed deliveries.
+    Returned(Returned<T>),
+}
+
+impl<T> Taken<T> {
+    #[inline]
+    pub(crate) fn into_message(self) -> T {
+        match self {
+            Self::Fresh(message) => message,
+            Self::Returned(returned) => returned.message,
         }
     }
 
     #[inline]
+    pub(crate) fn into_returned(self) -> Returned<T> {
+        match self {
+            Self::Fresh(message) => Returned {
+                message,
+                attempts: 0,
+                last_panic: None,
+            },
+            Self::Returned(returned) => returned,
+        }
+    }
+}
+
+impl<T> Shared<T> {
+    pub(crate) fn new(queue: Queue<T>, policy: Policy<T>) -> Self {
+        Self {
+            queue,
+            redeliveries: Redeliveries::new(),
+            senders: Waiters::new(),
+            receivers: Waiters::new(),
+            policy,
+            counters: Counters::new(),
+        }
+    }
+
+    /// Queued messages, put-back ones included.
+    pub(crate) fn len(&self) -> usize {
+        self.queue.len() + self.redeliveries.len()
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.len() >= self.queue.capacity()
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+
+    #[inline]
     pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        // Messages put back count against the capacity: a send finds the
+        // mailbox full while the queue and the lane together hold
+        // `capacity` messages. (The queue alone enforces its bound; this
+        // check only matters right after a crash, when the lane is not
+        // empty.)
+        let returned = self.redeliveries.len();
+        if returned != 0 && self.queue.len() + returned >= self.queue.capacity() {
+            return Err(if self.queue.is_closed() {
+                TrySendError::Closed(msg)
+            } else {
+                TrySendError::Full(msg)
+            });
+        }
         match self.queue.push(msg) {
             Ok(()) => {
                 self.receivers.notify_one();
@@ -36,15 +105,66 @@ impl<T> Shared<T> {
         }
     }
 
+    /// Takes the next message: first from the lane of messages put back,
+    /// then from the queue.
     #[inline]
-    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+    pub(crate) fn try_take(&self) -> Result<Taken<T>, TryRecvError> {
+        if self.redeliveries.len() != 0 {
+            if let Some(returned) = self.take_returned() {
+                return Ok(Taken::Returned(returned));
+            }
+        }
         match self.queue.pop() {
             Ok(msg) => {
                 self.senders.notify_one();
-                Ok(msg)
+                Ok(Taken::Fresh(msg))
             }
             Err(PopError::Empty) => Err(TryRecvError::Empty),
             Err(PopError::Closed) => Err(TryRecvError::Closed),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.try_take().map(Taken::into_message)
+    }
+
+    /// Takes the first message of the lane that may still be delivered;
+    /// those that used up their attempts go to the dead letters on the way.
+    #[cold]
+    fn take_returned(&self) -> Option<Returned<T>> {
+        while let Some(returned) = self.redeliveries.pop() {
+            // The lane counts against the capacity: there is room now.
+            self.senders.notify_one();
+            if returned.attempts < self.policy.max_attempts {
+                return Some(returned);
+            }
+            self.dead_letter(returned);
+        }
+        None
+    }
+
+    /// Puts back the message of a delivery dropped without acknowledgement,
+    /// ahead of the queue. Never fails, never waits: the lane takes it even
+    /// when the mailbox is full or closed.
+    #[cold]
+    pub(crate) fn put_back(&self, returned: Returned<T>) {
+        self.counters.redelivered();
+        self.redeliveries.push(returned);
+        self.receivers.notify_one();
+    }
+
+    #[cold]
+    fn dead_letter(&self, returned: Returned<T>) {
+        self.counters.dead_lettered();
+        match &self.policy.dead_letters {
+            Some(sink) => sink(DeadLetter::from_returned(returned)),
+            None => tracing::error!(
+                attempts = returned.attempts,
+                last_panic = returned.last_panic.as_deref(),
+                "dropping a message that failed every delivery it was allowed \
+                 (the mailbox has no dead-letter sink)",
+            ),
         }
     }
 
@@ -75,15 +195,23 @@ impl<T> Shared<T> {
         }
     }
 
-    /// One try of a waiting receive; `None` means "empty: wait, then try
-    /// again".
+    /// One try of a receive that ends when the mailbox is closed and
+    /// drained; `None` means "empty: wait, then try again".
     #[inline]
-    pub(crate) fn attempt_recv(&self) -> Option<Result<T, RecvError>> {
-        match self.try_recv() {
-            Ok(msg) => Some(Ok(msg)),
+    pub(crate) fn attempt_take(&self) -> Option<Result<Taken<T>, RecvError>> {
+        match self.try_take() {
+            Ok(taken) => Some(Ok(taken)),
             Err(TryRecvError::Closed) => Some(Err(RecvError)),
             Err(TryRecvError::Empty) => None,
         }
+    }
+
+    /// One try of a receive that waits for a message however long it takes:
+    /// on a closed and drained mailbox too, where a delivery in flight may
+    /// still put its message back.
+    #[inline]
+    pub(crate) fn attempt_take_forever(&self) -> Option<Taken<T>> {
+        self.try_take().ok()
     }
 }
 

@@ -192,14 +192,24 @@ fn close_wakes_every_waiter_and_hands_back_waiting_messages() {
 }
 
 #[test]
-fn recv_on_a_closed_and_drained_mailbox_stays_pending() {
+fn recv_on_a_closed_and_drained_mailbox_sleeps_until_a_message_is_put_back() {
     let (tx, rx) = mailbox::<u8>(1);
+    tx.try_send(7).unwrap();
+    let in_flight = rx.try_recv_guarded().unwrap();
     tx.close();
     let (wakes, waker) = counting_waker();
     let mut recv = rx.recv();
+    // It yields a few times, then registers and sleeps: no more self-wakes.
+    for _ in 0..=super::waiters::YIELDS {
+        assert!(poll_once(&mut recv, &waker).is_pending());
+    }
+    let slept = woken(&wakes);
     assert!(poll_once(&mut recv, &waker).is_pending());
-    assert!(poll_once(&mut recv, &waker).is_pending());
-    assert_eq!(woken(&wakes), 0);
+    assert_eq!(woken(&wakes), slept);
+
+    drop(in_flight); // its handler crashed: the message comes back
+    assert_eq!(woken(&wakes), slept + 1);
+    assert_eq!(poll_once(&mut recv, &waker), Poll::Ready(7));
 }
 
 #[test]

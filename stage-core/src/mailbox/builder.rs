@@ -1,0 +1,175 @@
+//! Settings of a mailbox beyond its capacity: how often a message may be
+//! delivered under a guard, and where it goes after that.
+
+use core::fmt;
+
+use super::delivery::DeadLetter;
+use super::queue::Queue;
+use super::{Receiver, Sender};
+
+/// How many failed attempts a message gets unless told otherwise.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+/// The settings of a mailbox, before it is made.
+///
+/// [`mailbox(capacity)`](crate::mailbox()) is `Builder::new(capacity).build()`.
+/// The other settings concern at-least-once receives
+/// ([`Receiver::recv_guarded`]): after how many failed deliveries a message
+/// is given up on, and what happens to it then.
+///
+/// # Examples
+///
+/// ```
+/// use stage_core::mailbox::Builder;
+///
+/// let (tx, rx) = Builder::new(64)
+///     .max_attempts(3)
+///     .dead_letters(|letter| {
+///         eprintln!(
+///             "order {} failed {} times (last: {:?})",
+///             letter.message(),
+///             letter.attempts(),
+///             letter.last_panic(),
+///         );
+///     })
+///     .build();
+/// tx.try_send(1001).unwrap();
+/// # drop(rx);
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct Builder<T> {
+    capacity: usize,
+    policy: Policy<T>,
+}
+
+/// What a mailbox does with messages whose deliveries failed.
+pub(crate) struct Policy<T> {
+    pub(crate) max_attempts: u32,
+    /// `None`: log the dead letter and drop it.
+    pub(crate) dead_letters: Option<Box<dyn Fn(DeadLetter<T>) + Send + Sync>>,
+}
+
+impl<T> Builder<T> {
+    /// Settings for a mailbox holding at most `capacity` messages.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is 0 (see [`mailbox`](crate::mailbox())). The panic
+    /// points at the caller.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = stage_core::mailbox::Builder::<u32>::new(8).build();
+    /// assert_eq!(tx.capacity(), 8);
+    /// # drop(rx);
+    /// ```
+    #[track_caller]
+    pub fn new(capacity: usize) -> Self {
+        assert!(capacity > 0, "a mailbox needs a capacity of at least 1");
+        Self {
+            capacity,
+            policy: Policy {
+                max_attempts: DEFAULT_MAX_ATTEMPTS,
+                dead_letters: None,
+            },
+        }
+    }
+
+    /// How many guarded deliveries a message gets before it becomes a dead
+    /// letter; [`DEFAULT_MAX_ATTEMPTS`] (5) unless set.
+    ///
+    /// A message put back after its last allowed attempt is not delivered
+    /// again: the next receive hands it to the [dead-letter
+    /// sink](Builder::dead_letters) and carries on with the next message.
+    /// `u32::MAX` means "never give up".
+    ///
+    /// # Panics
+    ///
+    /// If `attempts` is 0: a message must be delivered at least once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = stage_core::mailbox::Builder::new(1).max_attempts(2).build();
+    /// tx.try_send("flaky").unwrap();
+    /// drop(rx.try_recv_guarded().unwrap()); // attempt 1 fails
+    /// drop(rx.try_recv_guarded().unwrap()); // attempt 2 fails
+    /// assert!(rx.try_recv_guarded().is_err()); // given up on
+    /// assert_eq!(rx.stats().dead_letters, 1);
+    /// ```
+    #[track_caller]
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        assert!(attempts > 0, "a message needs at least one attempt");
+        self.policy.max_attempts = attempts;
+        self
+    }
+
+    /// Where messages go once they have failed every attempt.
+    ///
+    /// `sink` is called with each [`DeadLetter`] by the receive that finds
+    /// it, on that receiver's thread and before the receive carries on; it
+    /// should be quick (forward the letter into a queue of your own, say).
+    /// Without a sink, a dead letter is logged (`tracing`, at error level,
+    /// with its attempt count and last panic message) and dropped. Either
+    /// way it is counted in [`stats`](Receiver::stats).
+    ///
+    /// # Examples
+    ///
+    /// A dead-letter queue that is itself a mailbox:
+    ///
+    /// ```
+    /// use stage_core::mailbox::{Builder, DeadLetter};
+    ///
+    /// let (dead_tx, dead_rx) = stage_core::mailbox::<DeadLetter<&str>>(64);
+    /// let (tx, rx) = Builder::new(16)
+    ///     .max_attempts(1)
+    ///     .dead_letters(move |letter| {
+    ///         if let Err(full) = dead_tx.try_send(letter) {
+    ///             eprintln!("dead-letter queue full, dropping {:?}", full.into_inner());
+    ///         }
+    ///     })
+    ///     .build();
+    ///
+    /// tx.try_send("poison").unwrap();
+    /// drop(rx.try_recv_guarded().unwrap());
+    /// assert!(rx.try_recv().is_err());
+    /// assert_eq!(dead_rx.try_recv().unwrap().into_message(), "poison");
+    /// ```
+    pub fn dead_letters(mut self, sink: impl Fn(DeadLetter<T>) + Send + Sync + 'static) -> Self {
+        self.policy.dead_letters = Some(Box::new(sink));
+        self
+    }
+
+    /// Makes the mailbox.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = stage_core::mailbox::Builder::new(2).build();
+    /// tx.try_send('a').unwrap();
+    /// assert_eq!(rx.try_recv(), Ok('a'));
+    /// ```
+    pub fn build(self) -> (Sender<T>, Receiver<T>) {
+        super::from_queue(Queue::lock_free(self.capacity), self.policy)
+    }
+
+    /// A mailbox over a mutex-protected queue, for loom models with several
+    /// receivers (loom cannot explore two poppers on the lock-free queue; see
+    /// `loom-tests`). Only in loom builds.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn build_over_locked_queue(self) -> (Sender<T>, Receiver<T>) {
+        super::from_queue(Queue::locked(self.capacity), self.policy)
+    }
+}
+
+impl<T> fmt::Debug for Builder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("capacity", &self.capacity)
+            .field("max_attempts", &self.policy.max_attempts)
+            .field("dead_letters", &self.policy.dead_letters.is_some())
+            .finish()
+    }
+}

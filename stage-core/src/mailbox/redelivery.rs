@@ -1,0 +1,91 @@
+//! The redelivery lane: messages put back by a [`Delivery`] dropped without
+//! an acknowledgement, waiting to be received again ahead of the queue.
+//!
+//! The lane is a short FIFO behind a mutex, with its length mirrored in an
+//! atomic so that the hot paths, which find it empty all but right after a
+//! crash, pay one relaxed load and never the lock. It is never closed and
+//! never refuses a message: refusing would lose the message, and waiting for
+//! room could wait on the very consumer that is putting it back. Its length
+//! counts against the mailbox's capacity for senders (see
+//! [`Shared::try_send`](super::shared::Shared::try_send)), so it stays small:
+//! it holds at most the messages of the deliveries that were in flight.
+//!
+//! [`Delivery`]: super::Delivery
+
+use std::collections::VecDeque;
+
+use crossbeam_utils::CachePadded;
+
+use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::Mutex;
+
+/// A message that was delivered and put back, with what its deliveries left.
+pub(crate) struct Returned<T> {
+    pub(crate) message: T,
+    /// How often it has been delivered under a guard so far.
+    pub(crate) attempts: u32,
+    /// The message of the latest recorded panic of one of those attempts.
+    pub(crate) last_panic: Option<String>,
+}
+
+/// The lane itself.
+pub(crate) struct Redeliveries<T> {
+    queue: Mutex<VecDeque<Returned<T>>>,
+    /// `queue.len()`, written under the lock, read without it. On a line of
+    /// its own: senders and receivers read it on every operation, and it is
+    /// written only when a message is put back or taken from the lane.
+    len: CachePadded<AtomicUsize>,
+}
+
+impl<T> Redeliveries<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            queue: Mutex::new(VecDeque::new()),
+            len: CachePadded::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// How many messages wait in the lane.
+    ///
+    /// Relaxed: a hint for the fast paths (the messages themselves are read
+    /// under the lock). A thread that must see a put-back is ordered after
+    /// it by a fence (the wakeup handshake) or by happens-before (a task
+    /// restarted after its predecessor crashed).
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// Puts a message at the back of the lane.
+    pub(crate) fn push(&self, returned: Returned<T>) {
+        let mut queue = self.lock();
+        queue.push_back(returned);
+        self.len.store(queue.len(), Ordering::Relaxed);
+    }
+
+    /// Takes the message at the front of the lane, if any.
+    #[inline]
+    pub(crate) fn pop(&self) -> Option<Returned<T>> {
+        if self.len() == 0 {
+            return None;
+        }
+        self.pop_locked()
+    }
+
+    #[cold]
+    fn pop_locked(&self) -> Option<Returned<T>> {
+        let mut queue = self.lock();
+        let returned = queue.pop_front();
+        self.len.store(queue.len(), Ordering::Relaxed);
+        returned
+    }
+
+    fn lock(&self) -> crate::sync::MutexGuard<'_, VecDeque<Returned<T>>> {
+        // Only this file's code runs under the lock, and none of it panics
+        // (a failed allocation aborts), so the lock is never poisoned; if it
+        // were, the queue would still be consistent.
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
