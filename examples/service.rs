@@ -5,18 +5,21 @@
 //!
 //! Run: `cargo run --release --example service [-- --seconds 3 --crash-rate 0.01 --workers 4]`
 //!
-//! Receives are at-most-once: the request a worker was handling when it
-//! crashed is lost, and the summary counts it. Nothing else is lost.
+//! Receives are at-least-once: the request a worker was handling when it
+//! crashed goes back to the mailbox, ahead of the queue, and the restarted
+//! worker handles it again. Most crashes are transient (the retry succeeds);
+//! a few requests crash every attempt (poison) and end up as dead letters
+//! after 5 attempts. The summary shows that no request is lost.
 
 use std::io::IsTerminal;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
 use stage::group::{Backoff, StopSignal};
-use stage::mailbox::Receiver;
+use stage::mailbox::{Builder, DeadLetter, Receiver};
 
 struct Args {
     seconds: f64,
@@ -54,6 +57,9 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
+/// One crashing request in this many crashes every attempt (poison).
+const POISON_SHARE: f64 = 1000.0;
+
 /// What the service counts.
 #[derive(Default)]
 struct Counters {
@@ -65,7 +71,27 @@ struct Counters {
 /// A request: its number, and whether handling it crashes the worker.
 struct Request {
     id: u64,
-    crash: bool,
+    fault: Fault,
+}
+
+/// What handling a request does to its worker.
+#[derive(Clone, Copy, PartialEq)]
+enum Fault {
+    None,
+    /// Crashes the first attempt only (a flaky dependency, say).
+    Transient,
+    /// Crashes every attempt (a request the code cannot handle).
+    Poison,
+}
+
+impl Request {
+    fn crashes(&self, attempt: u32) -> bool {
+        match self.fault {
+            Fault::None => false,
+            Fault::Transient => attempt == 1,
+            Fault::Poison => true,
+        }
+    }
 }
 
 /// A small deterministic generator (xorshift64*): which requests crash.
@@ -81,21 +107,28 @@ impl Dice {
 }
 
 /// A worker: handles requests until the group asks it to stop; a crashing
-/// request panics it (the group restarts it).
+/// request panics it (the group restarts it, and the request is delivered
+/// again).
 async fn worker(requests: Receiver<Request>, counters: Arc<Counters>, stop: StopSignal) {
     loop {
-        let (request, stopping) = (pin!(requests.recv()), pin!(stop.requested()));
-        let Either::Left((request, _)) = select(request, stopping).await else {
+        let (delivery, stopping) = (pin!(requests.recv_guarded()), pin!(stop.requested()));
+        let Either::Left((delivery, _)) = select(delivery, stopping).await else {
             return; // shutting down
         };
-        if request.crash {
-            counters.crashes.fetch_add(1, Ordering::Relaxed);
-            panic!("request {} crashed its worker", request.id);
-        }
-        // "Handle" it: a little work, and a yield as real I/O would.
-        std::hint::black_box(request.id.wrapping_mul(31));
-        tokio::task::yield_now().await;
-        counters.handled.fetch_add(1, Ordering::Relaxed);
+        let attempt = delivery.attempt();
+        // Acknowledged when the handler returns; put back if it panics.
+        delivery
+            .process(async |request| {
+                if request.crashes(attempt) {
+                    counters.crashes.fetch_add(1, Ordering::Relaxed);
+                    panic!("request {} crashed its worker", request.id);
+                }
+                // "Handle" it: a little work, and a yield as real I/O would.
+                std::hint::black_box(request.id.wrapping_mul(31));
+                tokio::task::yield_now().await;
+                counters.handled.fetch_add(1, Ordering::Relaxed);
+            })
+            .await;
     }
 }
 
@@ -112,7 +145,15 @@ async fn main() {
     std::panic::set_hook(Box::new(|_| {}));
 
     let counters = Arc::new(Counters::default());
-    let (tx, rx) = stage::mailbox::<Request>(1024);
+    // Poison requests end up here; a real service would park them for a
+    // human to look at.
+    let dead_letters = Arc::new(Mutex::new(Vec::<DeadLetter<Request>>::new()));
+    let (tx, rx) = Builder::new(1024)
+        .dead_letters({
+            let dead_letters = Arc::clone(&dead_letters);
+            move |letter| dead_letters.lock().unwrap().push(letter)
+        })
+        .build();
     let mut group = stage::group()
         .name("workers")
         .tasks(args.workers)
@@ -123,10 +164,12 @@ async fn main() {
         });
 
     println!(
-        "serving for {:.1}s with {} workers; {:.1}% of requests crash their worker",
+        "serving for {:.1}s with {} workers; {:.2}% of requests crash their worker once, \
+         {:.4}% every time",
         args.seconds,
         args.workers,
-        args.crash_rate * 100.0
+        args.crash_rate * 100.0,
+        args.crash_rate * 100.0 / POISON_SHARE,
     );
     let start = Instant::now();
     let run_for = Duration::from_secs_f64(args.seconds);
@@ -138,8 +181,15 @@ async fn main() {
             let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
             let mut id = 0;
             while start.elapsed() < run_for {
-                let crash = dice.roll() < crash_rate;
-                tx.send(Request { id, crash })
+                let roll = dice.roll();
+                let fault = if roll < crash_rate / POISON_SHARE {
+                    Fault::Poison
+                } else if roll < crash_rate {
+                    Fault::Transient
+                } else {
+                    Fault::None
+                };
+                tx.send(Request { id, fault })
                     .await
                     .expect("the mailbox stays open");
                 counters.sent.fetch_add(1, Ordering::Relaxed);
@@ -189,22 +239,39 @@ async fn main() {
     let sent = counters.sent.load(Ordering::Relaxed);
     let handled = counters.handled.load(Ordering::Relaxed);
     let crashes = counters.crashes.load(Ordering::Relaxed);
-    let lost = sent - handled;
+    let mailbox = tx.stats();
+    let lost = sent - handled - mailbox.dead_letters - tx.len() as u64;
     println!("summary after {:.2?}:", start.elapsed());
     println!("  requests sent      {sent:>10}");
-    println!("  requests handled   {handled:>10}");
+    println!("  requests handled   {handled:>10}  (each exactly once)");
     println!("  worker crashes     {crashes:>10}");
     println!("  worker restarts    {restarts:>10}");
     println!(
-        "  requests lost      {lost:>10}  (each in a crashed handler: receives are at-most-once)"
+        "  redeliveries       {:>10}  (a crashed request, handed to the restarted worker)",
+        mailbox.redeliveries
     );
+    println!(
+        "  dead letters       {:>10}  (poison requests, given up on after {} attempts)",
+        mailbox.dead_letters,
+        stage::mailbox::DEFAULT_MAX_ATTEMPTS
+    );
+    if let Some(letter) = dead_letters.lock().unwrap().first() {
+        println!(
+            "                                e.g. request {}: {} attempts, the last panicked with \"{}\"",
+            letter.message().id,
+            letter.attempts(),
+            letter.last_panic().unwrap_or("?"),
+        );
+    }
+    println!("  requests lost      {lost:>10}");
     println!(
         "  shutdown           {} workers stopped cleanly, {} aborted",
         report.tasks.len() - report.aborted(),
         report.aborted()
     );
+    assert_eq!(lost, 0, "a request was lost");
     assert_eq!(
-        lost, crashes,
-        "a request was lost outside a crashed handler"
+        mailbox.redeliveries, crashes,
+        "every crashed request was put back"
     );
 }

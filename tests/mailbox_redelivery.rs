@@ -13,11 +13,11 @@ use stage::mailbox::{Builder, DeadLetter, RecvError, TryRecvError, TrySendError}
 
 use support::settle;
 
+/// Where a collecting sink keeps the dead letters.
+type Letters<T> = Arc<Mutex<Vec<DeadLetter<T>>>>;
+
 /// A dead-letter sink that keeps what it is given.
-fn collecting_sink<T: Send + 'static>() -> (
-    Arc<Mutex<Vec<DeadLetter<T>>>>,
-    impl Fn(DeadLetter<T>) + Send + Sync + 'static,
-) {
+fn collecting_sink<T: Send + 'static>() -> (Letters<T>, impl Fn(DeadLetter<T>) + Send + Sync) {
     let letters = Arc::new(Mutex::new(Vec::new()));
     let sink = {
         let letters = Arc::clone(&letters);

@@ -10,9 +10,26 @@
 //! is closed ([`TryRecvError::Closed`], [`RecvError`], the end of the
 //! [`Stream`](futures_core::Stream)).
 //!
+//! # Two receive modes
+//!
+//! [`Receiver::recv`] and its siblings are *at-most-once*: the message is
+//! handed over, and if the consumer crashes while handling it, it is gone.
+//! [`Receiver::recv_guarded`] and its siblings are *at-least-once*: they
+//! hand out a [`Delivery`] guard, and a message whose guard is dropped
+//! without an acknowledgement (a panic, an early return, an abort) goes back
+//! into the mailbox ahead of the queued messages, with its attempt count;
+//! after [`Builder::max_attempts`] failed attempts it becomes a
+//! [`DeadLetter`]. See [`Receiver::recv_guarded`] for when to use which, and
+//! what it means for capacity and close.
+//!
+//! # How it is built
+//!
 //! The queue is lock-free (`concurrent-queue`); waiting uses `event-listener`.
 //! Neither the send nor the receive path takes a lock unless the other side
-//! is waiting, and no notification is made when nobody waits.
+//! is waiting, and no notification is made when nobody waits. Messages put
+//! back wait in a short lane behind a mutex, which only a crash fills; the
+//! hot paths read its length, one relaxed load, and never take its lock
+//! while it is empty.
 //!
 //! # Examples
 //!
@@ -184,7 +201,8 @@ macro_rules! handle_methods {
             }
 
             /// Whether the mailbox holds `capacity` messages right now (it may
-            /// briefly hold more: see [`Receiver::recv_guarded`]).
+            /// briefly hold more: see
+            /// [`Receiver::recv_guarded`](crate::mailbox::Receiver::recv_guarded)).
             ///
             /// # Examples
             ///
