@@ -4,7 +4,9 @@
 //! Scenarios: SPSC at capacity 1, 16 and 1024; MPSC 4x1 and MPMC 4x4 at
 //! capacity 1024; each on a current_thread runtime and on a 2-worker
 //! multi-thread runtime. Peers: tokio::sync::mpsc (single consumer only),
-//! async-channel, flume and kanal. The SPSC groups on current_thread also
+//! async-channel, flume and kanal; and the mailbox's own at-least-once
+//! receive (`stage_guarded`: receive under a guard, then acknowledge), whose
+//! ratio to `stage` is the cost of the guarantee. The SPSC groups on current_thread also
 //! carry the ceiling of the queue we build on: one thread pushing and
 //! popping a concurrent-queue, no tasks, no wakeups.
 //!
@@ -61,6 +63,30 @@ impl Channel for Stage {
     }
     async fn recv(rx: &mut Self::Rx) -> u64 {
         rx.recv().await
+    }
+}
+
+/// The mailbox with at-least-once receives: each message is received under
+/// a guard and acknowledged, the happy path of `recv_guarded`.
+struct StageGuarded;
+impl Channel for StageGuarded {
+    const NAME: &'static str = "stage_guarded";
+    type Tx = stage::mailbox::Sender<u64>;
+    type Rx = stage::mailbox::Receiver<u64>;
+    fn bounded(capacity: usize) -> (Self::Tx, Self::Rx) {
+        Stage::bounded(capacity)
+    }
+    fn split(rx: Self::Rx, n: usize) -> Vec<Self::Rx> {
+        clones(rx, n)
+    }
+    async fn send(tx: &Self::Tx, msg: u64) {
+        Stage::send(tx, msg).await
+    }
+    async fn recv(rx: &mut Self::Rx) -> u64 {
+        let delivery = rx.recv_guarded().await;
+        let msg = *delivery;
+        delivery.ack();
+        msg
     }
 }
 
@@ -277,6 +303,7 @@ fn mailbox_throughput(c: &mut Criterion) {
             group.warm_up_time(Duration::from_millis(500));
             group.measurement_time(Duration::from_secs(3));
             bench_peer::<Stage>(&mut group, &rt, s);
+            bench_peer::<StageGuarded>(&mut group, &rt, s);
             bench_peer::<TokioMpsc>(&mut group, &rt, s);
             bench_peer::<AsyncChannel>(&mut group, &rt, s);
             bench_peer::<Flume>(&mut group, &rt, s);

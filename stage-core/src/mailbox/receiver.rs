@@ -9,7 +9,8 @@ use futures_core::{FusedStream, Stream};
 
 use super::delivery::Delivery;
 use super::error::{RecvError, TryRecvError};
-use super::shared::{Shared, Taken};
+use super::redelivery::Returned;
+use super::shared::Shared;
 use super::waiters::Wait;
 use crate::sync::Arc;
 
@@ -233,7 +234,7 @@ impl<T> Receiver<T> {
     pub fn try_recv_guarded(&self) -> Result<Delivery<'_, T>, TryRecvError> {
         self.shared
             .try_take()
-            .map(|taken| Delivery::new(&self.shared, taken.into_returned()))
+            .map(|taken| Delivery::new(&self.shared, taken))
     }
 
     /// Receives a message if one is queued right now.
@@ -275,9 +276,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(consumer.join().unwrap(), Ok(9));
     /// ```
     pub fn recv_blocking(&self) -> Result<T, RecvError> {
-        Wait::block_on(&self.shared.receivers, || {
-            Some(self.shared.attempt_take()?.map(Taken::into_message))
-        })
+        Wait::block_on(&self.shared.receivers, || self.shared.attempt_recv())
     }
 }
 
@@ -323,8 +322,8 @@ impl<T> Stream for Receiver<T> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
         this.stream_wait
-            .poll(&this.shared.receivers, cx, || this.shared.attempt_take())
-            .map(|taken| taken.ok().map(Taken::into_message))
+            .poll(&this.shared.receivers, cx, || this.shared.attempt_recv())
+            .map(Result::ok)
     }
 }
 
@@ -360,8 +359,8 @@ impl<'a, T> Waiting<'a, T> {
     }
 
     /// A delivery of `taken`, guarded by this receive's mailbox.
-    fn deliver(&self, taken: Taken<T>) -> Delivery<'a, T> {
-        Delivery::new(&self.receiver.shared, taken.into_returned())
+    fn deliver(&self, taken: Returned<T>) -> Delivery<'a, T> {
+        Delivery::new(&self.receiver.shared, taken)
     }
 }
 
@@ -400,15 +399,13 @@ macro_rules! receive_future {
 receive_future! {
     /// The future returned by [`Receiver::recv`].
     Recv -> T,
-    |this, cx| this.poll(cx, Shared::attempt_take_forever).map(Taken::into_message)
+    |this, cx| this.poll(cx, Shared::attempt_recv_forever)
 }
 
 receive_future! {
     /// The future returned by [`Receiver::recv_or_closed`].
     RecvOrClosed -> Result<T, RecvError>,
-    |this, cx| this
-        .poll(cx, Shared::attempt_take)
-        .map(|taken| taken.map(Taken::into_message))
+    |this, cx| this.poll(cx, Shared::attempt_recv)
 }
 
 receive_future! {

@@ -28,6 +28,18 @@ pub(crate) struct Returned<T> {
     pub(crate) last_panic: Option<String>,
 }
 
+impl<T> Returned<T> {
+    /// A message taken from the queue: never delivered before.
+    #[inline]
+    pub(crate) fn fresh(message: T) -> Self {
+        Self {
+            message,
+            attempts: 0,
+            last_panic: None,
+        }
+    }
+}
+
 /// The lane itself.
 pub(crate) struct Redeliveries<T> {
     queue: Mutex<VecDeque<Returned<T>>>,

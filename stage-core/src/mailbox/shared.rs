@@ -25,36 +25,6 @@ pub(crate) struct Shared<T> {
     counters: Counters,
 }
 
-/// What a receive takes out of the mailbox.
-pub(crate) enum Taken<T> {
-    /// A message from the queue, never delivered before.
-    Fresh(T),
-    /// A message put back after failed deliveries.
-    Returned(Returned<T>),
-}
-
-impl<T> Taken<T> {
-    #[inline]
-    pub(crate) fn into_message(self) -> T {
-        match self {
-            Self::Fresh(message) => message,
-            Self::Returned(returned) => returned.message,
-        }
-    }
-
-    #[inline]
-    pub(crate) fn into_returned(self) -> Returned<T> {
-        match self {
-            Self::Fresh(message) => Returned {
-                message,
-                attempts: 0,
-                last_panic: None,
-            },
-            Self::Returned(returned) => returned,
-        }
-    }
-}
-
 impl<T> Shared<T> {
     pub(crate) fn new(queue: Queue<T>, policy: Policy<T>) -> Self {
         Self {
@@ -87,13 +57,8 @@ impl<T> Shared<T> {
         // `capacity` messages. (The queue alone enforces its bound; this
         // check only matters right after a crash, when the lane is not
         // empty.)
-        let returned = self.redeliveries.len();
-        if returned != 0 && self.queue.len() + returned >= self.queue.capacity() {
-            return Err(if self.queue.is_closed() {
-                TrySendError::Closed(msg)
-            } else {
-                TrySendError::Full(msg)
-            });
+        if self.redeliveries.len() != 0 && self.full_with_returned() {
+            return Err(self.refuse(msg));
         }
         match self.queue.push(msg) {
             Ok(()) => {
@@ -105,28 +70,56 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Takes the next message: first from the lane of messages put back,
-    /// then from the queue.
+    /// Whether the queue and the lane together hold `capacity` messages.
+    #[cold]
+    fn full_with_returned(&self) -> bool {
+        self.len() >= self.queue.capacity()
+    }
+
+    /// Why a message cannot be sent now that the lane filled the mailbox.
+    #[cold]
+    fn refuse(&self, msg: T) -> TrySendError<T> {
+        if self.queue.is_closed() {
+            TrySendError::Closed(msg)
+        } else {
+            TrySendError::Full(msg)
+        }
+    }
+
+    /// Takes the next message with what its earlier deliveries left: first
+    /// from the lane of messages put back, then from the queue.
     #[inline]
-    pub(crate) fn try_take(&self) -> Result<Taken<T>, TryRecvError> {
+    pub(crate) fn try_take(&self) -> Result<Returned<T>, TryRecvError> {
         if self.redeliveries.len() != 0 {
             if let Some(returned) = self.take_returned() {
-                return Ok(Taken::Returned(returned));
+                return Ok(returned);
             }
         }
+        self.pop_fresh().map(Returned::fresh)
+    }
+
+    /// [`try_take`](Self::try_take) for a plain receive, which has no use
+    /// for what a message put back carries besides the message.
+    #[inline]
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        if self.redeliveries.len() != 0 {
+            if let Some(returned) = self.take_returned() {
+                return Ok(returned.message);
+            }
+        }
+        self.pop_fresh()
+    }
+
+    #[inline]
+    fn pop_fresh(&self) -> Result<T, TryRecvError> {
         match self.queue.pop() {
             Ok(msg) => {
                 self.senders.notify_one();
-                Ok(Taken::Fresh(msg))
+                Ok(msg)
             }
             Err(PopError::Empty) => Err(TryRecvError::Empty),
             Err(PopError::Closed) => Err(TryRecvError::Closed),
         }
-    }
-
-    #[inline]
-    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
-        self.try_take().map(Taken::into_message)
     }
 
     /// Takes the first message of the lane that may still be delivered;
@@ -198,20 +191,40 @@ impl<T> Shared<T> {
     /// One try of a receive that ends when the mailbox is closed and
     /// drained; `None` means "empty: wait, then try again".
     #[inline]
-    pub(crate) fn attempt_take(&self) -> Option<Result<Taken<T>, RecvError>> {
-        match self.try_take() {
-            Ok(taken) => Some(Ok(taken)),
-            Err(TryRecvError::Closed) => Some(Err(RecvError)),
-            Err(TryRecvError::Empty) => None,
-        }
+    pub(crate) fn attempt_recv(&self) -> Option<Result<T, RecvError>> {
+        until_closed(self.try_recv())
     }
 
     /// One try of a receive that waits for a message however long it takes:
     /// on a closed and drained mailbox too, where a delivery in flight may
     /// still put its message back.
     #[inline]
-    pub(crate) fn attempt_take_forever(&self) -> Option<Taken<T>> {
+    pub(crate) fn attempt_recv_forever(&self) -> Option<T> {
+        self.try_recv().ok()
+    }
+
+    /// [`attempt_recv`](Self::attempt_recv) for a guarded receive.
+    #[inline]
+    pub(crate) fn attempt_take(&self) -> Option<Result<Returned<T>, RecvError>> {
+        until_closed(self.try_take())
+    }
+
+    /// [`attempt_recv_forever`](Self::attempt_recv_forever) for a guarded
+    /// receive.
+    #[inline]
+    pub(crate) fn attempt_take_forever(&self) -> Option<Returned<T>> {
         self.try_take().ok()
+    }
+}
+
+/// A receive's outcome for a wait: `None` (wait, then try again) while the
+/// mailbox is empty, an error once it is closed and drained.
+#[inline]
+fn until_closed<M>(outcome: Result<M, TryRecvError>) -> Option<Result<M, RecvError>> {
+    match outcome {
+        Ok(message) => Some(Ok(message)),
+        Err(TryRecvError::Closed) => Some(Err(RecvError)),
+        Err(TryRecvError::Empty) => None,
     }
 }
 
