@@ -5,6 +5,8 @@
 //!
 //! The single-receiver models run on the real queue; those with two
 //! receivers on the mutex-protected substitute (see `mailbox_receivers.rs`).
+//! Each is small enough for a preemption bound of 3 (about a second for the
+//! file; bound 4 takes seven).
 #![cfg(loom)]
 
 use loom::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +19,7 @@ use stage_core::mailbox::{Builder, DeadLetter, TryRecvError};
 
 #[test]
 fn a_delivery_dropped_while_a_sender_sends_comes_back_once_and_first() {
-    model(2, || {
+    model(3, || {
         let (tx, rx) = stage_core::mailbox(1);
         block_on(tx.send('a')).unwrap();
         let delivery = rx.try_recv_guarded().unwrap();
@@ -43,7 +45,7 @@ fn a_delivery_dropped_while_a_sender_sends_comes_back_once_and_first() {
 
 #[test]
 fn a_message_put_back_counts_against_capacity_for_senders() {
-    model(2, || {
+    model(3, || {
         let (tx, rx) = stage_core::mailbox(1);
         block_on(tx.send('a')).unwrap();
         let delivery = rx.try_recv_guarded().unwrap();
@@ -71,7 +73,7 @@ fn a_message_put_back_counts_against_capacity_for_senders() {
 
 #[test]
 fn a_waiting_receiver_is_woken_by_a_message_put_back() {
-    model(2, || {
+    model(3, || {
         let (tx, rx) = Builder::new(1).build_over_locked_queue();
         block_on(tx.send(7u8)).unwrap();
         let delivery = rx.try_recv_guarded().unwrap();
@@ -91,7 +93,7 @@ fn a_waiting_receiver_is_woken_by_a_message_put_back() {
 
 #[test]
 fn a_delivery_dropped_while_another_consumer_receives_is_delivered_exactly_once_more() {
-    model(2, || {
+    model(3, || {
         let (tx, rx) = Builder::new(2).build_over_locked_queue();
         block_on(tx.send('a')).unwrap();
         block_on(tx.send('b')).unwrap();
@@ -128,7 +130,7 @@ fn a_delivery_dropped_while_another_consumer_receives_is_delivered_exactly_once_
 
 #[test]
 fn a_message_put_back_during_a_close_is_not_lost() {
-    model(2, || {
+    model(3, || {
         let (tx, rx) = stage_core::mailbox(1);
         block_on(tx.send(3u8)).unwrap();
         let delivery = rx.try_recv_guarded().unwrap();
@@ -152,7 +154,7 @@ fn a_message_put_back_during_a_close_is_not_lost() {
 
 #[test]
 fn a_message_out_of_attempts_becomes_exactly_one_dead_letter() {
-    model(2, || {
+    model(3, || {
         let letters = Arc::new(Mutex::new(Vec::<DeadLetter<char>>::new()));
         let (tx, rx) = Builder::new(2)
             .max_attempts(1)
