@@ -109,7 +109,9 @@ impl<T> Builder<T> {
     ///
     /// `sink` is called with each [`DeadLetter`] by the receive that finds
     /// it, on that receiver's thread and before the receive carries on; it
-    /// should be quick (forward the letter into a queue of your own, say).
+    /// should be quick (forward the letter into a queue of your own, say). A
+    /// panic in the sink is the receiving task's panic, and the letter goes
+    /// down with it.
     /// Without a sink, a dead letter is logged (`tracing`, at error level,
     /// with its attempt count and last panic message) and dropped. Either
     /// way it is counted in [`stats`](Receiver::stats).

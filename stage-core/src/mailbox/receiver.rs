@@ -38,6 +38,10 @@ pub struct Receiver<T> {
     pub(crate) shared: Arc<Shared<T>>,
     /// The wait of this handle's `Stream` implementation.
     stream_wait: Wait,
+    /// Whether this handle's `Stream` has ended: it stays ended, even if a
+    /// delivery in flight puts a message back later (another receive gets
+    /// that one).
+    stream_ended: bool,
 }
 
 impl<T> Receiver<T> {
@@ -45,6 +49,7 @@ impl<T> Receiver<T> {
         Self {
             shared,
             stream_wait: Wait::default(),
+            stream_ended: false,
         }
     }
 
@@ -300,7 +305,8 @@ impl<T> fmt::Debug for Receiver<T> {
     }
 }
 
-/// Receives messages until the mailbox is closed and drained.
+/// Receives messages until the mailbox is closed and drained; then it has
+/// ended for good.
 ///
 /// # Examples
 ///
@@ -321,15 +327,21 @@ impl<T> Stream for Receiver<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        this.stream_wait
-            .poll(&this.shared.receivers, cx, || this.shared.attempt_recv())
-            .map(Result::ok)
+        if this.stream_ended {
+            return Poll::Ready(None);
+        }
+        let next = ready!(this
+            .stream_wait
+            .poll(&this.shared.receivers, cx, || this.shared.attempt_recv()))
+        .ok();
+        this.stream_ended = next.is_none();
+        Poll::Ready(next)
     }
 }
 
 impl<T> FusedStream for Receiver<T> {
     fn is_terminated(&self) -> bool {
-        self.shared.queue.is_closed() && self.shared.len() == 0
+        self.stream_ended
     }
 }
 

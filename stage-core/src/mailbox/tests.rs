@@ -225,6 +225,21 @@ fn the_stream_drains_then_ends_after_close() {
 }
 
 #[test]
+fn an_ended_stream_stays_ended_when_a_message_is_put_back_later() {
+    let (tx, mut rx) = mailbox(2);
+    tx.try_send(1).unwrap();
+    let consumer = rx.clone();
+    let in_flight = consumer.try_recv_guarded().unwrap();
+    tx.close();
+    assert!(!futures_core::FusedStream::is_terminated(&rx));
+    assert_eq!(rx.next().now_or_never(), Some(None));
+    drop(in_flight); // put back after the stream ended
+    assert!(futures_core::FusedStream::is_terminated(&rx));
+    assert_eq!(rx.next().now_or_never(), Some(None));
+    assert_eq!(consumer.try_recv(), Ok(1), "another receive gets it");
+}
+
+#[test]
 fn a_stream_waiting_when_dropped_deregisters() {
     let (tx, mut rx) = mailbox::<u8>(1);
     let mut next = rx.next();
