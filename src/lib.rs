@@ -32,6 +32,12 @@
 //! assert_eq!(rx.recv().await, 3);
 //! # }
 //! ```
+//!
+//! That receive is at-most-once: the message the crashed consumer held (1)
+//! is gone. [`Receiver::recv_guarded`](mailbox::Receiver::recv_guarded) is
+//! the at-least-once receive: a message whose handler crashes before
+//! acknowledging it goes back to the mailbox, ahead of the queue, and
+//! poison messages end up as [dead letters](mailbox::DeadLetter).
 
 #![warn(missing_docs)]
 
