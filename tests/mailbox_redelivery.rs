@@ -324,3 +324,63 @@ async fn a_group_whose_tasks_receive_with_guards_loses_nothing_across_panics() {
     assert_eq!(stats.panicked, 20);
     group.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_owned_delivery_handled_in_a_spawned_task_comes_back_if_that_task_crashes() {
+    let (tx, rx) = stage::mailbox(4);
+    tx.send(String::from("render")).await.unwrap();
+    let delivery = rx.recv_guarded().await.into_owned();
+    let handler = tokio::spawn(async move {
+        delivery
+            .process(async |job: &mut String| panic!("{job} crashed"))
+            .await
+    });
+    assert!(handler.await.unwrap_err().is_panic());
+
+    let again = rx.recv_guarded().await.into_owned();
+    assert_eq!(again.attempt(), 2);
+    assert_eq!(again.last_panic(), Some("render crashed"));
+    let handler = tokio::spawn(again.process(async |job: &mut String| job.len()));
+    assert_eq!(handler.await.unwrap(), 6);
+    assert!(rx.is_empty());
+}
+
+#[tokio::test]
+async fn a_handler_can_dead_letter_a_message_it_can_never_handle() {
+    let (letters, sink) = collecting_sink();
+    let (tx, rx) = Builder::new(4).dead_letters(sink).build();
+    tx.send("not json").await.unwrap();
+    tx.send("{}").await.unwrap();
+    let first = rx.recv_guarded().await;
+    assert_eq!(*first, "not json");
+    first.dead_letter();
+    assert_eq!(rx.recv_guarded().await.into_inner(), "{}");
+
+    let letters = letters.lock().unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(
+        (*letters[0].message(), letters[0].attempts()),
+        ("not json", 1)
+    );
+    assert_eq!(rx.stats().dead_letters, 1);
+    assert_eq!(rx.stats().redeliveries, 0);
+}
+
+#[test]
+fn a_thread_that_panics_holding_a_blocking_delivery_puts_it_back() {
+    let (tx, rx) = stage::mailbox(4);
+    tx.send_blocking(7).unwrap();
+    let worker = std::thread::spawn({
+        let rx = rx.clone();
+        move || {
+            let job = rx.recv_guarded_blocking().unwrap();
+            panic!("worker thread died on {}", *job);
+        }
+    });
+    assert!(worker.join().is_err());
+    let again = rx.recv_guarded_blocking().unwrap();
+    assert_eq!((*again, again.attempt()), (7, 2));
+    again.ack();
+    tx.close();
+    assert!(rx.recv_guarded_blocking().is_err());
+}

@@ -10,6 +10,7 @@ use futures_util::FutureExt;
 use super::redelivery::Returned;
 use super::shared::Shared;
 use crate::runtime::panic_message;
+use crate::sync::Arc;
 
 /// A message received under an at-least-once guard.
 ///
@@ -49,22 +50,47 @@ use crate::runtime::panic_message;
 /// ```
 #[must_use = "a delivery dropped without `ack` puts its message back for another attempt"]
 pub struct Delivery<'a, T> {
-    shared: &'a Shared<T>,
-    /// `Some` until acknowledged, taken out, or put back.
+    mailbox: Home<'a, T>,
+    /// `Some` until acknowledged, taken out, put back or dead-lettered.
     message: Option<T>,
     attempt: u32,
     last_panic: Option<String>,
 }
 
+/// The mailbox a delivery belongs to: borrowed from the receiver that took
+/// it (no reference count to touch per message), or shared once the
+/// delivery is [owned](Delivery::into_owned).
+enum Home<'a, T> {
+    Borrowed(&'a Arc<Shared<T>>),
+    Owned(Arc<Shared<T>>),
+}
+
 impl<'a, T> Delivery<'a, T> {
     #[inline]
-    pub(crate) fn new(shared: &'a Shared<T>, taken: Returned<T>) -> Self {
+    pub(crate) fn new(shared: &'a Arc<Shared<T>>, taken: Returned<T>) -> Self {
         Self {
-            shared,
+            mailbox: Home::Borrowed(shared),
             message: Some(taken.message),
             attempt: taken.attempts.saturating_add(1),
             last_panic: taken.last_panic,
         }
+    }
+
+    fn shared(&self) -> &Shared<T> {
+        match &self.mailbox {
+            Home::Borrowed(shared) => shared,
+            Home::Owned(shared) => shared,
+        }
+    }
+
+    /// Takes what the delivery holds for a put-back or a dead letter;
+    /// `None` once it was consumed.
+    fn take_returned(&mut self) -> Option<Returned<T>> {
+        Some(Returned {
+            message: self.message.take()?,
+            attempts: self.attempt,
+            last_panic: self.last_panic.take(),
+        })
     }
 
     /// Which delivery of the message this is: 1 the first time, 2 after
@@ -164,6 +190,77 @@ impl<'a, T> Delivery<'a, T> {
         drop(self);
     }
 
+    /// Gives up on the message now, without further attempts: it goes to
+    /// the mailbox's dead-letter sink with this attempt counted (for a
+    /// message the handler knows it can never handle, say one that does not
+    /// parse).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let dead = Arc::new(Mutex::new(Vec::new()));
+    /// let (tx, rx) = stage_core::mailbox::Builder::new(2)
+    ///     .dead_letters({
+    ///         let dead = Arc::clone(&dead);
+    ///         move |letter| dead.lock().unwrap().push(letter)
+    ///     })
+    ///     .build();
+    /// tx.try_send("{not json").unwrap();
+    /// rx.try_recv_guarded().unwrap().dead_letter();
+    ///
+    /// assert!(rx.is_empty());
+    /// let letter = dead.lock().unwrap().pop().unwrap();
+    /// assert_eq!((*letter.message(), letter.attempts()), ("{not json", 1));
+    /// assert_eq!(rx.stats().dead_letters, 1);
+    /// ```
+    pub fn dead_letter(mut self) {
+        if let Some(returned) = self.take_returned() {
+            self.shared().dead_letter(returned);
+        }
+    }
+
+    /// Makes the delivery independent of the receiver that took it, so that
+    /// it can move into another task: handling fans out, and the guarantee
+    /// goes along.
+    ///
+    /// A delivery borrows its receiver so that receiving costs no reference
+    /// count; this takes one (an atomic increment, and a decrement when the
+    /// delivery ends).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures_util::FutureExt;
+    ///
+    /// let (tx, rx) = stage_core::mailbox(8);
+    /// tx.try_send(21).unwrap();
+    ///
+    /// let delivery = rx.try_recv_guarded().unwrap().into_owned();
+    /// let handler = std::thread::spawn(move || {
+    ///     let doubled = delivery.process(async |n: &mut u32| *n * 2);
+    ///     doubled.now_or_never().unwrap()
+    /// });
+    /// assert_eq!(handler.join().unwrap(), 42);
+    /// assert!(rx.is_empty());
+    /// ```
+    pub fn into_owned(mut self) -> Delivery<'static, T>
+    where
+        T: 'static,
+    {
+        let mailbox = match &self.mailbox {
+            Home::Borrowed(shared) => Arc::clone(shared),
+            Home::Owned(shared) => Arc::clone(shared),
+        };
+        Delivery {
+            mailbox: Home::Owned(mailbox),
+            message: self.message.take(),
+            attempt: self.attempt,
+            last_panic: self.last_panic.take(),
+        }
+    }
+
     /// Runs `handler` on the message; acknowledges it if the handler returns.
     ///
     /// If the handler panics, the message is put back with the panic's
@@ -234,12 +331,8 @@ impl<T> DerefMut for Delivery<'_, T> {
 
 impl<T> Drop for Delivery<'_, T> {
     fn drop(&mut self) {
-        if let Some(message) = self.message.take() {
-            self.shared.put_back(Returned {
-                message,
-                attempts: self.attempt,
-                last_panic: self.last_panic.take(),
-            });
+        if let Some(returned) = self.take_returned() {
+            self.shared().put_back(returned);
         }
     }
 }

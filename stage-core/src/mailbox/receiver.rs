@@ -283,6 +283,32 @@ impl<T> Receiver<T> {
     pub fn recv_blocking(&self) -> Result<T, RecvError> {
         Wait::block_on(&self.shared.receivers, || self.shared.attempt_recv())
     }
+
+    /// Receives a message under a guard, blocking the current thread until
+    /// one arrives: [`recv_guarded_or_closed`](Receiver::recv_guarded_or_closed)
+    /// for code outside async.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError`] once the mailbox is closed and nothing is queued.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = stage_core::mailbox::<&str>(1);
+    /// let worker = std::thread::spawn(move || {
+    ///     let job = rx.recv_guarded_blocking().unwrap();
+    ///     let seen = (*job, job.attempt());
+    ///     job.ack();
+    ///     seen
+    /// });
+    /// tx.send_blocking("resize image").unwrap();
+    /// assert_eq!(worker.join().unwrap(), ("resize image", 1));
+    /// ```
+    pub fn recv_guarded_blocking(&self) -> Result<Delivery<'_, T>, RecvError> {
+        let taken = Wait::block_on(&self.shared.receivers, || self.shared.attempt_take())?;
+        Ok(Delivery::new(&self.shared, taken))
+    }
 }
 
 super::handle_methods!(Receiver, "rx");

@@ -147,8 +147,9 @@ impl<T> Shared<T> {
         self.receivers.notify_one();
     }
 
+    /// Hands a message that is given up on to the dead-letter sink.
     #[cold]
-    fn dead_letter(&self, returned: Returned<T>) {
+    pub(crate) fn dead_letter(&self, returned: Returned<T>) {
         self.counters.dead_lettered();
         match &self.policy.dead_letters {
             Some(sink) => sink(DeadLetter::from_returned(returned)),
