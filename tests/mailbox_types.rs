@@ -46,8 +46,6 @@ fn futures_are_send_and_unpin() {
 fn deliveries_and_dead_letters_move_between_tasks() {
     // A delivery is held across awaits inside spawned tasks.
     is_send::<Delivery<'static, NotSyncNotUnpin>>();
-    fn is_static<T: 'static>() {}
-    is_static::<Delivery<'static, NotSyncNotUnpin>>(); // what `into_owned` makes
     is_sync::<Delivery<'static, u8>>();
     is_send::<DeadLetter<NotSyncNotUnpin>>();
     is_send::<Builder<NotSyncNotUnpin>>();
