@@ -36,6 +36,8 @@ macro_rules! all_scenarios {
             tasks_that_cannot_watch_the_signal_are_aborted_at_once,
             a_restart_scheduled_for_a_removed_task_is_dropped,
             release_hands_back_the_running_tasks,
+            guarded_consumers_lose_nothing_across_panics_and_restarts,
+            a_task_aborted_at_the_shutdown_deadline_puts_its_message_back,
         );
     };
 }
@@ -556,4 +558,78 @@ pub(crate) async fn release_hands_back_the_running_tasks<R: Runtime>(rt: R) {
         assert!(matches!(task.await, Exit::Aborted));
     }
     assert_eq!(live.count(), 0);
+}
+
+pub(crate) async fn guarded_consumers_lose_nothing_across_panics_and_restarts<R: Runtime>(rt: R) {
+    let (jobs, inbox) = stage_core::mailbox::<u32>(8);
+    let (done, receipts) = stage_core::mailbox::<(u32, u32)>(64);
+    let mut group = Builder::new(rt)
+        .tasks(2)
+        .backoff(Backoff::none())
+        .spawn(move || {
+            let (inbox, done) = (inbox.clone(), done.clone());
+            async move {
+                loop {
+                    let job = inbox.recv_guarded().await;
+                    // Every third job crashes its first attempt.
+                    if *job % 3 == 0 && job.attempt() == 1 {
+                        panic!("job {} crashed", *job);
+                    }
+                    done.send((*job, job.attempt())).await.unwrap();
+                    job.ack();
+                }
+            }
+        });
+    for job in 0..30 {
+        jobs.send(job).await.unwrap();
+    }
+    let mut handled = Vec::new();
+    for _ in 0..30 {
+        handled.push(receipts.recv().await);
+    }
+    handled.sort_unstable();
+    let expected: Vec<_> = (0..30)
+        .map(|job| (job, if job % 3 == 0 { 2 } else { 1 }))
+        .collect();
+    assert_eq!(
+        handled, expected,
+        "each job handled once, crashed ones on attempt 2"
+    );
+    assert_eq!(jobs.stats().redeliveries, 10);
+    let stats = wait_for(&mut group, |s| s.panicked == 10).await;
+    assert_eq!(stats.restarted, 10);
+    group.stop().await.unwrap();
+    assert!(jobs.is_empty());
+}
+
+pub(crate) async fn a_task_aborted_at_the_shutdown_deadline_puts_its_message_back<R: Runtime>(
+    rt: R,
+) {
+    let (jobs, inbox) = stage_core::mailbox::<&str>(4);
+    let (took, taken) = stage_core::mailbox::<()>(1);
+    let group = Builder::new(rt).spawn_graceful({
+        let inbox = inbox.clone();
+        move |_stop| {
+            let (inbox, took) = (inbox.clone(), took.clone());
+            async move {
+                let job = inbox.recv_guarded().await;
+                took.send(()).await.unwrap();
+                std::future::pending::<()>().await; // stuck mid-message
+                job.ack();
+            }
+        }
+    });
+    jobs.send("stuck").await.unwrap();
+    jobs.send("next").await.unwrap();
+    taken.recv().await;
+    let report = group.shutdown(Duration::from_secs(1)).await.unwrap();
+    assert_eq!(report.aborted(), 1);
+    let again = inbox.try_recv_guarded().unwrap();
+    assert_eq!(
+        (*again, again.attempt()),
+        ("stuck", 2),
+        "back, ahead of the next"
+    );
+    again.ack();
+    assert_eq!(inbox.try_recv(), Ok("next"));
 }
