@@ -1,6 +1,7 @@
 //! A consumer crashes in the middle of a stream of work: with a tokio mpsc
 //! channel the crash closes the channel and every queued job is lost; with a
-//! stage mailbox the queue outlives the consumer and a new one carries on.
+//! stage mailbox the queue outlives the consumer and a new one carries on,
+//! and with guarded receives not even the job it crashed on is lost.
 //!
 //! Run: `cargo run --release --example mailbox [-- --jobs N --crash-at K]`
 
@@ -67,7 +68,8 @@ async fn with_tokio_mpsc(args: &Args) -> u64 {
 
 /// The same through a stage mailbox; when the consumer panics, a new one is
 /// started on the same mailbox (by hand here: task groups do this for you).
-async fn with_stage_mailbox(args: &Args) -> u64 {
+/// `guarded`: receive at-least-once, acknowledging each job once handled.
+async fn with_stage_mailbox(args: &Args, guarded: bool) -> u64 {
     let (tx, rx) = stage::mailbox::<u64>(1024);
     let producer = {
         let jobs = args.jobs;
@@ -86,12 +88,22 @@ async fn with_stage_mailbox(args: &Args) -> u64 {
         let consumer = tokio::spawn({
             let rx = rx.clone();
             let handled = Arc::clone(&handled);
+            let handle = move |job: u64| {
+                if Some(job) == crash_at {
+                    panic!("consumer crashed on job {job}");
+                }
+                handled.fetch_add(1, Ordering::Relaxed);
+            };
             async move {
-                while let Ok(job) = rx.recv_or_closed().await {
-                    if Some(job) == crash_at {
-                        panic!("consumer crashed on job {job}");
+                if guarded {
+                    while let Ok(delivery) = rx.recv_guarded_or_closed().await {
+                        handle(*delivery);
+                        delivery.ack();
                     }
-                    handled.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    while let Ok(job) = rx.recv_or_closed().await {
+                        handle(job);
+                    }
                 }
             }
         });
@@ -99,7 +111,8 @@ async fn with_stage_mailbox(args: &Args) -> u64 {
             Ok(()) => break,
             Err(e) if e.is_panic() => {
                 println!(
-                    "  stage mailbox: the consumer panicked; {} jobs still queued, starting a new one",
+                    "  stage mailbox{}: the consumer panicked; {} jobs still queued, starting a new one",
+                    if guarded { " (guarded)" } else { "" },
                     rx.len()
                 );
                 crash_at = None;
@@ -137,23 +150,26 @@ async fn main() {
     );
     let start = Instant::now();
     let tokio_handled = with_tokio_mpsc(&args).await;
-    let stage_handled = with_stage_mailbox(&args).await;
+    let stage_handled = with_stage_mailbox(&args, false).await;
+    let guarded_handled = with_stage_mailbox(&args, true).await;
 
-    // The job that crashed a handler is lost either way (it was taken out of
-    // the queue); the at-least-once receive mode will bring it back.
+    // A plain receive takes the job out of the mailbox, so the one that
+    // crashed its handler is lost; a guarded one puts it back.
     let report = |name: &str, handled: u64| {
         println!(
-            "{name:>14}: handled {handled:>7} of {} jobs, lost {}",
+            "{name:>24}: handled {handled:>7} of {} jobs, lost {}",
             args.jobs,
             args.jobs - handled
         )
     };
     println!("summary ({:.2?}):", start.elapsed());
     report("tokio mpsc", tokio_handled);
-    report("stage mailbox", stage_handled);
+    report("stage mailbox, recv", stage_handled);
+    report("stage mailbox, guarded", guarded_handled);
     assert_eq!(
         stage_handled,
         args.jobs - 1,
         "the mailbox lost more than the crashed job"
     );
+    assert_eq!(guarded_handled, args.jobs, "a guarded receive lost a job");
 }
