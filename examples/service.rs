@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
 use stage::group::{Backoff, StopSignal};
-use stage::mailbox::{Builder, DeadLetter, Receiver};
+use stage::mailbox::{Builder, DeadLetter, Receiver, Sender};
 
 struct Args {
     seconds: f64,
@@ -198,17 +198,20 @@ async fn main() {
         }
     });
 
-    let progress = |group: &stage::group::Group, counters: &Counters, queued: usize| {
+    let progress = |group: &stage::group::Group, counters: &Counters, mailbox: &Sender<Request>| {
         let stats = group.stat_borrow();
         format!(
-            "{:>5.1}s  sent {:>9}  handled {:>9}  crashes {:>6}  restarts {:>6}  running {:>2}  queued {:>4}",
+            "{:>5.1}s  sent {:>9}  handled {:>9}  crashes {:>6}  restarts {:>6}  redelivered {:>6}  \
+             dead {:>3}  running {:>2}  queued {:>4}",
             start.elapsed().as_secs_f64(),
             counters.sent.load(Ordering::Relaxed),
             counters.handled.load(Ordering::Relaxed),
             counters.crashes.load(Ordering::Relaxed),
             stats.restarted,
+            mailbox.stats().redeliveries,
+            mailbox.stats().dead_letters,
             stats.running,
-            queued,
+            mailbox.len(),
         )
     };
     // One line rewritten in place on a terminal; a line per update elsewhere.
@@ -219,7 +222,7 @@ async fn main() {
     };
     while !producer.is_finished() {
         tokio::time::sleep(every).await;
-        eprint!("{sep}{}", progress(&group, &counters, tx.len()));
+        eprint!("{sep}{}", progress(&group, &counters, &tx));
     }
     producer.await.expect("producer");
 
@@ -228,7 +231,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tx.close();
-    eprintln!("{sep}{}", progress(&group, &counters, tx.len()));
+    eprintln!("{sep}{}", progress(&group, &counters, &tx));
     group.stat_borrow_and_update();
     let restarts = group.stat_borrow().restarted;
     let report = group
