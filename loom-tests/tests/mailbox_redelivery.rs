@@ -181,3 +181,20 @@ fn a_message_out_of_attempts_becomes_exactly_one_dead_letter() {
         assert_eq!(rx.stats().dead_letters, 1);
     });
 }
+
+#[test]
+fn an_owned_delivery_dropped_on_another_thread_comes_back_to_a_waiting_receiver() {
+    model(3, || {
+        let (tx, rx) = stage_core::mailbox(1);
+        block_on(tx.send(5u8)).unwrap();
+        let delivery = rx.try_recv_guarded().unwrap().into_owned();
+
+        // Its handler runs on another thread, and crashes there.
+        let handler = thread::spawn(move || drop(delivery));
+        let again = block_on(rx.recv_guarded());
+        assert_eq!((*again, again.attempt()), (5, 2));
+        again.ack();
+        handler.join().unwrap();
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    });
+}
