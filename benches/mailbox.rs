@@ -10,6 +10,9 @@
 //! carry the ceiling of the queue we build on: one thread pushing and
 //! popping a concurrent-queue, no tasks, no wakeups.
 //!
+//! A last group prices a redelivery: a message put back once before it is
+//! acknowledged, against one acknowledged at once, on one thread.
+//!
 //! Run: `cargo bench --bench mailbox` (filter with e.g. `-- spsc_cap1`).
 
 use std::future::Future;
@@ -316,5 +319,36 @@ fn mailbox_throughput(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, mailbox_throughput);
+/// What a crash costs the mailbox: a message taken under a guard and
+/// acknowledged, against one put back once (the lane: a short lock, a
+/// `VecDeque` push and pop) before it is acknowledged. One thread, no tasks,
+/// so the figure is the mailbox's own work, not a panic's or a restart's.
+fn redelivery_cost(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mailbox/redelivery");
+    group.throughput(Throughput::Elements(MESSAGES));
+    group.sample_size(20);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    let (tx, rx) = stage::mailbox::<u64>(1024);
+    group.bench_function(BenchmarkId::from_parameter("acked"), |b| {
+        b.iter(|| {
+            for i in 0..MESSAGES {
+                tx.try_send(i).unwrap();
+                rx.try_recv_guarded().unwrap().ack();
+            }
+        })
+    });
+    group.bench_function(BenchmarkId::from_parameter("put_back_once"), |b| {
+        b.iter(|| {
+            for i in 0..MESSAGES {
+                tx.try_send(i).unwrap();
+                drop(rx.try_recv_guarded().unwrap());
+                rx.try_recv_guarded().unwrap().ack();
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, mailbox_throughput, redelivery_cost);
 criterion_main!(benches);
