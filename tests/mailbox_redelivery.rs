@@ -6,9 +6,7 @@
 mod support;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use stage::group::Backoff;
 use stage::mailbox::{Builder, DeadLetter, RecvError, TryRecvError, TrySendError};
 
 use support::settle;
@@ -286,43 +284,6 @@ async fn without_a_sink_dead_letters_are_counted_and_dropped() {
 #[should_panic(expected = "a message needs at least one attempt")]
 fn zero_attempts_are_refused() {
     let _ = Builder::<u8>::new(1).max_attempts(0);
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_group_whose_tasks_receive_with_guards_loses_nothing_across_panics() {
-    let (tx, rx) = stage::mailbox::<u32>(16);
-    let (done_tx, done_rx) = stage::mailbox::<u32>(128);
-    let group = stage::group()
-        .tasks(2)
-        .backoff(Backoff::none())
-        .spawn(move || {
-            let (rx, done_tx) = (rx.clone(), done_tx.clone());
-            async move {
-                loop {
-                    let job = rx.recv_guarded().await;
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                    // Every job divisible by 3 crashes its first attempt.
-                    if *job % 3 == 0 && job.attempt() == 1 {
-                        panic!("job {} crashed", *job);
-                    }
-                    done_tx.send(*job).await.unwrap();
-                    job.ack();
-                }
-            }
-        });
-    for job in 0..60 {
-        tx.send(job).await.unwrap();
-    }
-    let mut done: Vec<u32> = Vec::new();
-    while done.len() < 60 {
-        done.push(done_rx.recv().await);
-    }
-    done.sort_unstable();
-    assert_eq!(done, (0..60).collect::<Vec<_>>(), "each job done once");
-    assert_eq!(tx.stats().redeliveries, 20);
-    let stats = *group.stat_borrow();
-    assert_eq!(stats.panicked, 20);
-    group.stop().await.unwrap();
 }
 
 #[tokio::test]

@@ -563,14 +563,19 @@ pub(crate) async fn release_hands_back_the_running_tasks<R: Runtime>(rt: R) {
 pub(crate) async fn guarded_consumers_lose_nothing_across_panics_and_restarts<R: Runtime>(rt: R) {
     let (jobs, inbox) = stage_core::mailbox::<u32>(8);
     let (done, receipts) = stage_core::mailbox::<(u32, u32)>(64);
+    let clock = rt.clone();
     let mut group = Builder::new(rt)
         .tasks(2)
         .backoff(Backoff::none())
         .spawn(move || {
-            let (inbox, done) = (inbox.clone(), done.clone());
+            let (inbox, done, clock) = (inbox.clone(), done.clone(), clock.clone());
             async move {
                 loop {
                     let job = inbox.recv_guarded().await;
+                    // Some work mid-message, so the two tasks interleave.
+                    clock
+                        .sleep_until(clock.now() + Duration::from_millis(1))
+                        .await;
                     // Every third job crashes its first attempt.
                     if *job % 3 == 0 && job.attempt() == 1 {
                         panic!("job {} crashed", *job);
