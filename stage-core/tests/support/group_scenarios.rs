@@ -100,6 +100,14 @@ pub(crate) async fn wait_for<R: Runtime>(
     }
 }
 
+/// Lets the runtime's clock run past any restart a scenario's backoff could
+/// still have pending (none waits longer than a minute).
+pub(crate) async fn outwait_every_backoff<R: Runtime>(clock: &R) {
+    clock
+        .sleep_until(clock.now() + Duration::from_secs(120))
+        .await;
+}
+
 pub(crate) async fn restart_always_restarts_tasks_however_they_end<R: Runtime>(rt: R) {
     let starts = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&starts);
@@ -239,9 +247,7 @@ pub(crate) async fn stop_cancels_a_pending_restart<R: Runtime>(rt: R) {
         clock.now() - before < Duration::from_secs(60),
         "stop waited out the backoff"
     );
-    clock
-        .sleep_until(clock.now() + Duration::from_secs(120))
-        .await;
+    outwait_every_backoff(&clock).await;
     assert_eq!(
         starts.load(Ordering::SeqCst),
         2,
@@ -480,9 +486,7 @@ pub(crate) async fn shutdown_cancels_pending_restarts<R: Runtime>(rt: R) {
     let report = group.shutdown(Duration::from_secs(10)).await.unwrap();
     assert!(report.tasks.is_empty(), "no task was running");
     assert_eq!(clock.now(), before);
-    clock
-        .sleep_until(clock.now() + Duration::from_secs(120))
-        .await;
+    outwait_every_backoff(&clock).await;
     assert_eq!(
         starts.load(Ordering::SeqCst),
         2,
@@ -522,9 +526,7 @@ pub(crate) async fn a_restart_scheduled_for_a_removed_task_is_dropped<R: Runtime
     });
     wait_for(&mut group, |s| s.backing_off == 2).await;
     group.downscale(1); // task 1 is removed while its restart waits
-    clock
-        .sleep_until(clock.now() + Duration::from_secs(120))
-        .await;
+    outwait_every_backoff(&clock).await;
     let stats = wait_for(&mut group, |s| s.running == 1).await;
     assert_eq!(
         calls.load(Ordering::SeqCst),
