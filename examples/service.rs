@@ -94,18 +94,6 @@ impl Request {
     }
 }
 
-/// A small deterministic generator (xorshift64*): which requests crash.
-struct Dice(u64);
-
-impl Dice {
-    fn roll(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// A worker: handles requests until the group asks it to stop; a crashing
 /// request panics it (the group restarts it, and the request is delivered
 /// again).
@@ -178,10 +166,11 @@ async fn main() {
         let tx = tx.clone();
         let crash_rate = args.crash_rate;
         async move {
-            let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
+            // Seeded: the same requests crash on every run.
+            let mut dice = fastrand::Rng::with_seed(0x9E37_79B9_7F4A_7C15);
             let mut id = 0;
             while start.elapsed() < run_for {
-                let roll = dice.roll();
+                let roll = dice.f64();
                 let fault = if roll < crash_rate / POISON_SHARE {
                     Fault::Poison
                 } else if roll < crash_rate {

@@ -26,13 +26,8 @@ fn is_poison(id: u32) -> bool {
 /// Whether attempt `attempt` of message `id` panics: 5% of attempts, the
 /// same ones on every run.
 fn chaos_panics(id: u32, attempt: u32) -> bool {
-    // splitmix64 of (seed, id, attempt)
-    let mut z = SEED ^ (u64::from(id) << 32) ^ u64::from(attempt);
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    z % 100 < 5
+    let mut rng = fastrand::Rng::with_seed(SEED ^ (u64::from(id) << 32) ^ u64::from(attempt));
+    rng.u8(..100) < 5
 }
 
 /// What happened to every message.

@@ -192,17 +192,11 @@ impl Backoff {
         if !self.jitter || full.is_zero() {
             return full;
         }
-        // Between half and all of `full`, from a hash of the seed.
-        let fraction = splitmix64(seed ^ u64::from(consecutive)) as f64 / u64::MAX as f64;
-        full.mul_f64(0.5 + 0.5 * fraction)
+        // Between half and all of `full`, drawn from the seed.
+        // Computed in f64 and converted back without `mul_f64`, which panics
+        // when rounding carries a delay near `Duration::MAX` past it.
+        let fraction = fastrand::Rng::with_seed(seed ^ u64::from(consecutive)).f64();
+        Duration::try_from_secs_f64(full.as_secs_f64() * (0.5 + 0.5 * fraction))
+            .map_or(full, |jittered| jittered.min(full))
     }
-}
-
-/// A small, well-mixed hash (SplitMix64's finaliser): jitter needs spread,
-/// not secrecy.
-fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }
