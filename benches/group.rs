@@ -79,7 +79,7 @@ fn restart(c: &mut Criterion) {
                     .backoff(Backoff::none())
                     .spawn(|| async { panic!("at once") });
                 while group.stat_borrow_and_update().restarted < RESTARTS {
-                    group.changed().await;
+                    group.changed().await.unwrap();
                 }
                 group.stop().await.unwrap();
             })

@@ -59,7 +59,8 @@ pub use stage_core::mailbox;
 /// ```
 pub mod group {
     pub use stage_core::group::{
-        Backoff, GroupError, Restart, ShutdownReport, Stats, StatsRef, StopSignal, TaskReport,
+        Backoff, Ended, GroupError, Restart, ScaleError, ShutdownReport, Stats, StatsRef,
+        StopSignal, TaskReport, DEFAULT_MAX_TASKS,
     };
 
     /// The settings of a group on tokio, before it starts.
@@ -67,6 +68,33 @@ pub mod group {
 
     /// A running group of supervised tasks on tokio.
     pub type Group = stage_core::group::Group<stage_tokio::Tokio>;
+}
+
+/// The runtime seam, bound to tokio: how a task ended ([`Exit`](runtime::Exit),
+/// in every [`TaskReport`](group::TaskReport)), the task handles a released
+/// group hands back ([`TokioTask`](runtime::TokioTask)), and the
+/// [`Runtime`](runtime::Runtime) trait for supervising on a runtime of your
+/// choosing ([`Tokio::with_handle`](runtime::Tokio::with_handle)).
+///
+/// # Examples
+///
+/// ```
+/// use stage::runtime::{Exit, Task, TokioTask};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let group = stage::group().spawn(std::future::pending::<()>);
+/// let tasks: Vec<TokioTask> = group.release().await.unwrap();
+/// for task in tasks {
+///     task.abort();
+///     let exit: Exit = task.await;
+///     assert!(exit.is_failure());
+/// }
+/// # }
+/// ```
+pub mod runtime {
+    pub use stage_core::runtime::{AbortHandle, Exit, Runtime, Task};
+    pub use stage_tokio::{Tokio, TokioAbortHandle, TokioTask};
 }
 
 /// Starts building a task group on the current tokio runtime: one task,
@@ -94,7 +122,7 @@ pub mod group {
 ///     }
 /// });
 /// while group.stat_borrow_and_update().restarted < 2 {
-///     group.changed().await;
+///     group.changed().await.unwrap();
 /// }
 /// assert_eq!(group.stat_borrow().panicked, 2);
 /// group.stop().await.unwrap();

@@ -163,7 +163,7 @@ async fn at_least_once_through_a_group_loses_nothing_under_chaos() {
             while !done.load(Ordering::Relaxed) {
                 group.downscale(1);
                 tokio::time::sleep(Duration::from_millis(1)).await;
-                group.upscale(1);
+                group.upscale(1).expect("within the limit");
                 tokio::time::sleep(Duration::from_millis(1)).await;
                 toggles += 1;
             }
@@ -188,7 +188,7 @@ async fn at_least_once_through_a_group_loses_nothing_under_chaos() {
     let panics = book.panics.load(Ordering::Relaxed);
     tokio::time::timeout(Duration::from_secs(60), async {
         while group.stat_borrow().panicked < panics {
-            group.changed().await;
+            group.changed().await.expect("the group runs");
         }
     })
     .await

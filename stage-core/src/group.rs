@@ -9,13 +9,24 @@
 //!
 //! Panics are contained at the task boundary: a panicking task is restarted,
 //! its panic is counted, and the supervisor carries on. Nothing outlives a
-//! stopped group.
+//! group unless the caller takes it ([`Group::release`]): however the group
+//! ends — stopped, dropped, given up, its supervisor's runtime gone — its
+//! tasks are aborted, and every method that waits for it ends.
+//!
+//! The examples use the `stage` crate, which binds groups to tokio
+//! (`stage::group()` is `Builder::new(Tokio::current())`).
 
+mod control;
 mod error;
 mod policy;
 mod shutdown;
+mod slots;
 mod stats;
 mod supervisor;
+mod timers;
+
+#[cfg(test)]
+mod tests;
 
 use core::fmt;
 use core::future::Future;
@@ -24,30 +35,38 @@ use core::task::Poll;
 use std::sync::Mutex;
 use std::time::Duration;
 
-pub use error::GroupError;
+pub use error::{Ended, GroupError, ScaleError};
 pub use policy::{Backoff, Restart};
 pub use shutdown::{ShutdownReport, StopSignal, TaskReport};
 pub use stats::{Stats, StatsRef};
 
-use crate::mailbox::{self, Sender};
-use crate::runtime::{Exit, Runtime};
-use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::runtime::{drop_exit, Exit, Runtime};
 use crate::sync::Arc;
+use control::{Control, Request};
+use policy::Intensity;
 use stats::StatsCell;
-use supervisor::{Command, Ending, Intensity, Shared, Supervisor};
+use supervisor::{Ending, Shared, Supervisor};
+
+/// How many tasks a group may run unless told otherwise (see
+/// [`Builder::max_tasks`]).
+pub const DEFAULT_MAX_TASKS: usize = 65_536;
 
 /// Settings of a group, before it starts.
 ///
 /// # Examples
 ///
 /// ```
-/// use stage_core::group::{Backoff, Builder, Restart};
-/// # fn settings<R: stage_core::runtime::Runtime>(runtime: R) {
-/// let builder = Builder::new(runtime)
+/// use stage::group::{Backoff, Restart};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let group = stage::group()
+///     .name("resizer")
 ///     .tasks(4)
 ///     .restart(Restart::OnFailure)
-///     .backoff(Backoff::none());
-/// # drop(builder);
+///     .backoff(Backoff::none())
+///     .spawn(|| async { /* resize an image */ });
+/// group.join().await.unwrap();
 /// # }
 /// ```
 #[derive(Clone, Debug)]
@@ -56,6 +75,7 @@ pub struct Builder<R> {
     runtime: R,
     name: Arc<str>,
     tasks: usize,
+    max_tasks: usize,
     restart: Restart,
     backoff: Backoff,
     intensity: Option<Intensity>,
@@ -68,16 +88,21 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # fn f<R: stage_core::runtime::Runtime>(runtime: R) {
-    /// let builder = stage_core::group::Builder::new(runtime);
-    /// # drop(builder);
-    /// # }
+    /// use stage::group::Builder;
+    /// use stage::runtime::Tokio;
+    ///
+    /// let runtime = tokio::runtime::Runtime::new().unwrap();
+    /// // Supervise on that runtime, from wherever this code runs.
+    /// let group = Builder::new(Tokio::with_handle(runtime.handle().clone()))
+    ///     .spawn(std::future::pending::<()>);
+    /// runtime.block_on(group.stop()).unwrap();
     /// ```
     pub fn new(runtime: R) -> Self {
         Self {
             runtime,
             name: Arc::from("group"),
             tasks: 1,
+            max_tasks: DEFAULT_MAX_TASKS,
             restart: Restart::default(),
             backoff: Backoff::default(),
             intensity: None,
@@ -90,9 +115,11 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # fn f<R: stage_core::runtime::Runtime>(runtime: R) {
-    /// let builder = stage_core::group::Builder::new(runtime).name("ingest");
-    /// # drop(builder);
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group().name("ingest").spawn(std::future::pending::<()>);
+    /// assert!(format!("{group:?}").contains("ingest"));
+    /// # group.stop().await.unwrap();
     /// # }
     /// ```
     pub fn name(mut self, name: impl AsRef<str>) -> Self {
@@ -100,18 +127,50 @@ impl<R: Runtime> Builder<R> {
         self
     }
 
-    /// How many copies of the task run at once (at least 1).
+    /// How many copies of the task run at once (1 unless set).
+    ///
+    /// # Panics
+    ///
+    /// [`spawn`](Builder::spawn) panics if `tasks` is 0 (a group that runs
+    /// nothing would end at once; say `Restart::Never` for that) or more than
+    /// [`max_tasks`](Builder::max_tasks).
     ///
     /// # Examples
     ///
     /// ```
-    /// # fn f<R: stage_core::runtime::Runtime>(runtime: R) {
-    /// let builder = stage_core::group::Builder::new(runtime).tasks(8);
-    /// # drop(builder);
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group().tasks(8).spawn(std::future::pending::<()>);
+    /// assert_eq!(group.stat_borrow().tasks, 8);
+    /// # group.stop().await.unwrap();
     /// # }
     /// ```
     pub fn tasks(mut self, tasks: usize) -> Self {
-        self.tasks = tasks.max(1);
+        self.tasks = tasks;
+        self
+    }
+
+    /// The most tasks the group may run, however it is
+    /// [upscaled](Group::upscale); [`DEFAULT_MAX_TASKS`] unless set.
+    ///
+    /// A guard against a runaway upscale: a group grows by starting its
+    /// tasks a few at a time (it never holds its executor's thread to start
+    /// thousands), but each task costs memory, and a group without a limit
+    /// can be asked for more than a machine has.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group().max_tasks(2).spawn(std::future::pending::<()>);
+    /// assert!(group.upscale(1).is_ok());
+    /// assert!(group.upscale(1).is_err());
+    /// # group.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn max_tasks(mut self, max_tasks: usize) -> Self {
+        self.max_tasks = max_tasks;
         self
     }
 
@@ -120,10 +179,12 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// use stage_core::group::{Builder, Restart};
-    /// # fn f<R: stage_core::runtime::Runtime>(runtime: R) {
-    /// let builder = Builder::new(runtime).restart(Restart::Never);
-    /// # drop(builder);
+    /// use stage::group::Restart;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group().restart(Restart::Never).spawn(|| async {});
+    /// group.join().await.unwrap(); // the task returned, and stays ended
     /// # }
     /// ```
     pub fn restart(mut self, restart: Restart) -> Self {
@@ -136,10 +197,12 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// use stage_core::group::{Backoff, Builder};
-    /// # fn f<R: stage_core::runtime::Runtime>(runtime: R) {
-    /// let builder = Builder::new(runtime).backoff(Backoff::none());
-    /// # drop(builder);
+    /// use stage::group::Backoff;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group().backoff(Backoff::none()).spawn(std::future::pending::<()>);
+    /// # group.stop().await.unwrap();
     /// # }
     /// ```
     pub fn backoff(mut self, backoff: Backoff) -> Self {
@@ -152,17 +215,27 @@ impl<R: Runtime> Builder<R> {
     /// [`stop`](Group::stop) and [`scope`](Group::scope) report
     /// [`GroupError::GaveUp`]. Off by default: a group keeps restarting.
     ///
+    /// The group keeps the time of each restart in the window: at most
+    /// `restarts` of them.
+    ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// # fn f<R: stage_core::runtime::Runtime>(runtime: R) {
-    /// let builder = stage_core::group::Builder::new(runtime).intensity(5, Duration::from_secs(10));
-    /// # drop(builder);
+    /// use stage::group::{Backoff, GroupError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group()
+    ///     .backoff(Backoff::none())
+    ///     .intensity(5, Duration::from_secs(10))
+    ///     .spawn(|| async { panic!("the database is down") });
+    /// let error = group.join().await.unwrap_err();
+    /// assert!(matches!(error, GroupError::GaveUp { restarts: 5, .. }));
     /// # }
     /// ```
     pub fn intensity(mut self, restarts: u32, within: Duration) -> Self {
-        self.intensity = Some(Intensity { restarts, within });
+        self.intensity = Some(Intensity::new(restarts, within));
         self
     }
 
@@ -171,18 +244,24 @@ impl<R: Runtime> Builder<R> {
     ///
     /// # Panics
     ///
-    /// Where the runtime's `spawn` panics (for tokio: outside a runtime).
+    /// If the group would run no task or more than
+    /// [`max_tasks`](Builder::max_tasks) (see [`tasks`](Builder::tasks)), and
+    /// where the runtime's `spawn` panics (for tokio: outside a runtime).
+    /// The panic points at the caller.
     ///
     /// # Examples
     ///
     /// ```
-    /// # fn f<R: stage_core::runtime::Runtime>(runtime: R) {
-    /// let group = stage_core::group::Builder::new(runtime).spawn(|| async {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group().spawn(|| async {
     ///     // serve requests, crash now and then ...
+    /// #   std::future::pending::<()>().await;
     /// });
-    /// # drop(group);
+    /// group.stop().await.unwrap();
     /// # }
     /// ```
+    #[track_caller]
     pub fn spawn<F, Fut>(self, mut factory: F) -> Group<R>
     where
         F: FnMut() -> Fut + Send + 'static,
@@ -197,26 +276,32 @@ impl<R: Runtime> Builder<R> {
     ///
     /// # Panics
     ///
-    /// Where the runtime's `spawn` panics (for tokio: outside a runtime).
+    /// As [`spawn`](Builder::spawn).
     ///
     /// # Examples
     ///
     /// ```
-    /// # fn f<R: stage_core::runtime::Runtime>(runtime: R, jobs: stage_core::mailbox::Receiver<u64>) {
-    /// let group = stage_core::group::Builder::new(runtime).spawn_graceful(move |stop| {
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (tx, jobs) = stage::mailbox::<u64>(16);
+    /// let group = stage::group().spawn_graceful(move |stop| {
     ///     let jobs = jobs.clone();
     ///     async move {
     ///         while !stop.is_requested() {
-    ///             match jobs.try_recv() {
-    ///                 Ok(job) => { /* handle it */ }
-    ///                 Err(_) => break,
-    ///             }
+    ///             let job = jobs.recv().await;
+    ///             // handle it ...
+    /// #           let _ = job;
     ///         }
     ///     }
     /// });
-    /// # drop(group);
+    /// tx.send(7).await.unwrap();
+    /// let report = group.shutdown(Duration::from_secs(1)).await.unwrap();
+    /// assert_eq!(report.tasks.len(), 1);
     /// # }
     /// ```
+    #[track_caller]
     pub fn spawn_graceful<F, Fut>(self, factory: F) -> Group<R>
     where
         F: FnMut(StopSignal) -> Fut + Send + 'static,
@@ -225,33 +310,37 @@ impl<R: Runtime> Builder<R> {
         self.start(factory, true)
     }
 
+    #[track_caller]
     fn start<F, Fut>(self, factory: F, graceful: bool) -> Group<R>
     where
         F: FnMut(StopSignal) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let (commands, receiver) = mailbox::mailbox(1);
+        assert!(self.tasks > 0, "a group needs at least one task");
+        assert!(
+            self.tasks <= self.max_tasks,
+            "a group of {} tasks exceeds its limit of {} (see `Builder::max_tasks`)",
+            self.tasks,
+            self.max_tasks,
+        );
         let shared = Arc::new(Shared {
-            stats: StatsCell::new(),
-            target: AtomicUsize::new(self.tasks),
+            name: self.name,
+            control: Control::new(self.tasks, self.max_tasks),
+            stats: StatsCell::new(self.tasks),
             ending: Mutex::new(None),
         });
         let supervisor = Supervisor {
             runtime: self.runtime.clone(),
-            name: Arc::clone(&self.name),
+            shared: Arc::clone(&shared),
             factory,
             restart: self.restart,
             backoff: self.backoff,
             intensity: self.intensity,
             graceful,
             signal: StopSignal::default(),
-            commands: receiver,
-            shared: Arc::clone(&shared),
         };
         let supervisor = self.runtime.spawn(supervisor.run());
         Group {
-            name: self.name,
-            commands,
             shared,
             seen: 0,
             supervisor: Some(supervisor),
@@ -265,17 +354,31 @@ impl<R: Runtime> Builder<R> {
 /// right after (it cannot wait inside `drop`). To wait until every task has
 /// stopped, use [`stop`](Group::stop) or [`scope`](Group::scope).
 ///
-/// Every method that waits for the group to end reports how its supervisor
-/// ended: [`GroupError::SupervisorAborted`] if it was aborted (its runtime
-/// shut down); a panic of the supervisor itself (a bug in stage — it never
-/// panics on its tasks' account) is resumed in the caller, not swallowed.
+/// Every method that waits for the group to end ends itself, whatever
+/// became of the supervisor: if its runtime shut down, with
+/// [`GroupError::SupervisorAborted`]; if it panicked (a bug in stage — it
+/// never panics on its tasks' account), with
+/// [`GroupError::SupervisorPanicked`]. Either way the group's tasks were
+/// aborted with it.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mut group = stage::group().tasks(3).spawn(std::future::pending::<()>);
+/// while group.stat_borrow_and_update().running < 3 {
+///     group.changed().await.unwrap();
+/// }
+/// group.stop().await.unwrap();
+/// # }
+/// ```
 #[must_use = "dropping a group stops its tasks"]
 pub struct Group<R: Runtime> {
-    name: Arc<str>,
-    commands: Sender<Command>,
     shared: Arc<Shared<R>>,
     /// The stats version this handle has marked as seen.
     seen: u64,
+    /// `None` once awaited.
     supervisor: Option<R::Task>,
 }
 
@@ -291,13 +394,15 @@ impl<R: Runtime> Group<R> {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the returned future drops the group, which stops it.
+    /// Dropping the returned future drops `future` and the group, which
+    /// stops it.
     ///
     /// # Examples
     ///
     /// ```
-    /// # async fn f<R: stage_core::runtime::Runtime>(runtime: R) {
-    /// let group = stage_core::group::Builder::new(runtime).spawn(|| async {});
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group().spawn(std::future::pending::<()>);
     /// let answer = group.scope(async { 42 }).await;
     /// assert_eq!(answer, Ok(42));
     /// # }
@@ -323,7 +428,7 @@ impl<R: Runtime> Group<R> {
         })
         .await;
         let out = finished?;
-        self.end(Command::Stop).await.map(|_| out)
+        self.end(Request::Stop).await.map(|_| out)
     }
 
     /// Waits until the group ends on its own: every task ended and was not
@@ -334,12 +439,18 @@ impl<R: Runtime> Group<R> {
     ///
     /// The [`GroupError`] if the group gave up.
     ///
+    /// # Cancel safety
+    ///
+    /// Dropping the returned future drops the group, which stops it.
+    ///
     /// # Examples
     ///
     /// ```
-    /// use stage_core::group::Restart;
-    /// # async fn f<R: stage_core::runtime::Runtime>(runtime: R) {
-    /// let group = stage_core::group::Builder::new(runtime)
+    /// use stage::group::Restart;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group()
     ///     .tasks(10)
     ///     .restart(Restart::OnFailure)
     ///     .spawn(|| async { /* a job that may crash, retried until it returns */ });
@@ -357,34 +468,49 @@ impl<R: Runtime> Group<R> {
     ///
     /// The [`GroupError`] that ended the group, if it gave up before.
     ///
+    /// # Cancel safety
+    ///
+    /// Dropping the returned future drops the group: its tasks are still
+    /// aborted, but nothing waits until they have stopped.
+    ///
     /// # Examples
     ///
     /// ```
-    /// # async fn f<R: stage_core::runtime::Runtime>(runtime: R) {
-    /// let group = stage_core::group::Builder::new(runtime).spawn(|| std::future::pending());
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group().spawn(std::future::pending::<()>);
     /// assert_eq!(group.stop().await, Ok(()));
     /// # }
     /// ```
     pub async fn stop(mut self) -> Result<(), GroupError> {
-        self.end(Command::Stop).await.map(drop)
+        self.end(Request::Stop).await.map(drop)
     }
 
     /// Shuts the group down gracefully, within one deadline: the tasks'
     /// [`StopSignal`] is raised, no task is restarted any more, and tasks
     /// still running when `grace` has passed are aborted. Tasks started by
     /// [`spawn`](Builder::spawn) cannot watch the signal, and are aborted at
-    /// once. Waits until no task runs.
+    /// once. Waits until no task runs. A `grace` too long for the clock
+    /// (`Duration::MAX`) is a deadline that never comes: the tasks get all
+    /// the time they need.
     ///
     /// # Errors
     ///
     /// The [`GroupError`] that ended the group, if it gave up before.
     ///
+    /// # Cancel safety
+    ///
+    /// Dropping the returned future drops the group, which cuts the grace
+    /// period short: the tasks still running are aborted at once.
+    ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// # async fn f<R: stage_core::runtime::Runtime>(runtime: R) {
-    /// let group = stage_core::group::Builder::new(runtime)
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group()
     ///     .tasks(2)
     ///     .spawn_graceful(|stop| async move { stop.requested().await });
     /// let report = group.shutdown(Duration::from_secs(5)).await.unwrap();
@@ -393,7 +519,7 @@ impl<R: Runtime> Group<R> {
     /// # }
     /// ```
     pub async fn shutdown(mut self, grace: Duration) -> Result<ShutdownReport, GroupError> {
-        match self.end(Command::Shutdown { grace }).await? {
+        match self.end(Request::Shutdown { grace }).await? {
             Some(Ending::ShutDown(report)) => Ok(report),
             // It had ended on its own before: no task was running.
             _ => Ok(ShutdownReport::default()),
@@ -410,15 +536,22 @@ impl<R: Runtime> Group<R> {
     /// The [`GroupError`] that ended the group, if it gave up before (its
     /// tasks were stopped then).
     ///
+    /// # Cancel safety
+    ///
+    /// The tasks become the caller's only when the returned future
+    /// completes: dropping it before drops the group, and its tasks are
+    /// aborted, never left running unsupervised.
+    ///
     /// # Examples
     ///
     /// ```
-    /// use stage_core::runtime::{Exit, Task};
-    /// # async fn f<R: stage_core::runtime::Runtime>(runtime: R) {
-    /// let group = stage_core::group::Builder::new(runtime)
-    ///     .tasks(2)
-    ///     .spawn(|| std::future::pending());
+    /// use stage::runtime::{Exit, Task};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group().tasks(2).spawn(std::future::pending::<()>);
     /// let tasks = group.release().await.unwrap();
+    /// assert_eq!(tasks.len(), 2);
     /// for task in tasks {
     ///     task.abort();
     ///     assert!(matches!(task.await, Exit::Aborted));
@@ -426,56 +559,81 @@ impl<R: Runtime> Group<R> {
     /// # }
     /// ```
     pub async fn release(mut self) -> Result<Vec<R::Task>, GroupError> {
-        match self.end(Command::Release).await? {
-            Some(Ending::Released(tasks)) => Ok(tasks),
+        match self.end(Request::Release).await? {
+            Some(Ending::Released(tasks)) => {
+                Ok(tasks.into_iter().map(|t| t.into_inner()).collect())
+            }
             // It had ended on its own before: no task was running.
             _ => Ok(Vec::new()),
         }
     }
 
-    /// Runs `n` more tasks, started at once from the factory.
+    /// Runs `n` more tasks, started right after from the factory; returns
+    /// the group's new size.
+    ///
+    /// A task removed by an earlier [`downscale`](Group::downscale) that is
+    /// still stopping is replaced once it has stopped: the group never runs
+    /// more tasks than its size.
+    ///
+    /// # Errors
+    ///
+    /// [`ScaleError::TooManyTasks`] if the group would run more than its
+    /// [`max_tasks`](Builder::max_tasks), [`ScaleError::Ended`] if it has
+    /// ended; nothing changes then.
     ///
     /// # Examples
     ///
     /// ```
-    /// # fn f<R: stage_core::runtime::Runtime>(group: stage_core::group::Group<R>) {
-    /// group.upscale(2);
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut group = stage::group().spawn(std::future::pending::<()>);
+    /// assert_eq!(group.upscale(2), Ok(3));
+    /// while group.stat_borrow_and_update().running < 3 {
+    ///     group.changed().await.unwrap();
+    /// }
+    /// # group.stop().await.unwrap();
     /// # }
     /// ```
-    pub fn upscale(&self, n: usize) {
-        self.resize(|tasks| tasks.saturating_add(n));
+    pub fn upscale(&self, n: usize) -> Result<usize, ScaleError> {
+        if self.shared.stats.is_closed() {
+            return Err(ScaleError::Ended);
+        }
+        let max = self.shared.control.max();
+        self.shared
+            .control
+            .resize(|tasks| tasks.checked_add(n).filter(|&new| new <= max))
+            .map_err(|tasks| ScaleError::TooManyTasks {
+                requested: tasks.saturating_add(n),
+                max,
+            })
     }
 
-    /// Runs `n` fewer tasks, keeping at least one: the newest tasks are
-    /// aborted at their next await point (they get no warning), and are not
-    /// restarted.
+    /// Runs `n` fewer tasks, keeping at least one; returns the group's new
+    /// size. The newest tasks are aborted at their next await point (they get
+    /// no warning), and are not restarted; [`Stats::stopping`] counts those
+    /// that have not stopped yet.
     ///
     /// # Examples
     ///
     /// ```
-    /// # fn f<R: stage_core::runtime::Runtime>(group: stage_core::group::Group<R>) {
-    /// group.downscale(1);
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group().tasks(4).spawn(std::future::pending::<()>);
+    /// assert_eq!(group.downscale(1), 3);
+    /// assert_eq!(group.downscale(10), 1);
+    /// # group.stop().await.unwrap();
     /// # }
     /// ```
-    pub fn downscale(&self, n: usize) {
-        self.resize(|tasks| tasks.saturating_sub(n).max(1));
+    pub fn downscale(&self, n: usize) -> usize {
+        self.shared
+            .control
+            .resize(|tasks| Some(tasks.saturating_sub(n).max(1)))
+            .unwrap_or_else(|tasks| tasks)
     }
 
-    fn resize(&self, to: impl Fn(usize) -> usize) {
-        // AcqRel: the supervisor's Acquire load sees the newest target.
-        let _ = self
-            .shared
-            .target
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| Some(to(t)));
-        // A nudge; if one is already queued, the supervisor will see the
-        // new target when it takes that one.
-        let _ = self.commands.try_send(Command::Resize);
-    }
-
-    /// Sends `command` (unless the supervisor has ended: its commands are
-    /// closed then), and waits until the supervisor has ended.
-    async fn end(&mut self, command: Command) -> Result<Option<Ending<R>>, GroupError> {
-        let _ = self.commands.send(command).await;
+    /// Asks for `request`, and waits until the supervisor has ended.
+    async fn end(&mut self, request: Request) -> Result<Option<Ending<R>>, GroupError> {
+        self.shared.control.request(request);
         self.wait_for_supervisor().await
     }
 
@@ -488,17 +646,20 @@ impl<R: Runtime> Group<R> {
         self.take_ending()
     }
 
-    /// The supervisor's own exit: never discarded. It does not panic on its
-    /// tasks' account, so a panic is a bug in stage, and goes on to the
-    /// caller; an abort (its runtime shut down) is an error.
+    /// The supervisor's own exit: never discarded. A panic is a bug in
+    /// stage, an abort means its runtime shut down; both are errors.
     fn check(&self, exit: Exit) -> Result<(), GroupError> {
-        match exit {
-            Exit::Returned => Ok(()),
-            Exit::Panicked(payload) => std::panic::resume_unwind(payload),
-            Exit::Aborted => Err(GroupError::SupervisorAborted {
-                group: self.name.to_string(),
-            }),
-        }
+        let group = self.shared.name.to_string();
+        let error = match &exit {
+            Exit::Returned => return Ok(()),
+            Exit::Panicked(_) => GroupError::SupervisorPanicked {
+                group,
+                message: exit.panic_message().map(str::to_owned),
+            },
+            Exit::Aborted => GroupError::SupervisorAborted { group },
+        };
+        drop_exit(exit);
+        Err(error)
     }
 
     /// How the supervisor ended, with giving up as the error it is.
@@ -517,15 +678,20 @@ impl<R: Runtime> Group<R> {
 
     /// The statistics the supervisor published last.
     ///
+    /// A copy: holding it blocks nothing.
+    ///
     /// # Examples
     ///
     /// ```
-    /// # fn f<R: stage_core::runtime::Runtime>(group: stage_core::group::Group<R>) {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group().tasks(2).spawn(std::future::pending::<()>);
     /// println!("{} tasks running", group.stat_borrow().running);
+    /// # group.stop().await.unwrap();
     /// # }
     /// ```
     pub fn stat_borrow(&self) -> StatsRef<'_> {
-        self.shared.stats.borrow()
+        StatsRef::new(self.shared.stats.get())
     }
 
     /// The statistics published last, marking them as seen (see
@@ -534,14 +700,17 @@ impl<R: Runtime> Group<R> {
     /// # Examples
     ///
     /// ```
-    /// # fn f<R: stage_core::runtime::Runtime>(mut group: stage_core::group::Group<R>) {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut group = stage::group().spawn(std::future::pending::<()>);
     /// let restarts = group.stat_borrow_and_update().restarted;
-    /// assert!(!group.has_changed() || group.stat_borrow().restarted >= restarts);
+    /// assert_eq!(restarts, 0);
+    /// # group.stop().await.unwrap();
     /// # }
     /// ```
     pub fn stat_borrow_and_update(&mut self) -> StatsRef<'_> {
         self.seen = self.shared.stats.version();
-        self.shared.stats.borrow()
+        self.stat_borrow()
     }
 
     /// Whether new statistics were published since they were last marked
@@ -550,9 +719,13 @@ impl<R: Runtime> Group<R> {
     /// # Examples
     ///
     /// ```
-    /// # fn f<R: stage_core::runtime::Runtime>(mut group: stage_core::group::Group<R>) {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut group = stage::group().spawn(std::future::pending::<()>);
+    /// group.changed().await.unwrap(); // the first stats
     /// group.stat_borrow_and_update();
-    /// let _ = group.has_changed();
+    /// assert!(!group.has_changed());
+    /// # group.stop().await.unwrap();
     /// # }
     /// ```
     pub fn has_changed(&self) -> bool {
@@ -563,6 +736,12 @@ impl<R: Runtime> Group<R> {
     /// marked as seen); read them with
     /// [`stat_borrow_and_update`](Group::stat_borrow_and_update).
     ///
+    /// # Errors
+    ///
+    /// [`Ended`] once the group has ended (however it ended) and its last
+    /// statistics were marked as seen: no newer ones will come. As with
+    /// tokio's `watch`, the final statistics are reported as a change first.
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe: it marks nothing as seen.
@@ -570,28 +749,41 @@ impl<R: Runtime> Group<R> {
     /// # Examples
     ///
     /// ```
-    /// # async fn f<R: stage_core::runtime::Runtime>(mut group: stage_core::group::Group<R>) {
-    /// group.changed().await;
-    /// println!("{:?}", *group.stat_borrow_and_update());
+    /// use std::time::Duration;
+    /// use stage::group::Backoff;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut group = stage::group()
+    ///     .backoff(Backoff::none())
+    ///     .intensity(3, Duration::from_secs(60))
+    ///     .spawn(|| async { panic!("crash") });
+    /// // Watch until the group gives up: the loop ends with it.
+    /// while group.changed().await.is_ok() {
+    ///     println!("{:?}", *group.stat_borrow_and_update());
+    /// }
+    /// assert_eq!(group.stat_borrow().panicked, 4);
+    /// assert!(group.join().await.is_err());
     /// # }
     /// ```
-    pub async fn changed(&mut self) {
-        self.shared.stats.changed_since(self.seen).await;
+    pub async fn changed(&mut self) -> Result<(), Ended> {
+        self.shared.stats.changed_since(self.seen).await
     }
 }
 
 impl<R: Runtime> Drop for Group<R> {
     fn drop(&mut self) {
-        // The supervisor sees its commands closed and stops the tasks. It is
-        // not aborted (its handle detaches): it must abort its tasks first.
-        self.commands.close();
+        // The supervisor stops the tasks. It is not aborted (its handle
+        // detaches): it aborts its tasks and waits for them first.
+        self.shared.control.request(Request::Stop);
     }
 }
 
 impl<R: Runtime> fmt::Debug for Group<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Group")
-            .field("stats", &*self.shared.stats.borrow())
+            .field("name", &&*self.shared.name)
+            .field("stats", &self.shared.stats.get())
             .finish_non_exhaustive()
     }
 }

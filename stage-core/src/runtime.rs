@@ -1,12 +1,21 @@
 //! The seam between stage and an executor.
 //!
 //! Supervision needs four things from an executor, and nothing more: spawn a
-//! `Send + 'static` future, learn how the task ended ([`Exit`]), abort it,
-//! and time (now, and a sleep until a deadline). [`Runtime`] says exactly
+//! `Send + 'static` future, learn how the task ended ([`Exit`]), abort it
+//! (also through a separate [`AbortHandle`], so that a supervisor can stop
+//! one task among thousands without searching for it), and time (now, and a
+//! sleep until a deadline). [`Runtime`] says exactly
 //! that. `stage-tokio` implements it over `tokio::spawn`, `JoinError` and
 //! `tokio::time` (so a paused clock drives backoff in tests); stage-core's
 //! own tests implement it over `async-task` with a virtual clock, and run the
 //! same group behaviour on both.
+
+// Supervisors' helpers; loom builds leave supervisors out.
+#[cfg(not(loom))]
+mod owned;
+
+#[cfg(not(loom))]
+pub(crate) use owned::{drop_exit, OwnedTask};
 
 use core::any::Any;
 use core::fmt;
@@ -25,10 +34,16 @@ use std::time::Instant;
 /// use std::pin::Pin;
 /// use std::task::{Context, Poll};
 /// use std::time::Instant;
-/// use stage_core::runtime::{Exit, Runtime, Task};
+/// use stage_core::runtime::{AbortHandle, Exit, Runtime, Task};
 ///
 /// #[derive(Clone)]
 /// struct Threads;
+///
+/// struct CannotAbort;
+///
+/// impl AbortHandle for CannotAbort {
+///     fn abort(&self) {} // threads cannot be aborted: they run to the end
+/// }
 ///
 /// struct ThreadTask(Option<std::thread::JoinHandle<()>>);
 ///
@@ -44,7 +59,11 @@ use std::time::Instant;
 /// }
 ///
 /// impl Task for ThreadTask {
-///     fn abort(&self) {} // threads cannot be aborted: they run to the end
+///     type AbortHandle = CannotAbort;
+///
+///     fn abort_handle(&self) -> CannotAbort {
+///         CannotAbort
+///     }
 /// }
 ///
 /// impl Runtime for Threads {
@@ -94,11 +113,41 @@ pub trait Runtime: Clone + Send + Sync + 'static {
 /// A task spawned by a [`Runtime`]: await it to learn how it ended.
 ///
 /// Dropping it detaches the task (it keeps running), as with tokio's
-/// `JoinHandle`.
+/// `JoinHandle`. Supervisors never let that happen by accident: every task
+/// they own is aborted when they drop it.
 pub trait Task: Future<Output = Exit> + Send + Unpin + 'static {
+    /// What aborts this task without owning it.
+    type AbortHandle: AbortHandle;
+
+    /// A handle that aborts this task; any number may exist.
+    fn abort_handle(&self) -> Self::AbortHandle;
+
     /// Asks the runtime to stop the task at its next await point. The task's
     /// future then completes with [`Exit::Aborted`], unless the task ended
     /// first. Aborting an ended task does nothing.
+    fn abort(&self) {
+        self.abort_handle().abort();
+    }
+}
+
+/// Aborts a [`Task`] from elsewhere, without owning it (tokio's
+/// `AbortHandle`).
+///
+/// # Examples
+///
+/// ```
+/// use stage_core::runtime::{AbortHandle, Exit, Runtime, Task};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let task = stage::runtime::Tokio::current().spawn(std::future::pending());
+/// let handle = task.abort_handle();
+/// handle.abort();
+/// assert!(matches!(task.await, Exit::Aborted));
+/// # }
+/// ```
+pub trait AbortHandle: Send + Sync + 'static {
+    /// Aborts the task, as [`Task::abort`] does; does nothing once it ended.
     fn abort(&self);
 }
 

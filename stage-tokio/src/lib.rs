@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use stage_core::runtime::{Exit, Runtime, Task};
+use stage_core::runtime::{self, Exit, Runtime, Task};
 use tokio::runtime::Handle;
 
 /// The tokio runtime, as a [`Runtime`] for stage's supervisors.
@@ -103,7 +103,7 @@ impl Runtime for Tokio {
 /// # Examples
 ///
 /// ```
-/// use stage_core::runtime::{Exit, Runtime, Task};
+/// use stage_core::runtime::{self, Exit, Runtime, Task};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -129,6 +129,36 @@ impl Future for TokioTask {
 }
 
 impl Task for TokioTask {
+    type AbortHandle = TokioAbortHandle;
+
+    fn abort_handle(&self) -> TokioAbortHandle {
+        TokioAbortHandle(self.0.abort_handle())
+    }
+
+    fn abort(&self) {
+        self.0.abort();
+    }
+}
+
+/// Aborts a [`TokioTask`] without owning it: tokio's `AbortHandle`.
+///
+/// # Examples
+///
+/// ```
+/// use stage_core::runtime::{AbortHandle, Exit, Runtime, Task};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let task = stage_tokio::Tokio::current().spawn(std::future::pending());
+/// let handle: stage_tokio::TokioAbortHandle = task.abort_handle();
+/// handle.abort();
+/// assert!(matches!(task.await, Exit::Aborted));
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct TokioAbortHandle(tokio::task::AbortHandle);
+
+impl runtime::AbortHandle for TokioAbortHandle {
     fn abort(&self) {
         self.0.abort();
     }
@@ -151,6 +181,14 @@ mod tests {
             .spawn(async { std::panic::panic_any(String::from("lost?")) })
             .await;
         assert_eq!(exit.panic_message(), Some("lost?"));
+    }
+
+    #[tokio::test]
+    async fn an_abort_handle_aborts_its_task() {
+        let task = Tokio::current().spawn(std::future::pending());
+        let handle = task.abort_handle();
+        runtime::AbortHandle::abort(&handle);
+        assert!(matches!(task.await, Exit::Aborted));
     }
 
     #[tokio::test]

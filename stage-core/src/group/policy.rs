@@ -1,6 +1,9 @@
-//! When and how soon a group restarts a task that ended.
+//! When and how soon a group restarts a task that ended, and when it stops
+//! restarting altogether: value types with pure decisions, tested without a
+//! runtime; the supervisor loop only wires them together.
 
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use crate::runtime::Exit;
 
@@ -198,5 +201,56 @@ impl Backoff {
         let fraction = fastrand::Rng::with_seed(seed ^ u64::from(consecutive)).f64();
         Duration::try_from_secs_f64(full.as_secs_f64() * (0.5 + 0.5 * fraction))
             .map_or(full, |jittered| jittered.min(full))
+    }
+}
+
+/// Restart intensity, as Erlang's supervisors have it: at most `restarts`
+/// restarts within any period of `within`. The restart that would be one
+/// too many is refused, and the group gives up.
+///
+/// Keeps the times of the restarts still inside the window: at most
+/// `restarts` of them.
+#[derive(Clone, Debug)]
+pub(crate) struct Intensity {
+    restarts: u32,
+    within: Duration,
+    /// Times of the admitted restarts still inside the window, oldest first.
+    recent: VecDeque<Instant>,
+}
+
+impl Intensity {
+    pub(crate) fn new(restarts: u32, within: Duration) -> Self {
+        Self {
+            restarts,
+            within,
+            recent: VecDeque::new(),
+        }
+    }
+
+    /// The most restarts the window allows.
+    pub(crate) fn restarts(&self) -> u32 {
+        self.restarts
+    }
+
+    /// The window.
+    pub(crate) fn within(&self) -> Duration {
+        self.within
+    }
+
+    /// Records a restart at `now`, if the window ending at `now` has room
+    /// for one more; `false` (and nothing recorded) if it would exceed it.
+    pub(crate) fn admit(&mut self, now: Instant) -> bool {
+        // Restarts at or before `now - within` have left the window. A
+        // window reaching back before the clock's start holds them all.
+        if let Some(window_start) = now.checked_sub(self.within) {
+            while self.recent.front().is_some_and(|&t| t <= window_start) {
+                self.recent.pop_front();
+            }
+        }
+        if self.recent.len() >= self.restarts as usize {
+            return false;
+        }
+        self.recent.push_back(now);
+        true
     }
 }

@@ -1,18 +1,21 @@
 //! The statistics a group's supervisor publishes.
 
+use core::marker::PhantomData;
 use core::ops::Deref;
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::Mutex;
 
 use event_listener::Event;
 
-use crate::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use super::error::Ended;
+use crate::runtime::Exit;
+use crate::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// What a group's supervisor has done so far.
 ///
 /// # Examples
 ///
 /// ```
-/// let stats = stage_core::group::Stats::default();
+/// let stats = stage::group::Stats::default();
 /// assert_eq!(stats.running, 0);
 /// assert_eq!(stats.failed(), 0);
 /// ```
@@ -26,6 +29,9 @@ pub struct Stats {
     pub running: usize,
     /// Tasks waiting out a backoff before their restart.
     pub backing_off: usize,
+    /// Tasks removed by a downscale that were aborted and have not ended
+    /// yet (a task stops at its next await point).
+    pub stopping: usize,
     /// Task starts, first starts and restarts alike.
     pub started: u64,
     /// Restarts (starts after the first of each task).
@@ -34,7 +40,8 @@ pub struct Stats {
     pub returned: u64,
     /// Tasks that panicked.
     pub panicked: u64,
-    /// Tasks that were aborted (by someone else than the group stopping).
+    /// Tasks that were aborted by someone else than the group (a task the
+    /// group aborts itself, to downscale or to stop, is not counted).
     pub aborted: u64,
     /// Turns of the supervisor loop: wakeups it handled.
     pub iterations: u64,
@@ -46,7 +53,7 @@ impl Stats {
     /// # Examples
     ///
     /// ```
-    /// let mut stats = stage_core::group::Stats::default();
+    /// let mut stats = stage::group::Stats::default();
     /// stats.panicked = 2;
     /// stats.aborted = 1;
     /// assert_eq!(stats.failed(), 3);
@@ -54,13 +61,30 @@ impl Stats {
     pub fn failed(&self) -> u64 {
         self.panicked + self.aborted
     }
+
+    /// Counts how a task ended; the one place that does.
+    pub(crate) fn count(&mut self, exit: &Exit) {
+        match exit {
+            Exit::Returned => self.returned += 1,
+            Exit::Panicked(_) => self.panicked += 1,
+            Exit::Aborted => self.aborted += 1,
+        }
+    }
 }
 
-/// The published value and its version; written by the supervisor alone.
+/// The published value, its version, and whether more will come; written
+/// by the supervisor alone.
+///
+/// The value sits behind a mutex that is held only to copy it in or out, by
+/// stage's own code: no caller can hold it, so the supervisor never waits on
+/// one (a borrow is a copy, see [`StatsRef`]).
 pub(crate) struct StatsCell {
-    stats: RwLock<Stats>,
+    stats: Mutex<Stats>,
     /// Bumped on every publish; readers compare it with what they saw.
     version: AtomicU64,
+    /// Set once the supervisor has ended (however it ended): the stats are
+    /// final.
+    closed: AtomicBool,
     changed: Event,
     /// Readers waiting in `changed_since`: publishing notifies only if any
     /// (event-listener locks on every notify). The handshake is the
@@ -69,17 +93,24 @@ pub(crate) struct StatsCell {
 }
 
 impl StatsCell {
-    pub(crate) fn new() -> Self {
+    /// Stats of a group of `tasks` tasks, none started yet.
+    pub(crate) fn new(tasks: usize) -> Self {
         Self {
-            stats: RwLock::new(Stats::default()),
+            stats: Mutex::new(Stats {
+                tasks,
+                ..Stats::default()
+            }),
             version: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
             changed: Event::new(),
             watchers: AtomicUsize::new(0),
         }
     }
 
     pub(crate) fn publish(&self, stats: &Stats) {
-        *self.stats.write().unwrap_or_else(|e| e.into_inner()) = *stats;
+        // Nothing panics while the lock is held, so it is never poisoned; if
+        // it were, the copy inside would still be whole.
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = *stats;
         // Release: a reader that sees the new version sees the new stats.
         self.version.fetch_add(1, Ordering::Release);
         // SeqCst fence: pairs with the one in `changed_since`, so a watcher
@@ -90,27 +121,49 @@ impl StatsCell {
         }
     }
 
+    /// Marks the stats as final and wakes every watcher. Called once the
+    /// supervisor has ended, whichever way.
+    pub(crate) fn close(&self) {
+        // Release: a watcher that sees `closed` sees the final version.
+        self.closed.store(true, Ordering::Release);
+        // Rare: notify unconditionally (after the fence that orders the
+        // store before the listeners are looked at).
+        fence(Ordering::SeqCst);
+        self.changed.notify(usize::MAX);
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        // Acquire: pairs with the Release in `close`.
+        self.closed.load(Ordering::Acquire)
+    }
+
     pub(crate) fn version(&self) -> u64 {
         // Acquire: pairs with the Release in `publish`.
         self.version.load(Ordering::Acquire)
     }
 
-    pub(crate) fn borrow(&self) -> StatsRef<'_> {
-        StatsRef(self.stats.read().unwrap_or_else(|e| e.into_inner()))
+    pub(crate) fn get(&self) -> Stats {
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits until the version differs from `seen`.
-    pub(crate) async fn changed_since(&self, seen: u64) {
+    /// Waits until the version differs from `seen`; `Err` once no new
+    /// version can come (the supervisor ended and `seen` is the last).
+    pub(crate) async fn changed_since(&self, seen: u64) -> Result<(), Ended> {
         if self.version() != seen {
-            return;
+            return Ok(());
         }
         // Counted while waiting, also if this future is dropped meanwhile.
         let _watching = Watching::new(&self.watchers);
         loop {
             let listener = self.changed.listen();
             fence(Ordering::SeqCst);
+            // `closed` first: the final version was published before it.
+            let closed = self.is_closed();
             if self.version() != seen {
-                return;
+                return Ok(());
+            }
+            if closed {
+                return Err(Ended);
             }
             listener.await;
         }
@@ -135,23 +188,47 @@ impl Drop for Watching<'_> {
     }
 }
 
-/// A borrow of a group's published [`Stats`]; hold it briefly, as the
-/// supervisor waits for it to publish the next ones.
+/// The [`Stats`] a group published last, as read by
+/// [`stat_borrow`](super::Group::stat_borrow).
+///
+/// It is a copy: holding it, across an `.await` too, blocks nothing (the
+/// supervisor goes on publishing), and it does not change; borrow again for
+/// newer figures.
 ///
 /// # Examples
 ///
 /// ```
-/// # fn show(stats: stage_core::group::StatsRef<'_>) {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let group = stage::group().tasks(2).spawn(std::future::pending::<()>);
+/// let stats: stage::group::StatsRef<'_> = group.stat_borrow();
 /// println!("{} running, {} failed", stats.running, stats.failed());
+/// assert_eq!(stats.tasks, 2);
+/// group.stop().await.unwrap();
 /// # }
 /// ```
-pub struct StatsRef<'a>(RwLockReadGuard<'a, Stats>);
+#[derive(Clone, Copy)]
+pub struct StatsRef<'a> {
+    stats: Stats,
+    /// Borrowed from a group, as tokio's `watch::Ref` is from its receiver
+    /// (so that code written against a guard keeps compiling).
+    _group: PhantomData<&'a ()>,
+}
+
+impl StatsRef<'_> {
+    pub(crate) fn new(stats: Stats) -> Self {
+        Self {
+            stats,
+            _group: PhantomData,
+        }
+    }
+}
 
 impl Deref for StatsRef<'_> {
     type Target = Stats;
 
     fn deref(&self) -> &Stats {
-        &self.0
+        &self.stats
     }
 }
 

@@ -1,9 +1,19 @@
 //! The task that runs a group's tasks and restarts them by policy.
+//!
+//! One loop, polled by the runtime: each poll looks at what the handle asks
+//! ([`Control`]), then handles task exits, due restarts and starts, up to a
+//! budget, and publishes the stats once. Slots ([`Slots`]) keep the
+//! invariants (one incarnation per slot at a time, generations that never
+//! repeat); policies ([`Restart`], [`Backoff`], [`Intensity`]) decide; the
+//! loop wires them together.
+//!
+//! Whatever ends the supervisor — a request, the group ending on its own, a
+//! runtime dropping its future, or a bug that panics — every task it owns is
+//! aborted ([`OwnedTask`]) and its stats are closed ([`Closing`]).
 
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -11,36 +21,27 @@ use std::time::{Duration, Instant};
 use futures_core::Stream;
 use futures_util::stream::FuturesUnordered;
 
+use super::control::{Control, Request};
 use super::error::GroupError;
-use super::policy::{Backoff, Restart};
+use super::policy::{Backoff, Intensity, Restart};
 use super::shutdown::{ShutdownReport, StopSignal, TaskReport};
+use super::slots::{SlotState, Slots};
 use super::stats::{Stats, StatsCell};
-use crate::mailbox::Receiver;
-use crate::runtime::{Exit, Runtime, Task};
-use crate::sync::atomic::{AtomicUsize, Ordering};
+use super::timers::Timers;
+use crate::runtime::{drop_exit, Exit, OwnedTask, Runtime, Task};
 use crate::sync::Arc;
 
-/// Turns of the loop within one poll before it yields to the executor.
+/// Units of work (an exit handled, a task started) within one poll before
+/// the loop yields to the executor: a burst of thousands of exits or starts
+/// never holds a worker thread.
 const TURN_BUDGET: usize = 64;
-
-/// What a [`Group`](super::Group) asks of its supervisor.
-pub(crate) enum Command {
-    /// Abort every task, wait until none runs, and end.
-    Stop,
-    /// The target number of tasks changed: look at it.
-    Resize,
-    /// Signal the tasks, give them until `grace` has passed, abort the rest,
-    /// report, and end.
-    Shutdown { grace: Duration },
-    /// Stop supervising: hand the running tasks back, and end.
-    Release,
-}
 
 /// State shared by a group's handle and its supervisor.
 pub(crate) struct Shared<R: Runtime> {
+    /// The group's name, in events and errors.
+    pub(crate) name: Arc<str>,
+    pub(crate) control: Control,
     pub(crate) stats: StatsCell,
-    /// How many tasks the group should run.
-    pub(crate) target: AtomicUsize,
     /// How the supervisor ended, when it was not simply stopped.
     pub(crate) ending: Mutex<Option<Ending<R>>>,
 }
@@ -51,39 +52,12 @@ pub(crate) enum Ending<R: Runtime> {
     GaveUp(GroupError),
     /// A graceful shutdown, and how each task ended.
     ShutDown(ShutdownReport),
-    /// The running tasks, handed back.
-    Released(Vec<R::Task>),
+    /// The running tasks, handed back: still aborted if dropped, until the
+    /// handle takes them.
+    Released(Vec<OwnedTask<R::Task>>),
 }
 
-/// More than `restarts` restarts within `within` make the group give up.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Intensity {
-    pub(crate) restarts: u32,
-    pub(crate) within: Duration,
-}
-
-/// One task of the group, across its restarts.
-struct Slot {
-    /// Starts so far: 1 for the first incarnation.
-    generation: u64,
-    /// Restarts in a row without a quiet period between them.
-    consecutive: u32,
-    state: SlotState,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum SlotState {
-    /// Its task runs (in `State::running`) since then.
-    Running(Instant),
-    /// Its restart waits for a timer (in `State::backoffs`).
-    BackingOff,
-    /// Ended and not restarted (its policy said so).
-    Ended,
-}
-
-/// A future tagged with the slot and generation it belongs to, so that an
-/// event for a slot that was removed or restarted since is recognised as
-/// stale and dropped.
+/// A future tagged with the slot and generation it belongs to.
 struct Tagged<T> {
     index: usize,
     generation: u64,
@@ -113,10 +87,19 @@ enum End {
     Released,
 }
 
+impl From<Request> for End {
+    fn from(request: Request) -> Self {
+        match request {
+            Request::Stop => Self::Stopped,
+            Request::Shutdown { grace } => Self::Shutdown(grace),
+            Request::Release => Self::Released,
+        }
+    }
+}
+
 pub(crate) struct Supervisor<R: Runtime, F> {
     pub(crate) runtime: R,
-    /// The group's name, in events and errors.
-    pub(crate) name: Arc<str>,
+    pub(crate) shared: Arc<Shared<R>>,
     pub(crate) factory: F,
     pub(crate) restart: Restart,
     pub(crate) backoff: Backoff,
@@ -124,21 +107,24 @@ pub(crate) struct Supervisor<R: Runtime, F> {
     /// Whether the tasks can watch `signal` (spawned with `spawn_graceful`).
     pub(crate) graceful: bool,
     pub(crate) signal: StopSignal,
-    pub(crate) commands: Receiver<Command>,
-    pub(crate) shared: Arc<Shared<R>>,
 }
+
+type AbortHandleOf<R> = <<R as Runtime>::Task as Task>::AbortHandle;
 
 /// The loop's state, apart from its settings.
 struct State<R: Runtime> {
-    slots: Vec<Slot>,
-    /// Every task started and not yet ended, including those of removed
-    /// slots (a downscale aborts them; their exits are stale).
-    running: FuturesUnordered<Tagged<R::Task>>,
-    /// Pending restarts; a timer whose slot moved on is stale.
-    backoffs: FuturesUnordered<Tagged<Pin<Box<R::Sleep>>>>,
-    /// When recent restarts happened, for the intensity window.
-    restarts: VecDeque<Instant>,
+    /// How many tasks the group runs, as last read from the handle.
+    target: usize,
+    slots: Slots<AbortHandleOf<R>>,
+    /// Every task started and not yet ended, those of removed (`Stopping`)
+    /// slots included; each is aborted if the set is dropped.
+    running: FuturesUnordered<Tagged<OwnedTask<R::Task>>>,
+    /// Pending restarts.
+    timers: Timers<R>,
     stats: Stats,
+    /// A shutdown or release asked for, waiting for the group to grow to
+    /// its target first.
+    request: Option<Request>,
     /// The clock, read at most once per turn (reading it showed up as the
     /// top entry of a profile of starting many tasks).
     now: Option<Instant>,
@@ -148,14 +134,32 @@ impl<R: Runtime> State<R> {
     fn now(&mut self, runtime: &R) -> Instant {
         *self.now.get_or_insert_with(|| runtime.now())
     }
+
+    /// The stats with the gauges the slots keep.
+    fn stats(&self) -> Stats {
+        Stats {
+            tasks: self.target,
+            running: self.slots.running,
+            backing_off: self.slots.backing_off,
+            stopping: self.slots.stopping,
+            ..self.stats
+        }
+    }
+
+    fn abort_all(&self) {
+        self.running.iter().for_each(|t| t.inner.abort());
+    }
 }
 
-/// The slot a tagged event is for, unless the event is stale: its slot was
-/// removed (a downscale) or has moved on to a later generation.
-fn current(slots: &mut [Slot], index: usize, generation: u64) -> Option<&mut Slot> {
-    slots
-        .get_mut(index)
-        .filter(|slot| slot.generation == generation)
+/// Closes the group's stats when the supervisor ends, however it ends (its
+/// future dropped by a runtime that shut down, or a panic, included), so
+/// that watchers learn of the end.
+struct Closing<R: Runtime>(Arc<Shared<R>>);
+
+impl<R: Runtime> Drop for Closing<R> {
+    fn drop(&mut self) {
+        self.0.stats.close();
+    }
 }
 
 impl<R, F, Fut> Supervisor<R, F>
@@ -164,23 +168,20 @@ where
     F: FnMut(StopSignal) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    /// Runs until told to stop, until the group handle is gone, until every
+    /// Runs until asked to end, until the group handle is gone, until every
     /// task has ended for good, or until it gives up.
     pub(crate) async fn run(mut self) {
+        let _closing = Closing(Arc::clone(&self.shared));
         let mut state = State {
-            slots: Vec::new(),
+            target: 0,
+            slots: Slots::new(),
             running: FuturesUnordered::new(),
-            backoffs: FuturesUnordered::new(),
-            restarts: VecDeque::new(),
+            timers: Timers::new(),
             stats: Stats::default(),
+            request: None,
             now: None,
         };
-        self.resize(&mut state);
-        self.shared.stats.publish(&state.stats);
-
         let end = core::future::poll_fn(|cx| self.poll_turn(cx, &mut state)).await;
-        // Later commands fail at once rather than wait for a reader.
-        self.commands.close();
 
         match end {
             End::Shutdown(grace) => {
@@ -192,9 +193,13 @@ where
                 // removed slots were aborted on purpose and are awaited below.
                 let (mut handed, stale): (Vec<_>, Vec<_>) = core::mem::take(&mut state.running)
                     .into_iter()
-                    .partition(|t| current(&mut state.slots, t.index, t.generation).is_some());
+                    .partition(|t| {
+                        matches!(
+                            state.slots.get(t.index).map(|s| &s.state),
+                            Some(SlotState::Running { .. })
+                        )
+                    });
                 handed.sort_by_key(|t| t.index);
-                state.stats.running = 0;
                 state.running.extend(stale);
                 self.set_ending(Ending::Released(
                     handed.into_iter().map(|t| t.inner).collect(),
@@ -204,24 +209,31 @@ where
             End::Stopped | End::Finished => {}
         }
         // Nothing outlives the group: abort every task and wait for each.
-        state.running.iter().for_each(|t| t.inner.abort());
-        while core::future::poll_fn(|cx| Pin::new(&mut state.running).poll_next(cx))
-            .await
-            .is_some()
-        {}
-        state.stats.running = 0;
-        state.stats.backing_off = 0;
-        self.shared.stats.publish(&state.stats);
+        state.abort_all();
+        while let Some((_, _, exit)) =
+            core::future::poll_fn(|cx| Pin::new(&mut state.running).poll_next(cx)).await
+        {
+            drop_exit(exit);
+        }
+        state.timers.clear();
+        let stats = Stats {
+            running: 0,
+            backing_off: 0,
+            stopping: 0,
+            ..state.stats()
+        };
+        self.shared.stats.publish(&stats);
+        tracing::debug!(group = &*self.shared.name, "group ended");
     }
 
     /// One poll of the loop: handles whatever is ready, then publishes the
     /// stats once.
     fn poll_turn(&mut self, cx: &mut Context<'_>, state: &mut State<R>) -> Poll<End> {
         state.now = None;
-        let mut changed = false;
+        let mut changed = state.stats.iterations == 0; // the first stats
         let turn = self.turn(cx, state, &mut changed);
         if changed {
-            self.shared.stats.publish(&state.stats);
+            self.shared.stats.publish(&state.stats());
         }
         turn
     }
@@ -232,27 +244,40 @@ where
         state: &mut State<R>,
         changed: &mut bool,
     ) -> Poll<End> {
-        // Commands first, until none waits: that also registers the wakeup
-        // for the next one. They are rare, so they are looked at once per
-        // poll, not after every task event (a look is a lock once the
-        // mailbox's listener is registered).
-        loop {
-            match Pin::new(&mut self.commands).poll_next(cx) {
-                // Dropping the group (or a stop) stops it.
-                Poll::Ready(Some(Command::Stop) | None) => return Poll::Ready(End::Stopped),
-                Poll::Ready(Some(Command::Shutdown { grace })) => {
-                    return Poll::Ready(End::Shutdown(grace))
-                }
-                Poll::Ready(Some(Command::Release)) => return Poll::Ready(End::Released),
-                Poll::Ready(Some(Command::Resize)) => {
-                    self.resize(state);
-                    *changed = true;
-                }
-                Poll::Pending => break,
+        let control = &self.shared.control;
+        // Register first: a request or resize made after the look below
+        // wakes us for another.
+        control.register(cx.waker());
+        if let Some(request) = control.take_request() {
+            // A stop overrides a request that waits; otherwise the first
+            // stands (as in `Control::request`).
+            if state.request.is_none() || request == Request::Stop {
+                state.request = Some(request);
             }
+        }
+        let target = control.target();
+        if target != state.target {
+            self.resize(target, state);
+            *changed = true;
+        }
+        match state.request {
+            Some(Request::Stop) => return Poll::Ready(End::Stopped),
+            // A shutdown reports, and a release hands back, every task the
+            // group was asked to run: they wait until the last has started.
+            Some(request) if state.slots.len() >= state.target => {
+                return Poll::Ready(request.into())
+            }
+            _ => {}
         }
         for _ in 0..TURN_BUDGET {
             state.stats.iterations += 1;
+            // Restarts decided earlier happen before more exits are looked
+            // at: a restart that was admitted is carried out.
+            if let Some(index) = state.slots.next_due() {
+                self.start(index, state);
+                *changed = true;
+                continue;
+            }
             if let Poll::Ready(Some((index, generation, exit))) =
                 Pin::new(&mut state.running).poll_next(cx)
             {
@@ -262,25 +287,77 @@ where
                 }
                 continue;
             }
-            if let Poll::Ready(Some((index, generation, ()))) =
-                Pin::new(&mut state.backoffs).poll_next(cx)
+            let slots = &mut state.slots;
+            if state
+                .timers
+                .poll_due(&self.runtime, cx, |index| {
+                    slots.set(index, SlotState::Due);
+                })
+                .is_ready()
             {
-                if current(&mut state.slots, index, generation).is_some() {
-                    state.stats.backing_off -= 1;
-                    self.start(index, state);
-                    *changed = true;
-                }
+                *changed = true;
                 continue;
             }
-            if state.slots.iter().all(|s| s.state == SlotState::Ended) {
+            // Growing, one new slot at a time: a huge upscale costs memory
+            // only as its tasks actually start, and never holds the thread.
+            if state.slots.len() < state.target {
+                let index = state.slots.push();
+                self.start(index, state);
+                *changed = true;
+                continue;
+            }
+            if state.slots.ended == state.target && state.slots.stopping == 0 {
                 return Poll::Ready(End::Finished);
             }
             return Poll::Pending;
         }
-        // Tasks keep ending as fast as they start (say, on another worker):
-        // let the executor run others before the next turn.
+        // Work keeps coming (tasks ending as fast as they start, a large
+        // upscale): let the executor run others before the next turn.
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Grows or shrinks the group to `target` slots. Slots brought back
+    /// start at once (or once their old incarnation has ended); new ones
+    /// start as the loop gets to them; removed ones are aborted and not
+    /// restarted. Costs one step per slot added or removed.
+    fn resize(&mut self, target: usize, state: &mut State<R>) {
+        let old = core::mem::replace(&mut state.target, target);
+        let made = state.slots.len();
+        for index in old.min(made)..target.min(made) {
+            // Slots at or beyond the old target are vacant or stopping.
+            let wanted = match state.slots.get(index).map(|s| &s.state) {
+                Some(SlotState::Stopping { .. }) => SlotState::Stopping { wanted: true },
+                _ => SlotState::Due,
+            };
+            state.slots.set(index, wanted);
+        }
+        for index in target..old.min(made) {
+            match state.slots.set(index, SlotState::Vacant) {
+                SlotState::Running { abort, .. } => {
+                    crate::runtime::AbortHandle::abort(&abort);
+                    state
+                        .slots
+                        .set(index, SlotState::Stopping { wanted: false });
+                }
+                SlotState::Stopping { .. } => {
+                    state
+                        .slots
+                        .set(index, SlotState::Stopping { wanted: false });
+                }
+                SlotState::BackingOff { until: Some(until) } => state.timers.remove(until, index),
+                SlotState::BackingOff { until: None }
+                | SlotState::Due
+                | SlotState::Ended
+                | SlotState::Vacant => {}
+            }
+        }
+        tracing::debug!(
+            group = &*self.shared.name,
+            from = old,
+            to = target,
+            "resized"
+        );
     }
 
     /// Handles a task's exit: counts it, and restarts the task by policy
@@ -292,72 +369,94 @@ where
         exit: Exit,
         state: &mut State<R>,
     ) -> Result<(), GroupError> {
-        let now = state.now(&self.runtime);
-        let stats = &mut state.stats;
-        match &exit {
-            Exit::Returned => stats.returned += 1,
-            Exit::Panicked(_) => stats.panicked += 1,
-            Exit::Aborted => stats.aborted += 1,
-        }
-        let group = &*self.name;
-        let Some(slot) = current(&mut state.slots, index, generation) else {
-            // A task of a removed slot (downscale): aborted on purpose.
-            return Ok(());
+        let group = &*self.shared.name;
+        let slot = state
+            .slots
+            .get(index)
+            .filter(|s| s.generation == generation);
+        let since = match slot.map(|s| &s.state) {
+            Some(SlotState::Running { since, .. }) => *since,
+            Some(SlotState::Stopping { wanted }) => {
+                // Removed by a downscale: it was aborted on purpose, and is
+                // not restarted; a slot brought back meanwhile starts anew.
+                if !matches!(exit, Exit::Aborted) {
+                    state.stats.count(&exit);
+                }
+                let next = if *wanted {
+                    SlotState::Due
+                } else {
+                    SlotState::Vacant
+                };
+                state.slots.set(index, next);
+                drop_exit(exit);
+                return Ok(());
+            }
+            _ => {
+                // Every running task belongs to its slot's current
+                // generation (see `slots`); anything else is a bug, which
+                // must not take the group down.
+                tracing::error!(
+                    group,
+                    task = index,
+                    generation,
+                    "an exit for no current task"
+                );
+                drop_exit(exit);
+                return Ok(());
+            }
         };
-        let SlotState::Running(since) = slot.state else {
-            unreachable!("a current slot whose task ended was running")
-        };
-        state.stats.running -= 1;
+        state.stats.count(&exit);
         if exit.is_failure() {
             tracing::warn!(group, task = index, generation, %exit, "task failed");
         } else {
             tracing::debug!(group, task = index, generation, "task returned");
         }
         if !self.restart.restarts(&exit) {
-            slot.state = SlotState::Ended;
+            state.slots.set(index, SlotState::Ended);
+            drop_exit(exit);
             return Ok(());
         }
+        let now = state.now(&self.runtime);
+        let slot = state.slots.get_mut(index).expect("checked above");
         if now.saturating_duration_since(since) >= self.backoff.quiet_period() {
             slot.consecutive = 0;
         }
         let seed = ((index as u64) << 32) ^ generation;
         let delay = self.backoff.delay(slot.consecutive, seed);
         slot.consecutive = slot.consecutive.saturating_add(1);
-        if let Some(intensity) = self.intensity {
-            if let Some(window_start) = now.checked_sub(intensity.within) {
-                while state.restarts.front().is_some_and(|&t| t <= window_start) {
-                    state.restarts.pop_front();
-                }
-            }
-            if state.restarts.len() >= intensity.restarts as usize {
-                slot.state = SlotState::Ended;
+        if let Some(intensity) = &mut self.intensity {
+            if !intensity.admit(now) {
+                state.slots.set(index, SlotState::Ended);
+                let (restarts, within) = (intensity.restarts(), intensity.within());
                 tracing::error!(
                     group,
-                    restarts = intensity.restarts,
-                    within = ?intensity.within,
+                    restarts,
+                    within = ?within,
                     last_exit = %exit,
                     "restart intensity exceeded: giving up"
                 );
-                return Err(GroupError::GaveUp {
+                let error = GroupError::GaveUp {
                     group: group.to_owned(),
-                    restarts: intensity.restarts,
-                    within: intensity.within,
+                    restarts,
+                    within,
                     last_exit: exit.to_string(),
-                });
+                };
+                drop_exit(exit);
+                return Err(error);
             }
-            state.restarts.push_back(now);
         }
+        drop_exit(exit);
         tracing::info!(group, task = index, generation, ?delay, "restarting task");
         if delay.is_zero() {
-            self.start(index, state);
+            state.slots.set(index, SlotState::Due);
         } else {
-            slot.state = SlotState::BackingOff;
-            state.stats.backing_off += 1;
-            state.backoffs.push(Tagged {
-                index,
-                generation,
-                inner: Box::pin(self.runtime.sleep_until(now + delay)),
-            });
+            // A deadline past the clock's range never comes: the restart
+            // waits until the group is stopped.
+            let until = now.checked_add(delay);
+            state.slots.set(index, SlotState::BackingOff { until });
+            if let Some(until) = until {
+                state.timers.insert(until, index);
+            }
         }
         Ok(())
     }
@@ -368,32 +467,40 @@ where
 
     /// Signals the tasks, waits for them until `grace` has passed, aborts
     /// those still running, and reports how each ended. Pending restarts
-    /// are cancelled; tasks that cannot watch the signal are aborted at once.
+    /// are cancelled; tasks that cannot watch the signal are aborted at once,
+    /// and so is every task if the handle asks for a stop meanwhile (it was
+    /// dropped).
     async fn shut_down(&mut self, grace: Duration, state: &mut State<R>) -> ShutdownReport {
-        let deadline = self.runtime.now() + grace;
-        tracing::info!(group = &*self.name, ?grace, "shutting down");
+        let now = self.runtime.now();
+        // A grace too long for the clock is a deadline that never comes.
+        let mut deadline = now
+            .checked_add(grace)
+            .map(|deadline| Box::pin(self.runtime.sleep_until(deadline)));
+        tracing::info!(group = &*self.shared.name, ?grace, "shutting down");
         self.signal.request();
-        state.backoffs.clear();
-        state.stats.backing_off = 0;
-        for slot in &mut state.slots {
-            slot.state = SlotState::Ended;
-        }
+        state.timers.clear();
         let mut aborted = !self.graceful;
         if aborted {
-            state.running.iter().for_each(|t| t.inner.abort());
+            state.abort_all();
         }
-        let mut reports = Vec::with_capacity(state.running.len());
-        let mut deadline_passed = Box::pin(self.runtime.sleep_until(deadline));
+        let mut reports = Vec::with_capacity(state.slots.running);
         loop {
             let next = core::future::poll_fn(|cx| {
+                let control = &self.shared.control;
+                control.register(cx.waker());
                 if let Poll::Ready(next) = Pin::new(&mut state.running).poll_next(cx) {
                     return Poll::Ready(next);
                 }
-                if !aborted && deadline_passed.as_mut().poll(cx).is_ready() {
-                    // The deadline: whoever still runs is aborted, and wakes
-                    // us when it has stopped.
+                let stop = control.take_request() == Some(Request::Stop);
+                let expired = deadline
+                    .as_mut()
+                    .is_some_and(|d| d.as_mut().poll(cx).is_ready());
+                if !aborted && (stop || expired) {
+                    // Whoever still runs is aborted, and wakes us when it
+                    // has stopped.
                     aborted = true;
-                    state.running.iter().for_each(|t| t.inner.abort());
+                    deadline = None;
+                    state.abort_all();
                 }
                 Poll::Pending
             })
@@ -401,69 +508,41 @@ where
             let Some((index, generation, exit)) = next else {
                 break;
             };
-            let stats = &mut state.stats;
-            match &exit {
-                Exit::Returned => stats.returned += 1,
-                Exit::Panicked(_) => stats.panicked += 1,
-                Exit::Aborted => stats.aborted += 1,
-            }
             // Tasks of slots removed by a downscale were aborted on purpose
             // before the shutdown; they are not part of its report.
-            if current(&mut state.slots, index, generation).is_some() {
-                stats.running -= 1;
-                reports.push(TaskReport {
-                    index,
-                    generation,
-                    exit,
-                });
+            let current = matches!(
+                state.slots.get(index).map(|s| &s.state),
+                Some(SlotState::Running { .. })
+            );
+            if !current {
+                drop_exit(exit);
+                continue;
             }
+            // The group aborted those it aborted: only what the tasks did
+            // themselves is counted.
+            if !matches!(exit, Exit::Aborted) {
+                state.stats.count(&exit);
+            }
+            state.slots.set(index, SlotState::Ended);
+            reports.push(TaskReport {
+                index,
+                generation,
+                exit,
+            });
         }
         reports.sort_by_key(|r| r.index);
         ShutdownReport { tasks: reports }
     }
 
-    /// Grows or shrinks the group to its target size. New tasks start at
-    /// once; removed ones (the newest) are aborted and not restarted.
-    fn resize(&mut self, state: &mut State<R>) {
-        let target = self.shared.target.load(Ordering::Acquire);
-        while state.slots.len() < target {
-            state.slots.push(Slot {
-                generation: 0,
-                consecutive: 0,
-                state: SlotState::Ended,
-            });
-            self.start(state.slots.len() - 1, state);
-        }
-        while state.slots.len() > target {
-            let index = state.slots.len() - 1;
-            let Some(slot) = state.slots.pop() else { break };
-            match slot.state {
-                SlotState::Running(_) => {
-                    state.stats.running -= 1;
-                    state
-                        .running
-                        .iter()
-                        .filter(|t| t.index == index && t.generation == slot.generation)
-                        .for_each(|t| t.inner.abort());
-                }
-                // Its timer is now stale and will be dropped.
-                SlotState::BackingOff => state.stats.backing_off -= 1,
-                SlotState::Ended => {}
-            }
-        }
-        state.stats.tasks = target;
-    }
-
     fn start(&mut self, index: usize, state: &mut State<R>) {
         let now = state.now(&self.runtime);
-        let slot = &mut state.slots[index];
+        let slot = state.slots.get_mut(index).expect("a due slot exists");
         if slot.generation > 0 {
             state.stats.restarted += 1;
         }
         slot.generation += 1;
-        slot.state = SlotState::Running(now);
+        let generation = slot.generation;
         state.stats.started += 1;
-        state.stats.running += 1;
         // A factory that panics must not take the supervisor down: its task
         // panics instead, with the same payload, and follows the policy.
         let signal = self.signal.clone();
@@ -474,15 +553,19 @@ where
                 .runtime
                 .spawn(async move { std::panic::resume_unwind(payload) }),
         };
+        let abort = task.abort_handle();
+        state
+            .slots
+            .set(index, SlotState::Running { since: now, abort });
         state.running.push(Tagged {
             index,
-            generation: slot.generation,
-            inner: task,
+            generation,
+            inner: OwnedTask::new(task),
         });
         tracing::debug!(
-            group = &*self.name,
+            group = &*self.shared.name,
             task = index,
-            generation = slot.generation,
+            generation,
             "task started"
         );
     }

@@ -96,7 +96,7 @@ pub(crate) async fn wait_for<R: Runtime>(
         if done(&stats) {
             return stats;
         }
-        group.changed().await;
+        group.changed().await.expect("the group ended");
     }
 }
 
@@ -380,7 +380,7 @@ pub(crate) async fn upscale_and_downscale_change_how_many_tasks_run<R: Runtime>(
     let tasks = live.clone();
     let mut group = Builder::new(rt).spawn(tasks.idle_tasks());
     wait_for(&mut group, |s| s.running == 1).await;
-    group.upscale(3);
+    assert_eq!(group.upscale(3), Ok(4));
     let stats = wait_for(&mut group, |s| s.running == 4).await;
     assert_eq!((stats.tasks, stats.started, stats.restarted), (4, 4, 0));
     assert_eq!(live.count(), 4);
@@ -390,7 +390,7 @@ pub(crate) async fn upscale_and_downscale_change_how_many_tasks_run<R: Runtime>(
     assert_eq!(stats.tasks, 2);
     // The removed tasks are aborted, not restarted.
     while live.count() != 2 {
-        group.changed().await;
+        group.changed().await.expect("the group ended");
     }
     group.downscale(10);
     let stats = wait_for(&mut group, |s| s.tasks == 1).await;

@@ -169,8 +169,19 @@ impl Future for VirtualTask {
 }
 
 impl Task for VirtualTask {
+    type AbortHandle = VirtualAbort;
+
+    fn abort_handle(&self) -> VirtualAbort {
+        VirtualAbort(self.abort.clone())
+    }
+}
+
+/// Aborts a task of the virtual runtime.
+pub(crate) struct VirtualAbort(AbortHandle);
+
+impl stage_core::runtime::AbortHandle for VirtualAbort {
     fn abort(&self) {
-        self.abort.abort();
+        self.0.abort();
     }
 }
 
