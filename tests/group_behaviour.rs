@@ -4,7 +4,7 @@
 #[path = "../stage-core/tests/support/group_scenarios.rs"]
 mod scenario;
 
-use stage_tokio::Tokio;
+use stage::runtime::Tokio;
 
 macro_rules! on_tokio {
     ($($name:ident),* $(,)?) => {$(

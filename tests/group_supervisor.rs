@@ -1,7 +1,8 @@
-//! A group never reports success for work its supervisor could not finish.
+//! A group whose supervisor is gone: every wait ends with a typed error,
+//! nothing hangs, and no task runs on.
 
-use stage::group::GroupError;
-use stage_tokio::Tokio;
+use stage::group::{Builder, Ended, GroupError, ScaleError};
+use stage::runtime::Tokio;
 
 #[test]
 fn a_group_whose_runtime_shut_down_reports_its_aborted_supervisor() {
@@ -9,20 +10,33 @@ fn a_group_whose_runtime_shut_down_reports_its_aborted_supervisor() {
         .worker_threads(1)
         .build()
         .unwrap();
-    let group = stage_core::group::Builder::new(Tokio::with_handle(workers.handle().clone()))
+    let mut group = Builder::new(Tokio::with_handle(workers.handle().clone()))
         .name("orphaned")
         .spawn(std::future::pending);
     // The runtime the supervisor runs on goes away underneath the group.
     drop(workers); // waits until its tasks are gone
 
     let caller = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
         .build()
         .unwrap();
-    let result = caller.block_on(group.stop());
-    assert_eq!(
-        result,
-        Err(GroupError::SupervisorAborted {
-            group: "orphaned".into()
-        })
-    );
+    caller.block_on(async {
+        // Nothing can be asked of it, and nothing waits for it in vain.
+        assert_eq!(group.upscale(1), Err(ScaleError::Ended));
+        let changed = tokio::time::timeout(std::time::Duration::from_secs(3600), async {
+            while group.changed().await.is_ok() {
+                group.stat_borrow_and_update();
+            }
+            group.changed().await
+        });
+        assert_eq!(changed.await, Ok(Err(Ended)));
+        let stopped = tokio::time::timeout(std::time::Duration::from_secs(3600), group.stop());
+        assert_eq!(
+            stopped.await,
+            Ok(Err(GroupError::SupervisorAborted {
+                group: "orphaned".into()
+            }))
+        );
+    });
 }

@@ -6,8 +6,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use stage_core::group::{Backoff, Builder, Group, GroupError, Restart, Stats};
+use std::future::Future;
+use std::pin::pin;
+use std::task::Poll;
+
+use futures_util::future::{select, Either};
+use stage_core::group::{Backoff, Builder, Ended, Group, GroupError, Restart, ScaleError, Stats};
 use stage_core::runtime::{Exit, Runtime, Task};
+
+// Included from here (not from `support`), so that the facade's tests,
+// which include this file alone, have it too.
+#[path = "faulty_runtime.rs"]
+mod faulty_runtime;
+use faulty_runtime::FailingSpawns;
 
 /// Invokes `$runner!` with the name of every scenario below, so that each
 /// executor's test file runs them all from this one list.
@@ -38,6 +49,17 @@ macro_rules! all_scenarios {
             release_hands_back_the_running_tasks,
             guarded_consumers_lose_nothing_across_panics_and_restarts,
             a_task_aborted_at_the_shutdown_deadline_puts_its_message_back,
+            a_grace_period_too_long_for_the_clock_waits_for_the_tasks,
+            a_backoff_too_long_for_the_clock_never_restarts_and_stops_cleanly,
+            a_supervisor_that_fails_aborts_its_tasks_and_every_wait_ends,
+            an_upscale_beyond_the_limit_is_refused_and_changes_nothing,
+            a_huge_upscale_starts_tasks_a_few_at_a_time_and_stops_at_once,
+            changed_reports_the_end_of_a_group_that_gave_up,
+            changed_reports_the_end_of_a_stopped_group,
+            stats_held_across_an_await_block_nothing,
+            a_release_dropped_before_it_completes_aborts_the_tasks,
+            a_panic_payload_whose_drop_panics_does_not_take_the_supervisor_down,
+            dropping_a_shutdown_cuts_its_grace_period_short,
         );
     };
 }
@@ -98,6 +120,23 @@ pub(crate) async fn wait_for<R: Runtime>(
         }
         group.changed().await.expect("the group ended");
     }
+}
+
+/// Runs `future`, failing the test if it has not completed within an hour
+/// of the runtime's (virtual or paused) time: a hang becomes a failure.
+pub(crate) async fn within_an_hour<R: Runtime, T>(clock: &R, future: impl Future<Output = T>) -> T {
+    let deadline = clock.sleep_until(clock.now() + Duration::from_secs(3600));
+    match select(pin!(future), pin!(deadline)).await {
+        Either::Left((out, _)) => out,
+        Either::Right(_) => panic!("still waiting after an hour: it hangs"),
+    }
+}
+
+/// Lets the runtime run for a millisecond of its time.
+pub(crate) async fn tick<R: Runtime>(clock: &R) {
+    clock
+        .sleep_until(clock.now() + Duration::from_millis(1))
+        .await;
 }
 
 /// Lets the runtime's clock run past any restart a scenario's backoff could
@@ -639,4 +678,270 @@ pub(crate) async fn a_task_aborted_at_the_shutdown_deadline_puts_its_message_bac
     );
     again.ack();
     assert_eq!(inbox.try_recv(), Ok("next"));
+}
+
+pub(crate) async fn a_grace_period_too_long_for_the_clock_waits_for_the_tasks<R: Runtime>(rt: R) {
+    let live = Live::default();
+    let tasks = live.clone();
+    let clock = rt.clone();
+    let mut group = Builder::new(rt).tasks(2).spawn_graceful(move |stop| {
+        let (guard, clock) = (tasks.guard(), clock.clone());
+        async move {
+            let _guard = guard;
+            stop.requested().await;
+            // Finishing takes a while, and the grace period has no end.
+            clock
+                .sleep_until(clock.now() + Duration::from_secs(600))
+                .await;
+        }
+    });
+    wait_for(&mut group, |s| s.running == 2).await;
+    let report = group.shutdown(Duration::MAX).await.unwrap();
+    assert_eq!(report.aborted(), 0);
+    assert!(report
+        .tasks
+        .iter()
+        .all(|t| matches!(t.exit, Exit::Returned)));
+    assert_eq!(live.count(), 0);
+}
+
+pub(crate) async fn a_backoff_too_long_for_the_clock_never_restarts_and_stops_cleanly<
+    R: Runtime,
+>(
+    rt: R,
+) {
+    let starts = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&starts);
+    let clock = rt.clone();
+    let mut group = Builder::new(rt)
+        .backoff(Backoff::exponential(Duration::MAX, Duration::MAX))
+        .spawn(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { panic!("fails at once") }
+        });
+    // Immediate first restart, then a wait that never ends.
+    let stats = wait_for(&mut group, |s| s.backing_off == 1).await;
+    assert_eq!((stats.started, stats.panicked), (2, 2));
+    outwait_every_backoff(&clock).await;
+    assert_eq!(starts.load(Ordering::SeqCst), 2);
+    within_an_hour(&clock, group.stop()).await.unwrap();
+}
+
+pub(crate) async fn a_supervisor_that_fails_aborts_its_tasks_and_every_wait_ends<R: Runtime>(
+    rt: R,
+) {
+    let live = Live::default();
+    let tasks = live.clone();
+    let clock = rt.clone();
+    // The supervisor and its two tasks spawn; the next spawn fails, inside
+    // the supervisor.
+    let failing = FailingSpawns::new(rt, 3);
+    let mut group = Builder::new(failing)
+        .name("doomed")
+        .tasks(2)
+        .spawn(tasks.idle_tasks());
+    wait_for(&mut group, |s| s.running == 2).await;
+    assert_eq!(group.upscale(1), Ok(3));
+    // The watcher learns of the end, after the last stats.
+    within_an_hour(&clock, async { while group.changed().await.is_ok() {} }).await;
+    assert_eq!(group.upscale(1), Err(ScaleError::Ended));
+    let result = within_an_hour(&clock, group.stop()).await;
+    assert_eq!(
+        result,
+        Err(GroupError::SupervisorPanicked {
+            group: "doomed".into(),
+            message: Some("the runtime refuses to spawn".into()),
+        })
+    );
+    tick(&clock).await;
+    assert_eq!(live.count(), 0, "a task outlived its failed supervisor");
+}
+
+pub(crate) async fn an_upscale_beyond_the_limit_is_refused_and_changes_nothing<R: Runtime>(rt: R) {
+    let mut group = Builder::new(rt)
+        .tasks(2)
+        .max_tasks(3)
+        .spawn(std::future::pending::<()>);
+    assert_eq!(
+        group.upscale(usize::MAX),
+        Err(ScaleError::TooManyTasks {
+            requested: usize::MAX,
+            max: 3
+        })
+    );
+    assert_eq!(
+        group.upscale(2),
+        Err(ScaleError::TooManyTasks {
+            requested: 4,
+            max: 3
+        })
+    );
+    assert_eq!(group.upscale(1), Ok(3));
+    let stats = wait_for(&mut group, |s| s.running == 3).await;
+    assert_eq!(stats.tasks, 3);
+    assert_eq!(group.downscale(usize::MAX), 1);
+    group.stop().await.unwrap();
+}
+
+pub(crate) async fn a_huge_upscale_starts_tasks_a_few_at_a_time_and_stops_at_once<R: Runtime>(
+    rt: R,
+) {
+    let live = Live::default();
+    let tasks = live.clone();
+    let clock = rt.clone();
+    let mut group = Builder::new(rt)
+        .max_tasks(usize::MAX)
+        .spawn(tasks.idle_tasks());
+    wait_for(&mut group, |s| s.running == 1).await;
+    assert_eq!(group.upscale(usize::MAX - 1), Ok(usize::MAX));
+    // The supervisor starts a few and yields; the stop is seen at once.
+    let stats = wait_for(&mut group, |s| s.started > 1).await;
+    assert!(stats.started <= 1 + 64, "{stats:?}");
+    within_an_hour(&clock, group.stop()).await.unwrap();
+    assert_eq!(live.count(), 0);
+}
+
+pub(crate) async fn changed_reports_the_end_of_a_group_that_gave_up<R: Runtime>(rt: R) {
+    let clock = rt.clone();
+    let mut group = Builder::new(rt)
+        .backoff(Backoff::none())
+        .intensity(3, Duration::from_secs(60))
+        .spawn(|| async { panic!("crash") });
+    // The README's watch loop: it ends when the group does.
+    let mut seen = 0;
+    within_an_hour(&clock, async {
+        while group.changed().await.is_ok() {
+            seen = group.stat_borrow_and_update().panicked;
+        }
+    })
+    .await;
+    assert_eq!(seen, 4, "the final stats are reported before the end");
+    assert_eq!(group.changed().await, Err(Ended));
+    assert!(matches!(group.join().await, Err(GroupError::GaveUp { .. })));
+}
+
+pub(crate) async fn changed_reports_the_end_of_a_stopped_group<R: Runtime>(rt: R) {
+    let clock = rt.clone();
+    let mut group = Builder::new(rt)
+        .restart(Restart::Never)
+        .tasks(2)
+        .spawn(|| async {});
+    within_an_hour(&clock, async {
+        while group.changed().await.is_ok() {
+            group.stat_borrow_and_update();
+        }
+    })
+    .await;
+    let stats = *group.stat_borrow();
+    assert_eq!((stats.returned, stats.running), (2, 0));
+    assert!(!group.has_changed());
+    group.join().await.unwrap();
+}
+
+pub(crate) async fn stats_held_across_an_await_block_nothing<R: Runtime>(rt: R) {
+    let clock = rt.clone();
+    let (started, starts) = stage_core::mailbox::<()>(16);
+    let group = Builder::new(rt).backoff(Backoff::none()).spawn(move || {
+        let started = started.clone();
+        async move {
+            started.send(()).await.unwrap();
+            panic!("restart me");
+        }
+    });
+    let held = group.stat_borrow();
+    // The supervisor restarts and publishes meanwhile; the borrow, held
+    // across these awaits, must not stop it.
+    within_an_hour(&clock, async {
+        for _ in 0..4 {
+            starts.recv().await;
+        }
+    })
+    .await;
+    assert_eq!(held.started, 0, "a borrow is a snapshot");
+    drop(held);
+    assert!(group.stat_borrow().started >= 4);
+    group.stop().await.unwrap();
+}
+
+pub(crate) async fn a_release_dropped_before_it_completes_aborts_the_tasks<R: Runtime>(rt: R) {
+    let live = Live::default();
+    let tasks = live.clone();
+    let clock = rt.clone();
+    let mut group = Builder::new(rt).tasks(3).spawn(tasks.idle_tasks());
+    wait_for(&mut group, |s| s.running == 3).await;
+    {
+        let mut release = pin!(group.release());
+        // One poll: the release is asked for...
+        std::future::poll_fn(|cx| {
+            assert!(release.as_mut().poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        // ... and carried out by the supervisor, which hands the tasks over
+        // to a future that is then dropped before it takes them.
+        tick(&clock).await;
+    }
+    tick(&clock).await;
+    assert_eq!(live.count(), 0, "released tasks nobody took ran on");
+}
+
+/// A panic payload whose destructor panics too.
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("the payload's drop panicked");
+    }
+}
+
+pub(crate) async fn a_panic_payload_whose_drop_panics_does_not_take_the_supervisor_down<
+    R: Runtime,
+>(
+    rt: R,
+) {
+    let live = Live::default();
+    let tasks = live.clone();
+    let mut group = Builder::new(rt)
+        .backoff(Backoff::none())
+        .tasks(2)
+        .spawn(move || {
+            let guard = tasks.guard();
+            async move {
+                let _guard = guard;
+                std::panic::panic_any(PanicsWhenDropped);
+            }
+        });
+    let stats = wait_for(&mut group, |s| s.panicked >= 6).await;
+    assert!(stats.restarted >= 4, "{stats:?}");
+    group.stop().await.unwrap();
+    assert_eq!(live.count(), 0);
+}
+
+pub(crate) async fn dropping_a_shutdown_cuts_its_grace_period_short<R: Runtime>(rt: R) {
+    let live = Live::default();
+    let tasks = live.clone();
+    let clock = rt.clone();
+    let mut group = Builder::new(rt).tasks(2).spawn_graceful(move |_stop| {
+        // Ignores the signal: only an abort ends it.
+        let guard = tasks.guard();
+        async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        }
+    });
+    wait_for(&mut group, |s| s.running == 2).await;
+    let start = clock.now();
+    {
+        let mut shutdown = pin!(group.shutdown(Duration::MAX));
+        std::future::poll_fn(|cx| {
+            assert!(shutdown.as_mut().poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        tick(&clock).await;
+    }
+    tick(&clock).await;
+    tick(&clock).await;
+    assert_eq!(live.count(), 0, "tasks outlived a dropped shutdown");
+    assert!(clock.now() - start < Duration::from_secs(1));
 }

@@ -3,6 +3,11 @@
 //! Tasks run until every one of them waits; then the clock jumps to the
 //! earliest timer (as tokio's paused clock auto-advances). Time-dependent
 //! behaviour is thus tested without sleeping, deterministically.
+//!
+//! [`Virtual::slow_to_stop`] makes every abort take effect a while later on
+//! the virtual clock, as on a real executor when a task is busy between two
+//! await points: the seam promises only that an aborted task stops at its
+//! next await.
 
 use std::any::Any;
 use std::collections::{BTreeMap, VecDeque};
@@ -11,7 +16,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_task::Runnable;
 use futures_util::future::{AbortHandle, Aborted};
@@ -27,6 +32,8 @@ pub(crate) struct Virtual {
 struct Inner {
     runnable: Mutex<VecDeque<Runnable>>,
     clock: Mutex<Clock>,
+    /// How long an aborted task runs on before it stops.
+    stop_delay: Mutex<Duration>,
 }
 
 struct Clock {
@@ -46,8 +53,20 @@ impl Virtual {
                     timers: BTreeMap::new(),
                     next_id: 0,
                 }),
+                stop_delay: Mutex::new(Duration::ZERO),
             }),
         }
+    }
+
+    /// From now on, an aborted task stops only `delay` later (virtual time).
+    pub(crate) fn slow_to_stop(self, delay: Duration) -> Self {
+        *self.inner.stop_delay.lock().unwrap() = delay;
+        self
+    }
+
+    /// Timers set and not yet fired or dropped: what sleeping costs now.
+    pub(crate) fn pending_timers(&self) -> usize {
+        self.inner.clock.lock().unwrap().timers.len()
     }
 
     /// Runs `future` and every task it spawns until `future` completes.
@@ -130,7 +149,10 @@ impl Runtime for Virtual {
             futures_util::future::abortable(AssertUnwindSafe(future).catch_unwind());
         VirtualTask {
             task: Some(self.spawn_task(abortable)),
-            abort,
+            abort: VirtualAbort {
+                abort,
+                runtime: self.clone(),
+            },
         }
     }
 
@@ -152,7 +174,7 @@ type Joined = Result<Result<(), Box<dyn Any + Send>>, Aborted>;
 /// A task of the virtual runtime; dropping it detaches the task.
 pub(crate) struct VirtualTask {
     task: Option<async_task::Task<Joined>>,
-    abort: AbortHandle,
+    abort: VirtualAbort,
 }
 
 impl Future for VirtualTask {
@@ -172,16 +194,30 @@ impl Task for VirtualTask {
     type AbortHandle = VirtualAbort;
 
     fn abort_handle(&self) -> VirtualAbort {
-        VirtualAbort(self.abort.clone())
+        self.abort.clone()
     }
 }
 
-/// Aborts a task of the virtual runtime.
-pub(crate) struct VirtualAbort(AbortHandle);
+/// Aborts a task of the virtual runtime (a while later, if it is
+/// [slow to stop](Virtual::slow_to_stop)).
+#[derive(Clone)]
+pub(crate) struct VirtualAbort {
+    abort: AbortHandle,
+    runtime: Virtual,
+}
 
 impl stage_core::runtime::AbortHandle for VirtualAbort {
     fn abort(&self) {
-        self.0.abort();
+        let delay = *self.runtime.inner.stop_delay.lock().unwrap();
+        if delay.is_zero() {
+            return self.abort.abort();
+        }
+        let (abort, clock) = (self.abort.clone(), self.runtime.clone());
+        let stopped = self.runtime.spawn_task(async move {
+            clock.sleep_until(clock.now() + delay).await;
+            abort.abort();
+        });
+        stopped.detach();
     }
 }
 
