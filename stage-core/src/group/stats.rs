@@ -207,7 +207,7 @@ impl Drop for Watching<'_> {
 /// group.stop().await.unwrap();
 /// # }
 /// ```
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct StatsRef<'a> {
     stats: Stats,
     /// Borrowed from a group, as tokio's `watch::Ref` is from its receiver
