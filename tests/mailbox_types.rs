@@ -62,3 +62,11 @@ fn errors_are_send_sync_and_std_errors() {
     is_error::<TryRecvError>();
     assert_eq!(SendError(()).to_string(), "sending into a closed mailbox");
 }
+
+#[test]
+fn handles_are_unwind_safe_whatever_the_message() {
+    fn is_unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+    is_unwind_safe::<Sender<NotSyncNotUnpin>>();
+    is_unwind_safe::<Receiver<NotSyncNotUnpin>>();
+    is_unwind_safe::<Sender<std::cell::RefCell<u8>>>();
+}

@@ -63,7 +63,7 @@ mod tests;
 
 pub use builder::{Builder, DEFAULT_MAX_ATTEMPTS};
 pub use delivery::{DeadLetter, Delivery};
-pub use error::{RecvError, SendError, TryRecvError, TrySendError};
+pub use error::{CapacityError, RecvError, SendError, TryRecvError, TrySendError};
 pub use receiver::{Receiver, Recv, RecvGuarded, RecvGuardedOrClosed, RecvOrClosed};
 pub use sender::{Send, Sender};
 pub use stats::Stats;
@@ -77,11 +77,18 @@ use shared::Shared;
 
 /// Creates a mailbox holding at most `capacity` messages.
 ///
+/// The capacity is allocated up front: about
+/// `capacity * (size_of::<T>() + size_of::<usize>())` bytes, whether or not
+/// the mailbox ever fills. It is the bound on how far senders may run ahead
+/// of consumers (they wait for room beyond it), not a hint; a capacity taken
+/// from configuration is better made with [`Builder::try_build`], which
+/// reports one that cannot be allocated instead of panicking.
+///
 /// # Panics
 ///
 /// If `capacity` is 0: a mailbox with no room could never deliver a message
-/// (rendezvous channels are not what a mailbox is for). The panic points at
-/// the caller.
+/// (rendezvous channels are not what a mailbox is for); and if the capacity
+/// cannot be allocated ([`CapacityError`]). The panic points at the caller.
 ///
 /// # Examples
 ///

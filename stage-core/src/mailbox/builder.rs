@@ -4,6 +4,7 @@
 use core::fmt;
 
 use super::delivery::DeadLetter;
+use super::error::CapacityError;
 use super::queue::Queue;
 use super::{Receiver, Sender};
 
@@ -13,6 +14,8 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 /// The settings of a mailbox, before it is made.
 ///
 /// [`mailbox(capacity)`](crate::mailbox()) is `Builder::new(capacity).build()`.
+/// [`try_build`](Builder::try_build) makes it without panicking when the
+/// capacity cannot be allocated (a capacity taken from configuration, say).
 /// The other settings concern at-least-once receives
 /// ([`Receiver::recv_guarded`]): after how many failed deliveries a message
 /// is given up on, and what happens to it then.
@@ -145,6 +148,11 @@ impl<T> Builder<T> {
 
     /// Makes the mailbox.
     ///
+    /// # Panics
+    ///
+    /// If its capacity cannot be allocated (see
+    /// [`try_build`](Builder::try_build)); the panic points at the caller.
+    ///
     /// # Examples
     ///
     /// ```
@@ -152,8 +160,39 @@ impl<T> Builder<T> {
     /// tx.try_send('a').unwrap();
     /// assert_eq!(rx.try_recv(), Ok('a'));
     /// ```
+    #[track_caller]
     pub fn build(self) -> (Sender<T>, Receiver<T>) {
-        super::from_queue(Queue::lock_free(self.capacity), self.policy)
+        self.try_build().unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// Makes the mailbox, or says why its capacity cannot be allocated.
+    ///
+    /// A mailbox allocates its capacity up front, one slot per message it
+    /// can hold: about `capacity * (size_of::<T>() + size_of::<usize>())`
+    /// bytes (16 MiB for a million `u64`s), whether or not it ever fills.
+    /// Choose the capacity as the bound on how far senders may run ahead of
+    /// consumers, not as "unbounded".
+    ///
+    /// # Errors
+    ///
+    /// [`CapacityError`] if the buffer is larger than any allocation can be,
+    /// or than this machine can allocate now. (A capacity the machine can
+    /// reserve but not back with memory still fails later, when the buffer
+    /// is first written: the operating system decides that.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage_core::mailbox::Builder;
+    ///
+    /// let (tx, rx) = Builder::<u64>::new(1024).try_build().unwrap();
+    /// assert_eq!(tx.capacity(), 1024);
+    /// # drop(rx);
+    /// assert!(Builder::<u64>::new(1 << 60).try_build().is_err());
+    /// ```
+    pub fn try_build(self) -> Result<(Sender<T>, Receiver<T>), CapacityError> {
+        let queue = Queue::lock_free(self.capacity)?;
+        Ok(super::from_queue(queue, self.policy))
     }
 
     /// A mailbox over a mutex-protected queue, for loom models with several

@@ -220,3 +220,62 @@ impl From<RecvError> for TryRecvError {
         Self::Closed
     }
 }
+
+/// A mailbox of this capacity cannot be made: its buffer, allocated up
+/// front, is larger than the machine can allocate (or than any allocation
+/// can be).
+///
+/// A mailbox's capacity is the bound on what it holds, not a hint: it costs
+/// about `capacity * (size_of::<T>() + size_of::<usize>())` bytes from the
+/// start. See [`Builder::try_build`](super::Builder::try_build).
+///
+/// # Examples
+///
+/// ```
+/// let error = stage::mailbox::Builder::<u64>::new(usize::MAX / 2).try_build().unwrap_err();
+/// assert_eq!(error.capacity(), usize::MAX / 2);
+/// assert_eq!(
+///     error.to_string(),
+///     format!("a mailbox of capacity {} cannot be allocated: it is larger than any allocation can be", usize::MAX / 2),
+/// );
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapacityError {
+    pub(crate) capacity: usize,
+    /// What the buffer would take, if that is a size an allocation can be.
+    pub(crate) bytes: Option<usize>,
+}
+
+impl CapacityError {
+    /// The capacity asked for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let error = stage::mailbox::Builder::<u8>::new(usize::MAX).try_build().unwrap_err();
+    /// assert_eq!(error.capacity(), usize::MAX);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+impl fmt::Display for CapacityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let capacity = self.capacity;
+        match self.bytes {
+            Some(bytes) => write!(
+                f,
+                "a mailbox of capacity {capacity} cannot be allocated: its buffer of {bytes} bytes \
+                 is more than this machine can allocate"
+            ),
+            None => write!(
+                f,
+                "a mailbox of capacity {capacity} cannot be allocated: it is larger than any \
+                 allocation can be"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CapacityError {}

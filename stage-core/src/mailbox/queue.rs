@@ -8,7 +8,25 @@
 //! is the same over both, so the multi-receiver models use the substitute and
 //! the single-receiver models the real queue.
 
+use core::alloc::Layout;
+use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
+
 use concurrent_queue::{ConcurrentQueue, PopError, PushError};
+
+use super::error::CapacityError;
+use crate::sync::atomic::AtomicUsize;
+
+/// The layout of one slot of the lock-free queue: its stamp and a message.
+/// `concurrent-queue` allocates `capacity` of them up front.
+struct Slot<T> {
+    _stamp: AtomicUsize,
+    _message: UnsafeCell<MaybeUninit<T>>,
+}
+
+/// Below this many bytes, the queue's buffer is allocated without first
+/// making sure it can be.
+const PROBE_ABOVE: usize = 1 << 20;
 
 /// A bounded MPMC FIFO queue that can be closed.
 pub(crate) struct Queue<T> {
@@ -19,15 +37,37 @@ pub(crate) struct Queue<T> {
 }
 
 impl<T> Queue<T> {
-    /// A lock-free queue holding at most `capacity` items (`capacity > 0`).
-    pub(crate) fn lock_free(capacity: usize) -> Self {
+    /// What a lock-free queue of `capacity` items costs up front, in bytes.
+    pub(crate) fn bytes_for(capacity: usize) -> Option<usize> {
+        Layout::array::<Slot<T>>(capacity).ok().map(|l| l.size())
+    }
+
+    /// A lock-free queue holding at most `capacity` items (`capacity > 0`),
+    /// or why it cannot be made: its buffer is larger than an allocation can
+    /// be, or cannot be allocated now. (The queue itself would panic or
+    /// abort the process; a mailbox reports it instead.)
+    pub(crate) fn lock_free(capacity: usize) -> Result<Self, CapacityError> {
+        let error = |bytes| CapacityError { capacity, bytes };
+        // The queue's stamps keep a lap count above twice the capacity's
+        // next power of two; the capacity must leave room for it.
+        let bytes = Self::bytes_for(capacity)
+            .filter(|_| capacity < 1 << (usize::BITS - 2))
+            .ok_or(error(None))?;
+        if bytes > PROBE_ABOVE {
+            // The queue allocates infallibly: make sure it can, first. The
+            // probe is freed at once; only its address space was reserved.
+            let mut probe: Vec<Slot<T>> = Vec::new();
+            probe
+                .try_reserve_exact(capacity)
+                .map_err(|_| error(Some(bytes)))?;
+        }
         let queue = ConcurrentQueue::bounded(capacity);
         #[cfg(not(loom))]
-        return Self { inner: queue };
+        return Ok(Self { inner: queue });
         #[cfg(loom)]
-        return Self {
+        return Ok(Self {
             inner: loom_backend::Backend::LockFree(queue),
-        };
+        });
     }
 
     #[inline]

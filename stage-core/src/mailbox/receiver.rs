@@ -4,6 +4,7 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{ready, Context, Poll};
+use std::panic::{RefUnwindSafe, UnwindSafe};
 
 use futures_core::{FusedStream, Stream};
 
@@ -65,6 +66,13 @@ impl<T> Receiver<T> {
     /// The message is delivered at most once: if the consumer crashes while
     /// handling it, it is gone. For at-least-once, see
     /// [`recv_guarded`](Receiver::recv_guarded).
+    ///
+    /// While the mailbox is empty, the future's first polls wake its own
+    /// waker and return `Pending` (it yields to the executor a few times)
+    /// before it registers for a notification: on a busy executor a sender
+    /// usually delivers meanwhile, and neither side takes a lock. An executor
+    /// or test that counts wakeups sees these. Every receive future of a
+    /// mailbox, and its `Stream`, waits this way.
     ///
     /// # Cancel safety
     ///
@@ -313,6 +321,10 @@ impl<T> Receiver<T> {
 
 super::handle_methods!(Receiver, "rx");
 
+// Unwind safe for the reasons given next to `Sender`'s declarations.
+impl<T> UnwindSafe for Receiver<T> {}
+impl<T> RefUnwindSafe for Receiver<T> {}
+
 impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Self {
         Self::new(Arc::clone(&self.shared))
@@ -435,19 +447,22 @@ macro_rules! receive_future {
 }
 
 receive_future! {
-    /// The future returned by [`Receiver::recv`].
+    /// The future returned by [`Receiver::recv`]; it wakes itself on its
+    /// first polls while it waits (see [`Receiver::recv`]).
     Recv -> T,
     |this, cx| this.poll(cx, Shared::attempt_recv_forever)
 }
 
 receive_future! {
-    /// The future returned by [`Receiver::recv_or_closed`].
+    /// The future returned by [`Receiver::recv_or_closed`]; it wakes itself on its
+    /// first polls while it waits (see [`Receiver::recv`]).
     RecvOrClosed -> Result<T, RecvError>,
     |this, cx| this.poll(cx, Shared::attempt_recv)
 }
 
 receive_future! {
-    /// The future returned by [`Receiver::recv_guarded`].
+    /// The future returned by [`Receiver::recv_guarded`]; it wakes itself on its
+    /// first polls while it waits (see [`Receiver::recv`]).
     RecvGuarded -> Delivery<'a, T>,
     |this, cx| {
         let taken = ready!(this.poll(cx, Shared::attempt_take_forever));
@@ -456,7 +471,8 @@ receive_future! {
 }
 
 receive_future! {
-    /// The future returned by [`Receiver::recv_guarded_or_closed`].
+    /// The future returned by [`Receiver::recv_guarded_or_closed`]; it wakes itself on its
+    /// first polls while it waits (see [`Receiver::recv`]).
     RecvGuardedOrClosed -> Result<Delivery<'a, T>, RecvError>,
     |this, cx| {
         let taken = ready!(this.poll(cx, Shared::attempt_take));

@@ -19,6 +19,9 @@ use crossbeam_utils::CachePadded;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::Mutex;
 
+/// The lane keeps a buffer of this many messages however small it gets.
+const SHRINK_ABOVE: usize = 16;
+
 /// A message that was delivered and put back, with what its deliveries left.
 pub(crate) struct Returned<T> {
     pub(crate) message: T,
@@ -89,7 +92,20 @@ impl<T> Redeliveries<T> {
         let mut queue = self.lock();
         let returned = queue.pop_front();
         self.len.store(queue.len(), Ordering::Relaxed);
+        // A burst of put-backs (a crash storm) must not keep its peak
+        // allocation: shrink by half once a quarter is used, which keeps
+        // pushes and pops amortised O(1).
+        if queue.capacity() > SHRINK_ABOVE && queue.len() < queue.capacity() / 4 {
+            let keep = (queue.len() * 2).max(SHRINK_ABOVE);
+            queue.shrink_to(keep);
+        }
         returned
+    }
+
+    /// What the lane's buffer can hold now.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn capacity(&self) -> usize {
+        self.lock().capacity()
     }
 
     fn lock(&self) -> crate::sync::MutexGuard<'_, VecDeque<Returned<T>>> {

@@ -4,6 +4,7 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
+use std::panic::{RefUnwindSafe, UnwindSafe};
 
 use super::error::{SendError, TrySendError};
 use super::shared::Shared;
@@ -34,6 +35,12 @@ pub struct Sender<T> {
 
 impl<T> Sender<T> {
     /// Sends a message, waiting for room while the mailbox is full.
+    ///
+    /// While the mailbox is full, the future's first polls wake its own
+    /// waker and return `Pending` (it yields to the executor a few times)
+    /// before it registers for a notification: on a busy executor a receiver
+    /// usually makes room meanwhile, and neither side takes a lock. An
+    /// executor or test that counts wakeups sees these.
     ///
     /// # Errors
     ///
@@ -113,6 +120,17 @@ impl<T> Sender<T> {
 
 super::handle_methods!(Sender, "tx");
 
+// Unwind safety: a panic cannot leave a mailbox half-changed. Every
+// operation on the queue is one atomic step; the lane of messages put back
+// is changed under a lock that no user code runs under (its poisoning is
+// ignored, and its contents are whole at every point a panic can cross);
+// the dead-letter sink is called with no lock held. So a handle observed
+// after a panic behaves as before it, which is what `RefUnwindSafe` asks;
+// the boxed sink inside (a plain `dyn Fn`) would otherwise deny it. As
+// crossbeam-channel's handles do, ours say so for every `T`.
+impl<T> UnwindSafe for Sender<T> {}
+impl<T> RefUnwindSafe for Sender<T> {}
+
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
         Self {
@@ -127,7 +145,8 @@ impl<T> fmt::Debug for Sender<T> {
     }
 }
 
-/// The future returned by [`Sender::send`].
+/// The future returned by [`Sender::send`]; it wakes itself on its first
+/// polls while it waits (see there).
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Send<'a, T> {
     sender: &'a Sender<T>,

@@ -1,5 +1,7 @@
 //! The state every handle of one mailbox points at.
 
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
 use concurrent_queue::{PopError, PushError};
 
 use super::builder::Policy;
@@ -229,9 +231,45 @@ fn until_closed<M>(outcome: Result<M, TryRecvError>) -> Option<Result<M, RecvErr
     }
 }
 
+impl<T> Drop for Shared<T> {
+    /// Drops the messages still queued when the last handle goes. A message
+    /// whose `Drop` panics does not keep the others from being dropped: each
+    /// is dropped on its own, and the first panic is resumed once all are
+    /// gone (as `Vec` does), unless the thread is unwinding already.
+    fn drop(&mut self) {
+        let mut first_panic = None;
+        let mut drop_one = |message: T| {
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(message))) {
+                match first_panic {
+                    None => first_panic = Some(panic),
+                    // Dropping a second payload could panic again.
+                    Some(_) => core::mem::forget(panic),
+                }
+            }
+        };
+        while let Some(returned) = self.redeliveries.pop() {
+            drop_one(returned.message);
+        }
+        while let Ok(message) = self.queue.pop() {
+            drop_one(message);
+        }
+        if let Some(panic) = first_panic {
+            if std::thread::panicking() {
+                core::mem::forget(panic);
+            } else {
+                resume_unwind(panic);
+            }
+        }
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 impl<T> Shared<T> {
     pub(crate) fn receivers_unnotified(&self) -> usize {
         self.receivers.unnotified()
+    }
+
+    pub(crate) fn lane_capacity(&self) -> usize {
+        self.redeliveries.capacity()
     }
 }

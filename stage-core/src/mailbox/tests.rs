@@ -306,3 +306,45 @@ fn every_wait_of_a_stream_yields_before_it_registers() {
         assert_eq!(poll_once(&mut next, &waker), Poll::Ready(Some(round)));
     }
 }
+
+#[test]
+fn waiting_futures_wake_themselves_on_their_first_polls_as_documented() {
+    let (tx, rx) = mailbox::<u8>(1);
+    let mut recv = rx.recv();
+    for _ in 0..super::waiters::YIELDS {
+        let (wakes, waker) = counting_waker();
+        assert!(poll_once(&mut recv, &waker).is_pending());
+        assert_eq!(woken(&wakes), 1, "a yield wakes the future's own waker");
+    }
+    let (wakes, waker) = counting_waker();
+    assert!(poll_once(&mut recv, &waker).is_pending());
+    assert_eq!(woken(&wakes), 0, "then it waits for a send");
+
+    tx.try_send(1).unwrap();
+    let mut send = tx.send(2);
+    let (wakes, waker) = counting_waker();
+    assert!(poll_once(&mut send, &waker).is_pending());
+    assert_eq!(woken(&wakes), 1, "a full mailbox: the send yields too");
+}
+
+#[test]
+fn the_lane_gives_back_the_memory_of_a_burst_of_put_backs() {
+    const BURST: usize = 100_000;
+    let (tx, rx) = mailbox::<usize>(BURST);
+    for i in 0..BURST {
+        tx.try_send(i).unwrap();
+    }
+    // A crash storm: every message is delivered and put back.
+    let deliveries: Vec<_> = (0..BURST).map(|_| rx.try_recv_guarded().unwrap()).collect();
+    drop(deliveries);
+    assert!(rx.shared.lane_capacity() >= BURST);
+    for _ in 0..BURST {
+        rx.try_recv_guarded().unwrap().ack();
+    }
+    assert!(rx.is_empty());
+    assert!(
+        rx.shared.lane_capacity() <= 32,
+        "the lane kept a buffer of {} messages",
+        rx.shared.lane_capacity()
+    );
+}
