@@ -35,7 +35,7 @@
 //!
 //! ```
 //! # futures_util::FutureExt::now_or_never(async {
-//! let (tx, rx) = stage_core::mailbox(16);
+//! let (tx, rx) = stage::mailbox(16);
 //!
 //! let consumer = rx.clone();
 //! tx.send("job").await.unwrap();
@@ -93,7 +93,7 @@ use shared::Shared;
 /// # Examples
 ///
 /// ```
-/// let (tx, rx) = stage_core::mailbox(2);
+/// let (tx, rx) = stage::mailbox(2);
 /// tx.try_send('a').unwrap();
 /// tx.try_send('b').unwrap();
 /// assert!(tx.is_full());
@@ -146,7 +146,7 @@ macro_rules! handle_methods {
             /// # Examples
             ///
             /// ```
-            /// let (tx, rx) = stage_core::mailbox(2);
+            /// let (tx, rx) = stage::mailbox(2);
             #[doc = $bind]
             /// tx.try_send(1).unwrap();
             /// assert!(handle.close());
@@ -164,7 +164,7 @@ macro_rules! handle_methods {
             /// # Examples
             ///
             /// ```
-            /// let (tx, rx) = stage_core::mailbox::<()>(1);
+            /// let (tx, rx) = stage::mailbox::<()>(1);
             #[doc = $bind]
             /// assert!(!handle.is_closed());
             /// handle.close();
@@ -180,7 +180,7 @@ macro_rules! handle_methods {
             /// # Examples
             ///
             /// ```
-            /// let (tx, rx) = stage_core::mailbox(4);
+            /// let (tx, rx) = stage::mailbox(4);
             #[doc = $bind]
             /// tx.try_send(1).unwrap();
             /// tx.try_send(2).unwrap();
@@ -196,7 +196,7 @@ macro_rules! handle_methods {
             /// # Examples
             ///
             /// ```
-            /// let (tx, rx) = stage_core::mailbox(4);
+            /// let (tx, rx) = stage::mailbox(4);
             #[doc = $bind]
             /// assert!(handle.is_empty());
             /// tx.try_send(1).unwrap();
@@ -214,7 +214,7 @@ macro_rules! handle_methods {
             /// # Examples
             ///
             /// ```
-            /// let (tx, rx) = stage_core::mailbox(1);
+            /// let (tx, rx) = stage::mailbox(1);
             #[doc = $bind]
             /// tx.try_send(1).unwrap();
             /// assert!(handle.is_full());
@@ -229,7 +229,7 @@ macro_rules! handle_methods {
             /// # Examples
             ///
             /// ```
-            /// let (tx, rx) = stage_core::mailbox::<u8>(64);
+            /// let (tx, rx) = stage::mailbox::<u8>(64);
             #[doc = $bind]
             /// assert_eq!(handle.capacity(), 64);
             /// # drop((tx, rx));
@@ -244,7 +244,7 @@ macro_rules! handle_methods {
             /// # Examples
             ///
             /// ```
-            /// let (tx, rx) = stage_core::mailbox(4);
+            /// let (tx, rx) = stage::mailbox(4);
             #[doc = $bind]
             /// tx.try_send(1).unwrap();
             /// rx.try_recv_guarded().unwrap().retry();

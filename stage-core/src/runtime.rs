@@ -34,7 +34,7 @@ use std::time::Instant;
 /// use std::pin::Pin;
 /// use std::task::{Context, Poll};
 /// use std::time::Instant;
-/// use stage_core::runtime::{AbortHandle, Exit, Runtime, Task};
+/// use stage::runtime::{AbortHandle, Exit, Runtime, Task};
 ///
 /// #[derive(Clone)]
 /// struct Threads;
@@ -136,7 +136,7 @@ pub trait Task: Future<Output = Exit> + Send + Unpin + 'static {
 /// # Examples
 ///
 /// ```
-/// use stage_core::runtime::{AbortHandle, Exit, Runtime, Task};
+/// use stage::runtime::{AbortHandle, Exit, Runtime, Task};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -156,7 +156,7 @@ pub trait AbortHandle: Send + Sync + 'static {
 /// # Examples
 ///
 /// ```
-/// use stage_core::runtime::Exit;
+/// use stage::runtime::Exit;
 ///
 /// let exit = Exit::Panicked(Box::new(String::from("index out of bounds")));
 /// assert!(exit.is_failure());
@@ -178,7 +178,7 @@ impl Exit {
     /// # Examples
     ///
     /// ```
-    /// assert!(stage_core::runtime::Exit::Aborted.is_failure());
+    /// assert!(stage::runtime::Exit::Aborted.is_failure());
     /// ```
     pub fn is_failure(&self) -> bool {
         !matches!(self, Self::Returned)
@@ -190,7 +190,7 @@ impl Exit {
     /// # Examples
     ///
     /// ```
-    /// use stage_core::runtime::Exit;
+    /// use stage::runtime::Exit;
     ///
     /// assert_eq!(Exit::Panicked(Box::new("boom")).panic_message(), Some("boom"));
     /// assert_eq!(Exit::Panicked(Box::new(42)).panic_message(), None);

@@ -13,8 +13,8 @@ use crate::runtime::Exit;
 /// # Examples
 ///
 /// ```
-/// use stage_core::group::Restart;
-/// use stage_core::runtime::Exit;
+/// use stage::group::Restart;
+/// use stage::runtime::Exit;
 ///
 /// assert!(Restart::Always.restarts(&Exit::Returned));
 /// assert!(!Restart::OnFailure.restarts(&Exit::Returned));
@@ -40,7 +40,7 @@ impl Restart {
     /// # Examples
     ///
     /// ```
-    /// use stage_core::{group::Restart, runtime::Exit};
+    /// use stage::{group::Restart, runtime::Exit};
     /// assert!(Restart::Always.restarts(&Exit::Returned));
     /// ```
     pub fn restarts(self, exit: &Exit) -> bool {
@@ -69,7 +69,7 @@ impl Restart {
 ///
 /// ```
 /// use std::time::Duration;
-/// use stage_core::group::Backoff;
+/// use stage::group::Backoff;
 ///
 /// let backoff = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(1))
 ///     .without_jitter();
@@ -98,7 +98,7 @@ impl Backoff {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let b = stage_core::group::Backoff::exponential(Duration::from_millis(5), Duration::from_secs(2));
+    /// let b = stage::group::Backoff::exponential(Duration::from_millis(5), Duration::from_secs(2));
     /// assert!(b.delay(3, 0) <= Duration::from_millis(20));
     /// ```
     pub fn exponential(first: Duration, max: Duration) -> Self {
@@ -117,7 +117,7 @@ impl Backoff {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let b = stage_core::group::Backoff::none();
+    /// let b = stage::group::Backoff::none();
     /// assert_eq!(b.delay(100, 0), Duration::ZERO);
     /// ```
     pub fn none() -> Self {
@@ -136,7 +136,7 @@ impl Backoff {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let b = stage_core::group::Backoff::default().reset_after(Duration::from_secs(60));
+    /// let b = stage::group::Backoff::default().reset_after(Duration::from_secs(60));
     /// assert_eq!(b.quiet_period(), Duration::from_secs(60));
     /// ```
     pub fn reset_after(mut self, quiet: Duration) -> Self {
@@ -150,7 +150,7 @@ impl Backoff {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let b = stage_core::group::Backoff::default().without_jitter();
+    /// let b = stage::group::Backoff::default().without_jitter();
     /// assert_eq!(b.delay(1, 7), Duration::from_millis(10));
     /// ```
     pub fn without_jitter(mut self) -> Self {
@@ -164,7 +164,7 @@ impl Backoff {
     ///
     /// ```
     /// use std::time::Duration;
-    /// assert_eq!(stage_core::group::Backoff::default().quiet_period(), Duration::from_secs(10));
+    /// assert_eq!(stage::group::Backoff::default().quiet_period(), Duration::from_secs(10));
     /// ```
     pub fn quiet_period(&self) -> Duration {
         self.reset_after
@@ -178,7 +178,7 @@ impl Backoff {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let b = stage_core::group::Backoff::default();
+    /// let b = stage::group::Backoff::default();
     /// assert_eq!(b.delay(0, 1), Duration::ZERO); // the first restart is immediate
     /// let d = b.delay(2, 1);
     /// assert!(d >= Duration::from_millis(10) && d <= Duration::from_millis(20));

@@ -18,14 +18,25 @@ use crate::sync::Arc;
 /// # Examples
 ///
 /// ```
-/// use stage_core::group::StopSignal;
+/// use std::time::Duration;
+/// use stage::group::StopSignal;
+/// use stage::mailbox::Receiver;
 ///
-/// async fn worker(stop: StopSignal) {
+/// async fn worker(stop: StopSignal, jobs: Receiver<u32>) {
 ///     while !stop.is_requested() {
-///         // take a job, do it ...
-/// #       break;
+///         // Take a job, do it ...
+///         let Ok(_job) = jobs.try_recv() else { break };
 ///     }
 /// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (tx, jobs) = stage::mailbox(16);
+/// tx.send(1).await.unwrap();
+/// let group = stage::group().spawn_graceful(move |stop| worker(stop, jobs.clone()));
+/// let report = group.shutdown(Duration::from_secs(1)).await.unwrap();
+/// assert_eq!(report.aborted(), 0);
+/// # }
 /// ```
 #[derive(Clone, Default)]
 pub struct StopSignal {
@@ -44,7 +55,7 @@ impl StopSignal {
     /// # Examples
     ///
     /// ```
-    /// assert!(!stage_core::group::StopSignal::default().is_requested());
+    /// assert!(!stage::group::StopSignal::default().is_requested());
     /// ```
     pub fn is_requested(&self) -> bool {
         // Acquire: pairs with the Release in `request`.
@@ -61,17 +72,25 @@ impl StopSignal {
     /// # Examples
     ///
     /// ```
-    /// # async fn f(stop: stage_core::group::StopSignal, jobs: stage_core::mailbox::Receiver<u32>) {
-    /// use futures_util::future::{select, Either};
-    /// use std::pin::pin;
+    /// use std::time::Duration;
+    /// use stage::runtime::Exit;
     ///
-    /// loop {
-    ///     let (job, stopping) = (pin!(jobs.recv()), pin!(stop.requested()));
-    ///     match select(job, stopping).await {
-    ///         Either::Left((job, _)) => { /* handle the job */ }
-    ///         Either::Right(_) => break, // finish cleanly
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (_tx, jobs) = stage::mailbox::<u32>(16);
+    /// let group = stage::group().spawn_graceful(move |stop| {
+    ///     let jobs = jobs.clone();
+    ///     async move {
+    ///         loop {
+    ///             tokio::select! {
+    ///                 job = jobs.recv() => { /* handle the job */ }
+    ///                 () = stop.requested() => break, // finish cleanly
+    ///             }
+    ///         }
     ///     }
-    /// }
+    /// });
+    /// let report = group.shutdown(Duration::from_secs(1)).await.unwrap();
+    /// assert!(matches!(report.tasks[0].exit, Exit::Returned));
     /// # }
     /// ```
     pub async fn requested(&self) {
@@ -107,11 +126,17 @@ impl fmt::Debug for StopSignal {
 /// # Examples
 ///
 /// ```
-/// # fn f(report: stage_core::group::ShutdownReport) {
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let group = stage::group().tasks(2).spawn(std::future::pending::<()>);
+/// let report = group.shutdown(Duration::from_secs(1)).await.unwrap();
 /// for task in &report.tasks {
 ///     println!("task {} (generation {}): {}", task.index, task.generation, task.exit);
 /// }
-/// println!("{} aborted at the deadline", report.aborted());
+/// // Tasks started by `spawn` cannot watch the stop signal.
+/// assert_eq!(report.aborted(), 2);
 /// # }
 /// ```
 #[derive(Debug, Default)]
@@ -128,7 +153,7 @@ impl ShutdownReport {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(stage_core::group::ShutdownReport::default().aborted(), 0);
+    /// assert_eq!(stage::group::ShutdownReport::default().aborted(), 0);
     /// ```
     pub fn aborted(&self) -> usize {
         self.tasks

@@ -23,7 +23,7 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 /// # Examples
 ///
 /// ```
-/// use stage_core::mailbox::Builder;
+/// use stage::mailbox::Builder;
 ///
 /// let (tx, rx) = Builder::new(64)
 ///     .max_attempts(3)
@@ -63,7 +63,7 @@ impl<T> Builder<T> {
     /// # Examples
     ///
     /// ```
-    /// let (tx, rx) = stage_core::mailbox::Builder::<u32>::new(8).build();
+    /// let (tx, rx) = stage::mailbox::Builder::<u32>::new(8).build();
     /// assert_eq!(tx.capacity(), 8);
     /// # drop(rx);
     /// ```
@@ -94,7 +94,7 @@ impl<T> Builder<T> {
     /// # Examples
     ///
     /// ```
-    /// let (tx, rx) = stage_core::mailbox::Builder::new(1).max_attempts(2).build();
+    /// let (tx, rx) = stage::mailbox::Builder::new(1).max_attempts(2).build();
     /// tx.try_send("flaky").unwrap();
     /// drop(rx.try_recv_guarded().unwrap()); // attempt 1 fails
     /// drop(rx.try_recv_guarded().unwrap()); // attempt 2 fails
@@ -124,9 +124,9 @@ impl<T> Builder<T> {
     /// A dead-letter queue that is itself a mailbox:
     ///
     /// ```
-    /// use stage_core::mailbox::{Builder, DeadLetter};
+    /// use stage::mailbox::{Builder, DeadLetter};
     ///
-    /// let (dead_tx, dead_rx) = stage_core::mailbox::<DeadLetter<&str>>(64);
+    /// let (dead_tx, dead_rx) = stage::mailbox::<DeadLetter<&str>>(64);
     /// let (tx, rx) = Builder::new(16)
     ///     .max_attempts(1)
     ///     .dead_letters(move |letter| {
@@ -156,7 +156,7 @@ impl<T> Builder<T> {
     /// # Examples
     ///
     /// ```
-    /// let (tx, rx) = stage_core::mailbox::Builder::new(2).build();
+    /// let (tx, rx) = stage::mailbox::Builder::new(2).build();
     /// tx.try_send('a').unwrap();
     /// assert_eq!(rx.try_recv(), Ok('a'));
     /// ```
@@ -183,7 +183,7 @@ impl<T> Builder<T> {
     /// # Examples
     ///
     /// ```
-    /// use stage_core::mailbox::Builder;
+    /// use stage::mailbox::Builder;
     ///
     /// let (tx, rx) = Builder::<u64>::new(1024).try_build().unwrap();
     /// assert_eq!(tx.capacity(), 1024);

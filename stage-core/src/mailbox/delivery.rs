@@ -35,7 +35,7 @@ use crate::sync::Arc;
 ///
 /// ```
 /// # futures_util::FutureExt::now_or_never(async {
-/// let (tx, rx) = stage_core::mailbox(4);
+/// let (tx, rx) = stage::mailbox(4);
 /// tx.send("charge card").await.unwrap();
 ///
 /// let delivery = rx.recv_guarded().await;
@@ -99,7 +99,7 @@ impl<'a, T> Delivery<'a, T> {
     /// # Examples
     ///
     /// ```
-    /// let (tx, rx) = stage_core::mailbox(1);
+    /// let (tx, rx) = stage::mailbox(1);
     /// tx.try_send(()).unwrap();
     /// assert_eq!(rx.try_recv_guarded().unwrap().attempt(), 1);
     /// assert_eq!(rx.try_recv_guarded().unwrap().attempt(), 2);
@@ -119,7 +119,7 @@ impl<'a, T> Delivery<'a, T> {
     ///
     /// ```
     /// # futures_util::FutureExt::now_or_never(async {
-    /// let (tx, rx) = stage_core::mailbox(1);
+    /// let (tx, rx) = stage::mailbox(1);
     /// tx.send(7).await.unwrap();
     ///
     /// let crashed = std::panic::AssertUnwindSafe(async {
@@ -145,7 +145,7 @@ impl<'a, T> Delivery<'a, T> {
     /// # Examples
     ///
     /// ```
-    /// let (tx, rx) = stage_core::mailbox(1);
+    /// let (tx, rx) = stage::mailbox(1);
     /// tx.try_send("job").unwrap();
     /// rx.try_recv_guarded().unwrap().ack();
     /// assert!(rx.try_recv().is_err()); // not put back
@@ -168,7 +168,7 @@ impl<'a, T> Delivery<'a, T> {
     /// # Examples
     ///
     /// ```
-    /// let (tx, rx) = stage_core::mailbox(1);
+    /// let (tx, rx) = stage::mailbox(1);
     /// tx.try_send(String::from("job")).unwrap();
     /// let job: String = rx.try_recv_guarded().unwrap().into_inner();
     /// assert_eq!(job, "job");
@@ -188,7 +188,7 @@ impl<'a, T> Delivery<'a, T> {
     /// # Examples
     ///
     /// ```
-    /// let (tx, rx) = stage_core::mailbox(1);
+    /// let (tx, rx) = stage::mailbox(1);
     /// tx.try_send("job").unwrap();
     /// rx.try_recv_guarded().unwrap().retry();
     /// assert_eq!(rx.try_recv_guarded().unwrap().attempt(), 2);
@@ -208,7 +208,7 @@ impl<'a, T> Delivery<'a, T> {
     /// use std::sync::{Arc, Mutex};
     ///
     /// let dead = Arc::new(Mutex::new(Vec::new()));
-    /// let (tx, rx) = stage_core::mailbox::Builder::new(2)
+    /// let (tx, rx) = stage::mailbox::Builder::new(2)
     ///     .dead_letters({
     ///         let dead = Arc::clone(&dead);
     ///         move |letter| dead.lock().unwrap().push(letter)
@@ -241,7 +241,7 @@ impl<'a, T> Delivery<'a, T> {
     /// ```
     /// use futures_util::FutureExt;
     ///
-    /// let (tx, rx) = stage_core::mailbox(8);
+    /// let (tx, rx) = stage::mailbox(8);
     /// tx.try_send(21).unwrap();
     ///
     /// let delivery = rx.try_recv_guarded().unwrap().into_owned();
@@ -286,7 +286,7 @@ impl<'a, T> Delivery<'a, T> {
     ///
     /// ```
     /// # futures_util::FutureExt::now_or_never(async {
-    /// let (tx, rx) = stage_core::mailbox(1);
+    /// let (tx, rx) = stage::mailbox(1);
     /// tx.send(20).await.unwrap();
     /// let delivery = rx.recv_guarded().await;
     /// let doubled = delivery.process(async |n: &mut i32| *n * 2).await;
@@ -368,7 +368,7 @@ impl<T: fmt::Debug> fmt::Debug for Delivery<'_, T> {
 /// use std::sync::{Arc, Mutex};
 ///
 /// let dead = Arc::new(Mutex::new(Vec::new()));
-/// let (tx, rx) = stage_core::mailbox::Builder::new(4)
+/// let (tx, rx) = stage::mailbox::Builder::new(4)
 ///     .max_attempts(1)
 ///     .dead_letters({
 ///         let dead = Arc::clone(&dead);
@@ -398,7 +398,7 @@ impl<T> DeadLetter<T> {
     /// # Examples
     ///
     /// ```
-    /// use stage_core::mailbox::DeadLetter;
+    /// use stage::mailbox::DeadLetter;
     ///
     /// let letter = DeadLetter::new("order 7", 3, Some("card declined".into()));
     /// assert_eq!(letter.attempts(), 3);
@@ -420,7 +420,7 @@ impl<T> DeadLetter<T> {
     /// # Examples
     ///
     /// ```
-    /// # use stage_core::mailbox::DeadLetter;
+    /// # use stage::mailbox::DeadLetter;
     /// let letter = DeadLetter::new(5, 3, Some("bad input".into()));
     /// assert_eq!(*letter.message(), 5);
     /// ```
@@ -433,7 +433,7 @@ impl<T> DeadLetter<T> {
     /// # Examples
     ///
     /// ```
-    /// # use stage_core::mailbox::DeadLetter;
+    /// # use stage::mailbox::DeadLetter;
     /// let letter = DeadLetter::new(5, 3, Some("bad input".into()));
     /// assert_eq!(letter.into_message(), 5);
     /// ```
@@ -446,7 +446,7 @@ impl<T> DeadLetter<T> {
     /// # Examples
     ///
     /// ```
-    /// # use stage_core::mailbox::DeadLetter;
+    /// # use stage::mailbox::DeadLetter;
     /// let letter = DeadLetter::new(5, 3, Some("bad input".into()));
     /// assert_eq!(letter.attempts(), 3);
     /// ```
@@ -460,7 +460,7 @@ impl<T> DeadLetter<T> {
     /// # Examples
     ///
     /// ```
-    /// # use stage_core::mailbox::DeadLetter;
+    /// # use stage::mailbox::DeadLetter;
     /// let letter = DeadLetter::new(5, 3, Some("bad input".into()));
     /// assert_eq!(letter.last_panic(), Some("bad input"));
     /// ```

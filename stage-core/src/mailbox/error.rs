@@ -11,7 +11,7 @@ use core::fmt;
 ///
 /// ```
 /// # futures_util::FutureExt::now_or_never(async {
-/// let (tx, _rx) = stage_core::mailbox(4);
+/// let (tx, _rx) = stage::mailbox(4);
 /// tx.close();
 /// let err = tx.send("late").await.unwrap_err();
 /// assert_eq!(err.into_inner(), "late");
@@ -26,7 +26,7 @@ impl<T> SendError<T> {
     /// # Examples
     ///
     /// ```
-    /// let err = stage_core::mailbox::SendError(7);
+    /// let err = stage::mailbox::SendError(7);
     /// assert_eq!(err.into_inner(), 7);
     /// ```
     pub fn into_inner(self) -> T {
@@ -55,9 +55,9 @@ impl<T> std::error::Error for SendError<T> {}
 /// # Examples
 ///
 /// ```
-/// use stage_core::mailbox::TrySendError;
+/// use stage::mailbox::TrySendError;
 ///
-/// let (tx, _rx) = stage_core::mailbox(1);
+/// let (tx, _rx) = stage::mailbox(1);
 /// tx.try_send(1).unwrap();
 /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
 /// tx.close();
@@ -77,7 +77,7 @@ impl<T> TrySendError<T> {
     /// # Examples
     ///
     /// ```
-    /// let err = stage_core::mailbox::TrySendError::Full("m");
+    /// let err = stage::mailbox::TrySendError::Full("m");
     /// assert_eq!(err.into_inner(), "m");
     /// ```
     pub fn into_inner(self) -> T {
@@ -91,7 +91,7 @@ impl<T> TrySendError<T> {
     /// # Examples
     ///
     /// ```
-    /// assert!(stage_core::mailbox::TrySendError::Full(()).is_full());
+    /// assert!(stage::mailbox::TrySendError::Full(()).is_full());
     /// ```
     pub fn is_full(&self) -> bool {
         matches!(self, Self::Full(_))
@@ -102,7 +102,7 @@ impl<T> TrySendError<T> {
     /// # Examples
     ///
     /// ```
-    /// assert!(stage_core::mailbox::TrySendError::Closed(()).is_closed());
+    /// assert!(stage::mailbox::TrySendError::Closed(()).is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self, Self::Closed(_))
@@ -141,9 +141,9 @@ impl<T> From<SendError<T>> for TrySendError<T> {
 /// # Examples
 ///
 /// ```
-/// use stage_core::mailbox::RecvError;
+/// use stage::mailbox::RecvError;
 ///
-/// let (tx, rx) = stage_core::mailbox::<u8>(1);
+/// let (tx, rx) = stage::mailbox::<u8>(1);
 /// tx.close();
 /// assert_eq!(rx.recv_blocking(), Err(RecvError));
 /// ```
@@ -163,9 +163,9 @@ impl std::error::Error for RecvError {}
 /// # Examples
 ///
 /// ```
-/// use stage_core::mailbox::TryRecvError;
+/// use stage::mailbox::TryRecvError;
 ///
-/// let (tx, rx) = stage_core::mailbox(2);
+/// let (tx, rx) = stage::mailbox(2);
 /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
 /// tx.try_send(1).unwrap();
 /// tx.close();
@@ -186,7 +186,7 @@ impl TryRecvError {
     /// # Examples
     ///
     /// ```
-    /// assert!(stage_core::mailbox::TryRecvError::Empty.is_empty());
+    /// assert!(stage::mailbox::TryRecvError::Empty.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
         matches!(self, Self::Empty)
@@ -197,7 +197,7 @@ impl TryRecvError {
     /// # Examples
     ///
     /// ```
-    /// assert!(stage_core::mailbox::TryRecvError::Closed.is_closed());
+    /// assert!(stage::mailbox::TryRecvError::Closed.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self, Self::Closed)

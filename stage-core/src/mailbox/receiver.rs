@@ -29,7 +29,7 @@ use crate::sync::Arc;
 ///
 /// ```
 /// # futures_util::FutureExt::now_or_never(async {
-/// let (tx, rx) = stage_core::mailbox(8);
+/// let (tx, rx) = stage::mailbox(8);
 /// tx.send(1).await.unwrap();
 /// drop(rx.clone()); // a consumer died: nothing is lost
 /// assert_eq!(rx.recv().await, 1);
@@ -84,7 +84,7 @@ impl<T> Receiver<T> {
     ///
     /// ```
     /// # futures_util::FutureExt::now_or_never(async {
-    /// let (tx, rx) = stage_core::mailbox(1);
+    /// let (tx, rx) = stage::mailbox(1);
     /// tx.send(42).await.unwrap();
     /// let m = rx.recv().await;
     /// assert_eq!(m, 42);
@@ -109,7 +109,7 @@ impl<T> Receiver<T> {
     ///
     /// ```
     /// # futures_util::FutureExt::now_or_never(async {
-    /// let (tx, rx) = stage_core::mailbox(4);
+    /// let (tx, rx) = stage::mailbox(4);
     /// tx.send(1).await.unwrap();
     /// tx.close();
     /// let mut got = Vec::new();
@@ -174,7 +174,7 @@ impl<T> Receiver<T> {
     ///
     /// ```
     /// # futures_util::FutureExt::now_or_never(async {
-    /// let (tx, rx) = stage_core::mailbox(8);
+    /// let (tx, rx) = stage::mailbox(8);
     /// tx.send("a").await.unwrap();
     /// tx.send("b").await.unwrap();
     ///
@@ -209,7 +209,7 @@ impl<T> Receiver<T> {
     ///
     /// ```
     /// # futures_util::FutureExt::now_or_never(async {
-    /// let (tx, rx) = stage_core::mailbox(4);
+    /// let (tx, rx) = stage::mailbox(4);
     /// tx.send(1).await.unwrap();
     /// tx.send(2).await.unwrap();
     /// tx.close();
@@ -235,9 +235,9 @@ impl<T> Receiver<T> {
     /// # Examples
     ///
     /// ```
-    /// use stage_core::mailbox::TryRecvError;
+    /// use stage::mailbox::TryRecvError;
     ///
-    /// let (tx, rx) = stage_core::mailbox(1);
+    /// let (tx, rx) = stage::mailbox(1);
     /// assert!(matches!(rx.try_recv_guarded(), Err(TryRecvError::Empty)));
     /// tx.try_send(5).unwrap();
     /// let delivery = rx.try_recv_guarded().unwrap();
@@ -260,9 +260,9 @@ impl<T> Receiver<T> {
     /// # Examples
     ///
     /// ```
-    /// use stage_core::mailbox::TryRecvError;
+    /// use stage::mailbox::TryRecvError;
     ///
-    /// let (tx, rx) = stage_core::mailbox(1);
+    /// let (tx, rx) = stage::mailbox(1);
     /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     /// tx.try_send(5).unwrap();
     /// assert_eq!(rx.try_recv(), Ok(5));
@@ -283,7 +283,7 @@ impl<T> Receiver<T> {
     /// # Examples
     ///
     /// ```
-    /// let (tx, rx) = stage_core::mailbox(1);
+    /// let (tx, rx) = stage::mailbox(1);
     /// let consumer = std::thread::spawn(move || rx.recv_blocking());
     /// tx.send_blocking(9).unwrap();
     /// assert_eq!(consumer.join().unwrap(), Ok(9));
@@ -303,7 +303,7 @@ impl<T> Receiver<T> {
     /// # Examples
     ///
     /// ```
-    /// let (tx, rx) = stage_core::mailbox::<&str>(1);
+    /// let (tx, rx) = stage::mailbox::<&str>(1);
     /// let worker = std::thread::spawn(move || {
     ///     let job = rx.recv_guarded_blocking().unwrap();
     ///     let seen = (*job, job.attempt());
@@ -352,7 +352,7 @@ impl<T> fmt::Debug for Receiver<T> {
 /// use futures_util::StreamExt;
 ///
 /// # futures_util::FutureExt::now_or_never(async {
-/// let (tx, rx) = stage_core::mailbox(4);
+/// let (tx, rx) = stage::mailbox(4);
 /// for i in 0..3 {
 ///     tx.send(i).await.unwrap();
 /// }

@@ -20,7 +20,7 @@ use crate::sync::Arc;
 ///
 /// ```
 /// # futures_util::FutureExt::now_or_never(async {
-/// let (tx, rx) = stage_core::mailbox(8);
+/// let (tx, rx) = stage::mailbox(8);
 /// let tx2 = tx.clone();
 /// tx.send(1).await.unwrap();
 /// tx2.send(2).await.unwrap();
@@ -57,7 +57,7 @@ impl<T> Sender<T> {
     ///
     /// ```
     /// # futures_util::FutureExt::now_or_never(async {
-    /// let (tx, rx) = stage_core::mailbox(1);
+    /// let (tx, rx) = stage::mailbox(1);
     /// tx.send("hello").await.unwrap();
     /// assert_eq!(rx.recv().await, "hello");
     /// # }).unwrap();
@@ -80,9 +80,9 @@ impl<T> Sender<T> {
     /// # Examples
     ///
     /// ```
-    /// use stage_core::mailbox::TrySendError;
+    /// use stage::mailbox::TrySendError;
     ///
-    /// let (tx, _rx) = stage_core::mailbox(1);
+    /// let (tx, _rx) = stage::mailbox(1);
     /// assert_eq!(tx.try_send(1), Ok(()));
     /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
     /// ```
@@ -102,7 +102,7 @@ impl<T> Sender<T> {
     /// # Examples
     ///
     /// ```
-    /// let (tx, rx) = stage_core::mailbox(1);
+    /// let (tx, rx) = stage::mailbox(1);
     /// let producer = std::thread::spawn(move || {
     ///     for i in 0..3 {
     ///         tx.send_blocking(i).unwrap();

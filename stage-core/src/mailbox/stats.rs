@@ -11,7 +11,7 @@ use crate::sync::atomic::{AtomicU64, Ordering};
 /// # Examples
 ///
 /// ```
-/// let (tx, rx) = stage_core::mailbox(4);
+/// let (tx, rx) = stage::mailbox(4);
 /// tx.try_send(1).unwrap();
 /// drop(rx.try_recv_guarded().unwrap()); // not acknowledged: put back
 /// assert_eq!(rx.stats().redeliveries, 1);
