@@ -7,10 +7,14 @@
 //! - restart: a task that panics at once, restarted 1,000 times — by a group
 //!   (no backoff) vs a hand-written loop that awaits the `JoinHandle` and
 //!   respawns on `JoinError::is_panic`.
+//! - downscale: N idle tasks cut down to one, timed until every removed task
+//!   has ended — a group's `downscale` vs aborting N - 1 tasks of a
+//!   `JoinSet` through their abort handles and joining them. One step per
+//!   task on both sides: the figure per task stays flat as N grows.
 //!
 //! Run: `cargo bench --bench group`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use stage::group::{Backoff, Restart};
@@ -101,5 +105,62 @@ fn restart(c: &mut Criterion) {
     let _ = std::panic::take_hook();
 }
 
-criterion_group!(benches, spawn_join, restart);
+fn downscale(c: &mut Criterion) {
+    for flavor in ["current_thread", "multi_thread_2"] {
+        let rt = runtime(flavor);
+        for tasks in [1_000, 8_000] {
+            let mut group = c.benchmark_group(format!("group/{flavor}/downscale_{tasks}"));
+            group.throughput(Throughput::Elements(tasks as u64 - 1));
+            group.measurement_time(Duration::from_secs(3));
+            group.sample_size(20);
+            group.bench_function(BenchmarkId::from_parameter("stage_group"), |b| {
+                b.to_async(&rt).iter_custom(|iters| async move {
+                    let mut took = Duration::ZERO;
+                    for _ in 0..iters {
+                        let mut group = stage::group()
+                            .tasks(tasks)
+                            .spawn(std::future::pending::<()>);
+                        while group.stat_borrow_and_update().running < tasks {
+                            group.changed().await.unwrap();
+                        }
+                        let start = Instant::now();
+                        group.downscale(tasks);
+                        loop {
+                            let stats = group.stat_borrow_and_update();
+                            if stats.tasks == 1 && stats.stopping == 0 {
+                                break;
+                            }
+                            group.changed().await.unwrap();
+                        }
+                        took += start.elapsed();
+                        group.stop().await.unwrap();
+                    }
+                    took
+                })
+            });
+            group.bench_function(BenchmarkId::from_parameter("joinset_abort"), |b| {
+                b.to_async(&rt).iter_custom(|iters| async move {
+                    let mut took = Duration::ZERO;
+                    for _ in 0..iters {
+                        let mut set = tokio::task::JoinSet::new();
+                        let handles: Vec<_> = (0..tasks)
+                            .map(|_| set.spawn(std::future::pending::<()>()))
+                            .collect();
+                        tokio::task::yield_now().await;
+                        let start = Instant::now();
+                        handles[1..].iter().for_each(|h| h.abort());
+                        for _ in 1..tasks {
+                            set.join_next().await.unwrap().unwrap_err();
+                        }
+                        took += start.elapsed();
+                    }
+                    took
+                })
+            });
+            group.finish();
+        }
+    }
+}
+
+criterion_group!(benches, spawn_join, restart, downscale);
 criterion_main!(benches);
