@@ -63,10 +63,30 @@ pub mod group {
         StopSignal, TaskReport, DEFAULT_MAX_TASKS,
     };
 
-    /// The settings of a group on tokio, before it starts.
+    /// The settings of a group on tokio, before it starts;
+    /// [`stage::group()`](crate::group()) makes one for the current runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let runtime = tokio::runtime::Runtime::new().unwrap();
+    /// let handle = stage::runtime::Tokio::with_handle(runtime.handle().clone());
+    /// let group = stage::group::Builder::new(handle).spawn(std::future::pending::<()>);
+    /// runtime.block_on(group.stop()).unwrap();
+    /// ```
     pub type Builder = stage_core::group::Builder<stage_tokio::Tokio>;
 
     /// A running group of supervised tasks on tokio.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group: stage::group::Group = stage::group().spawn(std::future::pending::<()>);
+    /// group.stop().await.unwrap();
+    /// # }
+    /// ```
     pub type Group = stage_core::group::Group<stage_tokio::Tokio>;
 }
 

@@ -49,6 +49,22 @@ use supervisor::{Ending, Shared, Supervisor};
 
 /// How many tasks a group may run unless told otherwise (see
 /// [`Builder::max_tasks`]).
+///
+/// # Examples
+///
+/// ```
+/// use stage::group::{ScaleError, DEFAULT_MAX_TASKS};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let group = stage::group().spawn(std::future::pending::<()>);
+/// assert_eq!(
+///     group.upscale(DEFAULT_MAX_TASKS),
+///     Err(ScaleError::TooManyTasks { requested: DEFAULT_MAX_TASKS + 1, max: DEFAULT_MAX_TASKS })
+/// );
+/// # group.stop().await.unwrap();
+/// # }
+/// ```
 pub const DEFAULT_MAX_TASKS: usize = 65_536;
 
 /// Settings of a group, before it starts.

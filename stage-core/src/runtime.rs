@@ -115,6 +115,18 @@ pub trait Runtime: Clone + Send + Sync + 'static {
 /// Dropping it detaches the task (it keeps running), as with tokio's
 /// `JoinHandle`. Supervisors never let that happen by accident: every task
 /// they own is aborted when they drop it.
+///
+/// # Examples
+///
+/// ```
+/// use stage::runtime::{Exit, Runtime, Task, Tokio};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let task = Tokio::current().spawn(async { panic!("boom") });
+/// assert_eq!(task.await.panic_message(), Some("boom"));
+/// # }
+/// ```
 pub trait Task: Future<Output = Exit> + Send + Unpin + 'static {
     /// What aborts this task without owning it.
     type AbortHandle: AbortHandle;

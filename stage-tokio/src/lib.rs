@@ -21,6 +21,12 @@ use tokio::runtime::Handle;
 /// `Tokio::current()` spawns on the runtime the caller runs in (as
 /// `tokio::spawn` does); [`Tokio::with_handle`] on a given one.
 ///
+/// Supervisors sleep (restart backoffs, shutdown deadlines), so the runtime
+/// needs its time driver: `#[tokio::main]` and `Builder::enable_all` have
+/// it, a runtime built without `enable_time` does not, and a supervisor
+/// that needs a timer there fails (its group reports
+/// `SupervisorPanicked`, its tasks aborted).
+///
 /// # Examples
 ///
 /// ```

@@ -164,6 +164,26 @@ impl ShutdownReport {
 }
 
 /// How one task ended in a shutdown.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use stage::runtime::Exit;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let group = stage::group().spawn_graceful(|stop| async move {
+///     stop.requested().await;
+///     panic!("flushing failed");
+/// });
+/// # tokio::task::yield_now().await;
+/// let report = group.shutdown(Duration::from_secs(1)).await.unwrap();
+/// let task = &report.tasks[0];
+/// assert_eq!((task.index, task.generation), (0, 1));
+/// assert_eq!(task.exit.panic_message(), Some("flushing failed"));
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct TaskReport {

@@ -9,6 +9,18 @@ use super::queue::Queue;
 use super::{Receiver, Sender};
 
 /// How many failed attempts a message gets unless told otherwise.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = stage::mailbox(1);
+/// tx.try_send("poison").unwrap();
+/// for _ in 0..stage::mailbox::DEFAULT_MAX_ATTEMPTS {
+///     drop(rx.try_recv_guarded().unwrap()); // a failed attempt
+/// }
+/// assert!(rx.try_recv().is_err());
+/// assert_eq!(rx.stats().dead_letters, 1);
+/// ```
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
 /// The settings of a mailbox, before it is made.

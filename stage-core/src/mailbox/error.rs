@@ -232,11 +232,15 @@ impl From<RecvError> for TryRecvError {
 /// # Examples
 ///
 /// ```
-/// let error = stage::mailbox::Builder::<u64>::new(usize::MAX / 2).try_build().unwrap_err();
-/// assert_eq!(error.capacity(), usize::MAX / 2);
+/// let capacity = usize::MAX / 2;
+/// let error = stage::mailbox::Builder::<u64>::new(capacity).try_build().unwrap_err();
+/// assert_eq!(error.capacity(), capacity);
 /// assert_eq!(
 ///     error.to_string(),
-///     format!("a mailbox of capacity {} cannot be allocated: it is larger than any allocation can be", usize::MAX / 2),
+///     format!(
+///         "a mailbox of capacity {capacity} cannot be allocated: \
+///          it is larger than any allocation can be"
+///     ),
 /// );
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -454,15 +454,15 @@ receive_future! {
 }
 
 receive_future! {
-    /// The future returned by [`Receiver::recv_or_closed`]; it wakes itself on its
-    /// first polls while it waits (see [`Receiver::recv`]).
+    /// The future returned by [`Receiver::recv_or_closed`]; it wakes itself
+    /// on its first polls while it waits (see [`Receiver::recv`]).
     RecvOrClosed -> Result<T, RecvError>,
     |this, cx| this.poll(cx, Shared::attempt_recv)
 }
 
 receive_future! {
-    /// The future returned by [`Receiver::recv_guarded`]; it wakes itself on its
-    /// first polls while it waits (see [`Receiver::recv`]).
+    /// The future returned by [`Receiver::recv_guarded`]; it wakes itself
+    /// on its first polls while it waits (see [`Receiver::recv`]).
     RecvGuarded -> Delivery<'a, T>,
     |this, cx| {
         let taken = ready!(this.poll(cx, Shared::attempt_take_forever));
@@ -471,8 +471,8 @@ receive_future! {
 }
 
 receive_future! {
-    /// The future returned by [`Receiver::recv_guarded_or_closed`]; it wakes itself on its
-    /// first polls while it waits (see [`Receiver::recv`]).
+    /// The future returned by [`Receiver::recv_guarded_or_closed`]; it wakes itself
+    /// on its first polls while it waits (see [`Receiver::recv`]).
     RecvGuardedOrClosed -> Result<Delivery<'a, T>, RecvError>,
     |this, cx| {
         let taken = ready!(this.poll(cx, Shared::attempt_take));

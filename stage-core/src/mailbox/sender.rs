@@ -147,6 +147,17 @@ impl<T> fmt::Debug for Sender<T> {
 
 /// The future returned by [`Sender::send`]; it wakes itself on its first
 /// polls while it waits (see there).
+///
+/// # Examples
+///
+/// ```
+/// # futures_util::FutureExt::now_or_never(async {
+/// let (tx, rx) = stage::mailbox(1);
+/// let send: stage::mailbox::Send<'_, u8> = tx.send(1);
+/// send.await.unwrap();
+/// assert_eq!(rx.try_recv(), Ok(1));
+/// # }).unwrap();
+/// ```
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Send<'a, T> {
     sender: &'a Sender<T>,
