@@ -63,8 +63,10 @@ pub mod group {
         StopSignal, TaskReport, DEFAULT_MAX_TASKS,
     };
 
-    /// The settings of a group on tokio, before it starts;
-    /// [`stage::group()`](crate::group()) makes one for the current runtime.
+    /// The settings of a group, before it starts: on tokio unless given
+    /// another [`Runtime`](crate::runtime::Runtime).
+    /// [`stage::group()`](crate::group()) makes one for the current tokio
+    /// runtime.
     ///
     /// # Examples
     ///
@@ -74,9 +76,10 @@ pub mod group {
     /// let group = stage::group::Builder::new(handle).spawn(std::future::pending::<()>);
     /// runtime.block_on(group.stop()).unwrap();
     /// ```
-    pub type Builder = stage_core::group::Builder<stage_tokio::Tokio>;
+    pub type Builder<R = crate::runtime::Tokio> = stage_core::group::Builder<R>;
 
-    /// A running group of supervised tasks on tokio.
+    /// A running group of supervised tasks: on tokio unless started on
+    /// another [`Runtime`](crate::runtime::Runtime).
     ///
     /// # Examples
     ///
@@ -87,7 +90,7 @@ pub mod group {
     /// group.stop().await.unwrap();
     /// # }
     /// ```
-    pub type Group = stage_core::group::Group<stage_tokio::Tokio>;
+    pub type Group<R = crate::runtime::Tokio> = stage_core::group::Group<R>;
 }
 
 /// The runtime seam, bound to tokio: how a task ended ([`Exit`](runtime::Exit),

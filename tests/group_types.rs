@@ -20,8 +20,8 @@ fn handles_and_values_are_send_and_sync() {
     is_sync::<Builder>();
     is_send::<StopSignal>();
     is_sync::<StopSignal>();
-    is_send::<StatsRef<'static>>();
-    is_sync::<StatsRef<'static>>();
+    is_send::<StatsRef>();
+    is_sync::<StatsRef>();
     is_send::<Stats>();
     is_send::<ShutdownReport>();
     is_send::<TaskReport>();

@@ -706,7 +706,7 @@ impl<R: Runtime> Group<R> {
     /// # group.stop().await.unwrap();
     /// # }
     /// ```
-    pub fn stat_borrow(&self) -> StatsRef<'_> {
+    pub fn stat_borrow(&self) -> StatsRef {
         StatsRef::new(self.shared.stats.get())
     }
 
@@ -724,7 +724,7 @@ impl<R: Runtime> Group<R> {
     /// # group.stop().await.unwrap();
     /// # }
     /// ```
-    pub fn stat_borrow_and_update(&mut self) -> StatsRef<'_> {
+    pub fn stat_borrow_and_update(&mut self) -> StatsRef {
         self.seen = self.shared.stats.version();
         self.stat_borrow()
     }

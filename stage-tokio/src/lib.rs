@@ -30,8 +30,7 @@ use tokio::runtime::Handle;
 /// # Examples
 ///
 /// ```
-/// use stage_core::runtime::{Exit, Runtime};
-/// use stage_tokio::Tokio;
+/// use stage::runtime::{Exit, Runtime, Tokio};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -50,7 +49,7 @@ impl Tokio {
     /// # Examples
     ///
     /// ```
-    /// let rt = stage_tokio::Tokio::current();
+    /// let rt = stage::runtime::Tokio::current();
     /// # drop(rt);
     /// ```
     pub fn current() -> Self {
@@ -63,7 +62,7 @@ impl Tokio {
     ///
     /// ```
     /// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    /// let rt = stage_tokio::Tokio::with_handle(runtime.handle().clone());
+    /// let rt = stage::runtime::Tokio::with_handle(runtime.handle().clone());
     /// # drop(rt);
     /// ```
     pub fn with_handle(handle: Handle) -> Self {
@@ -109,11 +108,11 @@ impl Runtime for Tokio {
 /// # Examples
 ///
 /// ```
-/// use stage_core::runtime::{self, Exit, Runtime, Task};
+/// use stage::runtime::{Exit, Runtime, Task};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let task = stage_tokio::Tokio::current().spawn(std::future::pending());
+/// let task = stage::runtime::Tokio::current().spawn(std::future::pending());
 /// task.abort();
 /// assert!(matches!(task.await, Exit::Aborted));
 /// # }
@@ -151,12 +150,12 @@ impl Task for TokioTask {
 /// # Examples
 ///
 /// ```
-/// use stage_core::runtime::{AbortHandle, Exit, Runtime, Task};
+/// use stage::runtime::{AbortHandle, Exit, Runtime, Task};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let task = stage_tokio::Tokio::current().spawn(std::future::pending());
-/// let handle: stage_tokio::TokioAbortHandle = task.abort_handle();
+/// let task = stage::runtime::Tokio::current().spawn(std::future::pending());
+/// let handle: stage::runtime::TokioAbortHandle = task.abort_handle();
 /// handle.abort();
 /// assert!(matches!(task.await, Exit::Aborted));
 /// # }

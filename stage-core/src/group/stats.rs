@@ -1,6 +1,5 @@
 //! The statistics a group's supervisor publishes.
 
-use core::marker::PhantomData;
 use core::ops::Deref;
 use std::sync::Mutex;
 
@@ -191,7 +190,8 @@ impl Drop for Watching<'_> {
 /// The [`Stats`] a group published last, as read by
 /// [`stat_borrow`](super::Group::stat_borrow).
 ///
-/// It is a copy: holding it, across an `.await` too, blocks nothing (the
+/// It is a copy, and borrows nothing: holding it, across an `.await` or a
+/// call of [`changed`](super::Group::changed) too, blocks nothing (the
 /// supervisor goes on publishing), and it does not change; borrow again for
 /// newer figures.
 ///
@@ -200,39 +200,32 @@ impl Drop for Watching<'_> {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let group = stage::group().tasks(2).spawn(std::future::pending::<()>);
-/// let stats: stage::group::StatsRef<'_> = group.stat_borrow();
+/// let mut group = stage::group().tasks(2).spawn(std::future::pending::<()>);
+/// let stats: stage::group::StatsRef = group.stat_borrow_and_update();
+/// group.changed().await.unwrap(); // the group goes on; `stats` stays as it was
 /// println!("{} running, {} failed", stats.running, stats.failed());
 /// assert_eq!(stats.tasks, 2);
 /// group.stop().await.unwrap();
 /// # }
 /// ```
 #[derive(Clone)]
-pub struct StatsRef<'a> {
-    stats: Stats,
-    /// Borrowed from a group, as tokio's `watch::Ref` is from its receiver
-    /// (so that code written against a guard keeps compiling).
-    _group: PhantomData<&'a ()>,
-}
+pub struct StatsRef(Stats);
 
-impl StatsRef<'_> {
+impl StatsRef {
     pub(crate) fn new(stats: Stats) -> Self {
-        Self {
-            stats,
-            _group: PhantomData,
-        }
+        Self(stats)
     }
 }
 
-impl Deref for StatsRef<'_> {
+impl Deref for StatsRef {
     type Target = Stats;
 
     fn deref(&self) -> &Stats {
-        &self.stats
+        &self.0
     }
 }
 
-impl core::fmt::Debug for StatsRef<'_> {
+impl core::fmt::Debug for StatsRef {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         Stats::fmt(self, f)
     }

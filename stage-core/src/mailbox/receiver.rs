@@ -22,8 +22,9 @@ use crate::sync::Arc;
 /// never closes the mailbox nor drops a queued message: the next receiver
 /// gets it.
 ///
-/// A `Receiver` is also a [`Stream`] that ends once the mailbox is closed and
-/// drained.
+/// A `Receiver` is also a [`Stream`] (the `futures` crates' trait) that ends
+/// once the mailbox is closed and drained: `next()` and `collect()` come
+/// from `futures::StreamExt` (or `tokio_stream::StreamExt`).
 ///
 /// # Examples
 ///

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use stage_core::runtime::Runtime;
+use stage::runtime::Runtime;
 
 /// `inner`, whose spawns panic once `spawns` of them have succeeded.
 #[derive(Clone)]

@@ -11,8 +11,8 @@ use std::pin::pin;
 use std::task::Poll;
 
 use futures_util::future::{select, Either};
-use stage_core::group::{Backoff, Builder, Ended, Group, GroupError, Restart, ScaleError, Stats};
-use stage_core::runtime::{Exit, Runtime, Task};
+use stage::group::{Backoff, Builder, Ended, Group, GroupError, Restart, ScaleError, Stats};
+use stage::runtime::{Exit, Runtime, Task};
 
 // Included from here (not from `support`), so that the facade's tests,
 // which include this file alone, have it too.
@@ -602,8 +602,8 @@ pub(crate) async fn release_hands_back_the_running_tasks<R: Runtime>(rt: R) {
 }
 
 pub(crate) async fn guarded_consumers_lose_nothing_across_panics_and_restarts<R: Runtime>(rt: R) {
-    let (jobs, inbox) = stage_core::mailbox::<u32>(8);
-    let (done, receipts) = stage_core::mailbox::<(u32, u32)>(64);
+    let (jobs, inbox) = stage::mailbox::<u32>(8);
+    let (done, receipts) = stage::mailbox::<(u32, u32)>(64);
     let clock = rt.clone();
     let mut group = Builder::new(rt)
         .tasks(2)
@@ -651,8 +651,8 @@ pub(crate) async fn guarded_consumers_lose_nothing_across_panics_and_restarts<R:
 pub(crate) async fn a_task_aborted_at_the_shutdown_deadline_puts_its_message_back<R: Runtime>(
     rt: R,
 ) {
-    let (jobs, inbox) = stage_core::mailbox::<&str>(4);
-    let (took, taken) = stage_core::mailbox::<()>(1);
+    let (jobs, inbox) = stage::mailbox::<&str>(4);
+    let (took, taken) = stage::mailbox::<()>(1);
     let group = Builder::new(rt).spawn_graceful({
         let inbox = inbox.clone();
         move |_stop| {
@@ -840,7 +840,7 @@ pub(crate) async fn changed_reports_the_end_of_a_stopped_group<R: Runtime>(rt: R
 
 pub(crate) async fn stats_held_across_an_await_block_nothing<R: Runtime>(rt: R) {
     let clock = rt.clone();
-    let (started, starts) = stage_core::mailbox::<()>(16);
+    let (started, starts) = stage::mailbox::<()>(16);
     let group = Builder::new(rt).backoff(Backoff::none()).spawn(move || {
         let started = started.clone();
         async move {
