@@ -40,12 +40,12 @@ pub use policy::{Backoff, Restart};
 pub use shutdown::{ShutdownReport, StopSignal, TaskReport};
 pub use stats::{Stats, StatsRef};
 
-use crate::runtime::{drop_exit, Exit, Runtime};
+use crate::runtime::{drop_exit, Contained, Exit, Runtime};
 use crate::sync::Arc;
 use control::{Control, Request};
 use policy::Intensity;
 use stats::StatsCell;
-use supervisor::{Ending, Shared, Supervisor};
+use supervisor::{Closing, Ending, Shared, Supervisor};
 
 /// How many tasks a group may run unless told otherwise (see
 /// [`Builder::max_tasks`]).
@@ -348,7 +348,8 @@ impl<R: Runtime> Builder<R> {
         let supervisor = Supervisor {
             runtime: self.runtime.clone(),
             shared: Arc::clone(&shared),
-            factory,
+            _closing: Closing::new(Arc::clone(&shared)),
+            factory: Contained::new(factory, "the group's factory"),
             restart: self.restart,
             backoff: self.backoff,
             intensity: self.intensity,
@@ -508,7 +509,8 @@ impl<R: Runtime> Group<R> {
     /// [`spawn`](Builder::spawn) cannot watch the signal, and are aborted at
     /// once. Waits until no task runs. A `grace` too long for the clock
     /// (`Duration::MAX`) is a deadline that never comes: the tasks get all
-    /// the time they need.
+    /// the time they need. Tasks an [`upscale`](Group::upscale) has not
+    /// started yet are not started any more, and are not in the report.
     ///
     /// # Errors
     ///
@@ -545,7 +547,8 @@ impl<R: Runtime> Group<R> {
     /// Stops supervising and hands back the running tasks, in task order:
     /// nothing is aborted, and nothing is restarted any more. Await a task to
     /// learn how it ended, or abort it; dropping one lets it run on,
-    /// detached. Pending restarts are cancelled.
+    /// detached. Pending restarts are cancelled, and tasks an
+    /// [`upscale`](Group::upscale) has not started yet are not started.
     ///
     /// # Errors
     ///
@@ -584,8 +587,9 @@ impl<R: Runtime> Group<R> {
         }
     }
 
-    /// Runs `n` more tasks, started right after from the factory; returns
-    /// the group's new size.
+    /// Runs `n` more tasks, started right after from the factory (a few per
+    /// turn of the supervisor, so that a large upscale never holds the
+    /// executor's thread); returns the group's new size.
     ///
     /// A task removed by an earlier [`downscale`](Group::downscale) that is
     /// still stopping is replaced once it has stopped: the group never runs
@@ -687,7 +691,7 @@ impl<R: Runtime> Group<R> {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         match ending {
-            Some(Ending::GaveUp(error)) => Err(error),
+            Some(Ending::Failed(error)) => Err(error),
             other => Ok(other),
         }
     }

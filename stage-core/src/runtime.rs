@@ -15,7 +15,7 @@
 mod owned;
 
 #[cfg(not(loom))]
-pub(crate) use owned::{drop_exit, OwnedTask};
+pub(crate) use owned::{drop_exit, drop_quietly, Contained, OwnedTask};
 
 use core::any::Any;
 use core::fmt;

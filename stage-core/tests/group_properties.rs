@@ -62,7 +62,7 @@ fn run(seed: u64, recorder: &Recorder) {
     rt.clone().block_on(async move {
         let live = Live::default();
         // Crash orders: each is taken by one task, which panics on it.
-        let (crash, orders) = stage_core::mailbox::<()>(MAX_TASKS);
+        let (crash, orders) = stage_core::mailbox::<()>(MAX_TASKS * STEPS);
         let mut group = Builder::new(rt.clone())
             .tasks(initial)
             .max_tasks(MAX_TASKS)

@@ -11,7 +11,10 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How far a sleep reaches at most: 30 years, as tokio's own `sleep`.
+const FAR_FUTURE_SECS: u64 = 86_400 * 365 * 30;
 
 use stage_core::runtime::{self, Exit, Runtime, Task};
 use tokio::runtime::Handle;
@@ -91,8 +94,13 @@ impl Runtime for Tokio {
         TokioTask(handle)
     }
 
+    /// A deadline more than 30 years away sleeps 30 years, as
+    /// `tokio::time::sleep` does: tokio's timer panics on deadlines near the
+    /// end of `Instant`'s range, and a paused clock spins on far ones.
     fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
-        Box::pin(tokio::time::sleep_until(deadline.into()))
+        let now = tokio::time::Instant::now();
+        let far_future = now + Duration::from_secs(FAR_FUTURE_SECS);
+        Box::pin(tokio::time::sleep_until(far_future.min(deadline.into())))
     }
 
     fn now(&self) -> Instant {
@@ -172,7 +180,6 @@ impl runtime::AbortHandle for TokioAbortHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[tokio::test]
     async fn a_returning_task_exits_returned() {

@@ -8,18 +8,23 @@
 //! loop wires them together.
 //!
 //! Whatever ends the supervisor — a request, the group ending on its own, a
-//! runtime dropping its future, or a bug that panics — every task it owns is
-//! aborted ([`OwnedTask`]) and its stats are closed ([`Closing`]).
+//! runtime dropping its future (polled or not), or a bug that panics — every
+//! task it owns is aborted ([`OwnedTask`]) and its stats are closed
+//! ([`Closing`]). A panic inside the loop is caught: the supervisor then
+//! aborts its tasks, waits until they have stopped, and reports the panic.
+//! User code it owns (the factory) cannot panic it when dropped
+//! ([`Contained`]).
 
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::panic::AssertUnwindSafe;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use futures_util::stream::FuturesUnordered;
+use futures_util::FutureExt;
 
 use super::control::{Control, Request};
 use super::error::GroupError;
@@ -28,7 +33,7 @@ use super::shutdown::{ShutdownReport, StopSignal, TaskReport};
 use super::slots::{SlotState, Slots};
 use super::stats::{Stats, StatsCell};
 use super::timers::Timers;
-use crate::runtime::{drop_exit, Exit, OwnedTask, Runtime, Task};
+use crate::runtime::{drop_exit, panic_message, Contained, Exit, OwnedTask, Runtime, Task};
 use crate::sync::Arc;
 
 /// Units of work (an exit handled, a task started) within one poll before
@@ -48,8 +53,9 @@ pub(crate) struct Shared<R: Runtime> {
 
 /// The endings that leave something for the group's handle to take.
 pub(crate) enum Ending<R: Runtime> {
-    /// Restart intensity exceeded; every task was stopped.
-    GaveUp(GroupError),
+    /// The group gave up (restart intensity exceeded), or its supervisor
+    /// panicked; every task was stopped.
+    Failed(GroupError),
     /// A graceful shutdown, and how each task ended.
     ShutDown(ShutdownReport),
     /// The running tasks, handed back: still aborted if dropped, until the
@@ -85,6 +91,17 @@ enum End {
     Shutdown(Duration),
     /// Asked to hand the running tasks back.
     Released,
+    /// The loop itself panicked (a bug), with this message.
+    Panicked(Option<String>),
+}
+
+impl End {
+    /// The end of a loop that panicked with `payload`.
+    fn panicked(payload: Box<dyn core::any::Any + Send>) -> Self {
+        let message = panic_message(payload.as_ref()).map(str::to_owned);
+        crate::runtime::drop_quietly(payload);
+        Self::Panicked(message)
+    }
 }
 
 impl From<Request> for End {
@@ -100,7 +117,9 @@ impl From<Request> for End {
 pub(crate) struct Supervisor<R: Runtime, F> {
     pub(crate) runtime: R,
     pub(crate) shared: Arc<Shared<R>>,
-    pub(crate) factory: F,
+    /// Held for its `Drop`: closes the stats when the supervisor goes.
+    pub(crate) _closing: Closing<R>,
+    pub(crate) factory: Contained<F>,
     pub(crate) restart: Restart,
     pub(crate) backoff: Backoff,
     pub(crate) intensity: Option<Intensity>,
@@ -122,9 +141,6 @@ struct State<R: Runtime> {
     /// Pending restarts.
     timers: Timers<R>,
     stats: Stats,
-    /// A shutdown or release asked for, waiting for the group to grow to
-    /// its target first.
-    request: Option<Request>,
     /// The clock, read at most once per turn (reading it showed up as the
     /// top entry of a profile of starting many tasks).
     now: Option<Instant>,
@@ -152,9 +168,30 @@ impl<R: Runtime> State<R> {
 }
 
 /// Closes the group's stats when the supervisor ends, however it ends (its
-/// future dropped by a runtime that shut down, or a panic, included), so
-/// that watchers learn of the end.
-struct Closing<R: Runtime>(Arc<Shared<R>>);
+/// future dropped by a runtime that shut down — before its first poll too —
+/// or a panic, included), so that watchers and scalers learn of the end.
+/// Made with the supervisor, not when it first runs.
+pub(crate) struct Closing<R: Runtime>(Arc<Shared<R>>);
+
+impl<R: Runtime> Drop for Shared<R> {
+    fn drop(&mut self) {
+        // A shutdown report nobody took holds the tasks' exits: their panic
+        // payloads are user values, dropped without letting a panic out.
+        let ending = self.ending.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(Ending::ShutDown(report)) = ending.take() {
+            report
+                .tasks
+                .into_iter()
+                .for_each(|task| drop_exit(task.exit));
+        }
+    }
+}
+
+impl<R: Runtime> Closing<R> {
+    pub(crate) fn new(shared: Arc<Shared<R>>) -> Self {
+        Self(shared)
+    }
+}
 
 impl<R: Runtime> Drop for Closing<R> {
     fn drop(&mut self) {
@@ -171,22 +208,35 @@ where
     /// Runs until asked to end, until the group handle is gone, until every
     /// task has ended for good, or until it gives up.
     pub(crate) async fn run(mut self) {
-        let _closing = Closing(Arc::clone(&self.shared));
         let mut state = State {
             target: 0,
             slots: Slots::new(),
             running: FuturesUnordered::new(),
             timers: Timers::new(),
             stats: Stats::default(),
-            request: None,
             now: None,
         };
-        let end = core::future::poll_fn(|cx| self.poll_turn(cx, &mut state)).await;
+        // The tasks the group was built with start at once, all of them (at
+        // most `max_tasks`, as the builder checked): a shutdown or release
+        // asked for right after the spawn finds them. Later upscales start
+        // a few per poll.
+        state.target = self.shared.control.target();
+        while state.slots.len() < state.target {
+            self.grow(&mut state);
+        }
+        let end = core::future::poll_fn(|cx| {
+            catch_unwind(AssertUnwindSafe(|| self.poll_turn(cx, &mut state)))
+                .unwrap_or_else(|payload| Poll::Ready(End::panicked(payload)))
+        })
+        .await;
 
         match end {
             End::Shutdown(grace) => {
-                let report = self.shut_down(grace, &mut state).await;
-                self.set_ending(Ending::ShutDown(report));
+                let shut_down = AssertUnwindSafe(self.shut_down(grace, &mut state));
+                match shut_down.catch_unwind().await {
+                    Ok(report) => self.set_ending(Ending::ShutDown(report)),
+                    Err(payload) => self.fail(End::panicked(payload)),
+                }
             }
             End::Released => {
                 // The current tasks go to the caller, in slot order; tasks of
@@ -205,7 +255,8 @@ where
                     handed.into_iter().map(|t| t.inner).collect(),
                 ));
             }
-            End::GaveUp(error) => self.set_ending(Ending::GaveUp(error)),
+            End::GaveUp(error) => self.set_ending(Ending::Failed(error)),
+            end @ End::Panicked(_) => self.fail(end),
             End::Stopped | End::Finished => {}
         }
         // Nothing outlives the group: abort every task and wait for each.
@@ -248,29 +299,31 @@ where
         // Register first: a request or resize made after the look below
         // wakes us for another.
         control.register(cx.waker());
-        if let Some(request) = control.take_request() {
-            // A stop overrides a request that waits; otherwise the first
-            // stands (as in `Control::request`).
-            if state.request.is_none() || request == Request::Stop {
-                state.request = Some(request);
-            }
-        }
         let target = control.target();
         if target != state.target {
             self.resize(target, state);
             *changed = true;
         }
-        match state.request {
-            Some(Request::Stop) => return Poll::Ready(End::Stopped),
-            // A shutdown reports, and a release hands back, every task the
-            // group was asked to run: they wait until the last has started.
-            Some(request) if state.slots.len() >= state.target => {
-                return Poll::Ready(request.into())
-            }
-            _ => {}
+        // A shutdown or release concerns the tasks started so far: the
+        // group does not grow any more.
+        if let Some(request) = self.shared.control.take_request() {
+            return Poll::Ready(request.into());
         }
-        for _ in 0..TURN_BUDGET {
+        // Due restarts join the queue of starts first: tasks ending and
+        // restarting as fast as they can never starve a backoff's restart.
+        let _ = self.poll_timers(cx, state, changed);
+        for turn in 0..TURN_BUDGET {
             state.stats.iterations += 1;
+            // Growing, one new slot at a time: a huge upscale costs memory
+            // only as its tasks actually start, and never holds the thread.
+            // Every fourth step grows first, so that tasks ending and
+            // restarting as fast as they can never starve an upscale.
+            let grows = state.slots.len() < state.target;
+            if grows && turn % 4 == 3 {
+                self.grow(state);
+                *changed = true;
+                continue;
+            }
             // Restarts decided earlier happen before more exits are looked
             // at: a restart that was admitted is carried out.
             if let Some(index) = state.slots.next_due() {
@@ -287,22 +340,11 @@ where
                 }
                 continue;
             }
-            let slots = &mut state.slots;
-            if state
-                .timers
-                .poll_due(&self.runtime, cx, |index| {
-                    slots.set(index, SlotState::Due);
-                })
-                .is_ready()
-            {
-                *changed = true;
+            if self.poll_timers(cx, state, changed).is_ready() {
                 continue;
             }
-            // Growing, one new slot at a time: a huge upscale costs memory
-            // only as its tasks actually start, and never holds the thread.
-            if state.slots.len() < state.target {
-                let index = state.slots.push();
-                self.start(index, state);
+            if grows {
+                self.grow(state);
                 *changed = true;
                 continue;
             }
@@ -315,6 +357,28 @@ where
         // upscale): let the executor run others before the next turn.
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Moves the slots whose restart deadline has come to the queue of
+    /// starts; `Ready` if there were any.
+    fn poll_timers(
+        &self,
+        cx: &mut Context<'_>,
+        state: &mut State<R>,
+        changed: &mut bool,
+    ) -> Poll<()> {
+        let slots = &mut state.slots;
+        let due = state.timers.poll_due(&self.runtime, cx, |index| {
+            slots.set(index, SlotState::Due);
+        });
+        *changed |= due.is_ready();
+        due
+    }
+
+    /// Makes the next slot and starts its first task.
+    fn grow(&mut self, state: &mut State<R>) {
+        let index = state.slots.push();
+        self.start(index, state);
     }
 
     /// Grows or shrinks the group to `target` slots. Slots brought back
@@ -461,6 +525,21 @@ where
         Ok(())
     }
 
+    /// Reports a panic of the loop as the group's error.
+    fn fail(&self, end: End) {
+        let End::Panicked(message) = end else { return };
+        let group = self.shared.name.to_string();
+        tracing::error!(
+            group,
+            message,
+            "the supervisor panicked: stopping every task"
+        );
+        self.set_ending(Ending::Failed(GroupError::SupervisorPanicked {
+            group,
+            message,
+        }));
+    }
+
     fn set_ending(&self, ending: Ending<R>) {
         *self.shared.ending.lock().unwrap_or_else(|e| e.into_inner()) = Some(ending);
     }
@@ -546,7 +625,7 @@ where
         // A factory that panics must not take the supervisor down: its task
         // panics instead, with the same payload, and follows the policy.
         let signal = self.signal.clone();
-        let factory = &mut self.factory;
+        let factory = self.factory.get_mut();
         let task = match std::panic::catch_unwind(AssertUnwindSafe(|| factory(signal))) {
             Ok(future) => self.runtime.spawn(future),
             Err(payload) => self

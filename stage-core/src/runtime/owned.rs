@@ -62,13 +62,58 @@ impl<T: Task> Drop for OwnedTask<T> {
 }
 
 /// Drops how a task ended without letting its panic payload's `Drop` panic
-/// into the caller: a payload whose destructor panics is contained, and the
-/// second payload that panic produces is leaked rather than dropped (it
-/// could panic again).
+/// into the caller (see [`drop_quietly`]).
 pub(crate) fn drop_exit(exit: Exit) {
     if let Exit::Panicked(payload) = exit {
-        if let Err(second) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-            core::mem::forget(second);
+        drop_quietly(payload);
+    }
+}
+
+/// Drops a value of user code without letting its `Drop` panic into the
+/// caller; returns whether it panicked. The payload of that panic is leaked
+/// rather than dropped (it could panic again).
+pub(crate) fn drop_quietly<T>(value: T) -> bool {
+    match catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        Ok(()) => false,
+        Err(payload) => {
+            core::mem::forget(payload);
+            true
+        }
+    }
+}
+
+/// A value of user code (a group's factory, say) that a supervisor owns:
+/// when it is dropped, a panic of its `Drop` is contained and logged, never
+/// a failure of the supervisor.
+pub(crate) struct Contained<T> {
+    /// `None` only while being dropped.
+    value: Option<T>,
+    /// What the value is, for the log.
+    what: &'static str,
+}
+
+impl<T> Contained<T> {
+    pub(crate) fn new(value: T, what: &'static str) -> Self {
+        Self {
+            value: Some(value),
+            what,
+        }
+    }
+
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        self.value.as_mut().expect("taken only when dropped")
+    }
+}
+
+impl<T> Drop for Contained<T> {
+    fn drop(&mut self) {
+        if let Some(value) = self.value.take() {
+            if drop_quietly(value) {
+                tracing::error!(
+                    what = self.what,
+                    "a value's Drop panicked; the panic was contained"
+                );
+            }
         }
     }
 }

@@ -60,6 +60,9 @@ macro_rules! all_scenarios {
             a_release_dropped_before_it_completes_aborts_the_tasks,
             a_panic_payload_whose_drop_panics_does_not_take_the_supervisor_down,
             dropping_a_shutdown_cuts_its_grace_period_short,
+            an_upscale_is_carried_out_while_tasks_churn,
+            a_factory_whose_drop_panics_ends_the_group_cleanly,
+            an_unread_report_of_payloads_whose_drop_panics_is_dropped_quietly,
         );
     };
 }
@@ -743,7 +746,12 @@ pub(crate) async fn a_supervisor_that_fails_aborts_its_tasks_and_every_wait_ends
     wait_for(&mut group, |s| s.running == 2).await;
     assert_eq!(group.upscale(1), Ok(3));
     // The watcher learns of the end, after the last stats.
-    within_an_hour(&clock, async { while group.changed().await.is_ok() {} }).await;
+    within_an_hour(&clock, async {
+        while group.changed().await.is_ok() {
+            group.stat_borrow_and_update();
+        }
+    })
+    .await;
     assert_eq!(group.upscale(1), Err(ScaleError::Ended));
     let result = within_an_hour(&clock, group.stop()).await;
     assert_eq!(
@@ -753,7 +761,7 @@ pub(crate) async fn a_supervisor_that_fails_aborts_its_tasks_and_every_wait_ends
             message: Some("the runtime refuses to spawn".into()),
         })
     );
-    tick(&clock).await;
+    // The panic was caught: the supervisor waited for its tasks to stop.
     assert_eq!(live.count(), 0, "a task outlived its failed supervisor");
 }
 
@@ -943,4 +951,74 @@ pub(crate) async fn dropping_a_shutdown_cuts_its_grace_period_short<R: Runtime>(
     tick(&clock).await;
     assert_eq!(live.count(), 0, "tasks outlived a dropped shutdown");
     assert!(clock.now() - start < Duration::from_secs(1));
+}
+
+pub(crate) async fn an_upscale_is_carried_out_while_tasks_churn<R: Runtime>(rt: R) {
+    // Tasks that return at once and restart at once keep the supervisor
+    // busy every turn: the upscale must still happen.
+    let mut group = Builder::new(rt)
+        .tasks(40)
+        .backoff(Backoff::none())
+        .spawn(|| async {});
+    wait_for(&mut group, |s| s.restarted >= 40).await;
+    assert_eq!(group.upscale(2), Ok(42));
+    // Starts minus restarts: how many tasks have ever started.
+    let mut grown = false;
+    for _ in 0..10_000 {
+        let stats = *group.stat_borrow_and_update();
+        if stats.started - stats.restarted == 42 {
+            grown = true;
+            break;
+        }
+        group.changed().await.expect("the group runs");
+    }
+    assert!(grown, "the upscale starved: {:?}", *group.stat_borrow());
+    let report = group.shutdown(Duration::from_secs(1)).await.unwrap();
+    assert!(report.tasks.len() <= 42);
+}
+
+pub(crate) async fn a_factory_whose_drop_panics_ends_the_group_cleanly<R: Runtime>(rt: R) {
+    let bomb = PanicsWhenDropped;
+    let mut group = Builder::new(rt).spawn(move || {
+        let _captured = &bomb;
+        std::future::pending::<()>()
+    });
+    wait_for(&mut group, |s| s.running == 1).await;
+    assert_eq!(
+        group.stop().await,
+        Ok(()),
+        "the user's panic is not stage's"
+    );
+}
+
+pub(crate) async fn an_unread_report_of_payloads_whose_drop_panics_is_dropped_quietly<
+    R: Runtime,
+>(
+    rt: R,
+) {
+    let live = Live::default();
+    let tasks = live.clone();
+    let clock = rt.clone();
+    let mut group = Builder::new(rt).tasks(2).spawn_graceful(move |stop| {
+        let guard = tasks.guard();
+        async move {
+            let _guard = guard;
+            stop.requested().await;
+            std::panic::panic_any(PanicsWhenDropped);
+        }
+    });
+    wait_for(&mut group, |s| s.running == 2).await;
+    {
+        let mut shutdown = pin!(group.shutdown(Duration::from_secs(60)));
+        std::future::poll_fn(|cx| {
+            assert!(shutdown.as_mut().poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        // The supervisor shuts down and leaves its report, which the
+        // dropped future never takes: two payloads that panic if dropped.
+        tick(&clock).await;
+        tick(&clock).await;
+        assert_eq!(live.count(), 0);
+    }
 }
