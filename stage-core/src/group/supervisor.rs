@@ -51,6 +51,20 @@ pub(crate) struct Shared<R: Runtime> {
     pub(crate) ending: Mutex<Option<Ending<R>>>,
 }
 
+impl<R: Runtime> Drop for Shared<R> {
+    fn drop(&mut self) {
+        // A shutdown report nobody took holds the tasks' exits: their panic
+        // payloads are user values, dropped without letting a panic out.
+        let ending = self.ending.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(Ending::ShutDown(report)) = ending.take() {
+            report
+                .tasks
+                .into_iter()
+                .for_each(|task| drop_exit(task.exit));
+        }
+    }
+}
+
 /// The endings that leave something for the group's handle to take.
 pub(crate) enum Ending<R: Runtime> {
     /// The group gave up (restart intensity exceeded), or its supervisor
@@ -172,20 +186,6 @@ impl<R: Runtime> State<R> {
 /// or a panic, included), so that watchers and scalers learn of the end.
 /// Made with the supervisor, not when it first runs.
 pub(crate) struct Closing<R: Runtime>(Arc<Shared<R>>);
-
-impl<R: Runtime> Drop for Shared<R> {
-    fn drop(&mut self) {
-        // A shutdown report nobody took holds the tasks' exits: their panic
-        // payloads are user values, dropped without letting a panic out.
-        let ending = self.ending.get_mut().unwrap_or_else(|e| e.into_inner());
-        if let Some(Ending::ShutDown(report)) = ending.take() {
-            report
-                .tasks
-                .into_iter()
-                .for_each(|task| drop_exit(task.exit));
-        }
-    }
-}
 
 impl<R: Runtime> Closing<R> {
     pub(crate) fn new(shared: Arc<Shared<R>>) -> Self {
