@@ -2,14 +2,18 @@
 //! replaced only once it has stopped, and scaling thousands of tasks is
 //! linear.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use stage::group::{Group, Stats};
+use stage::group::{Builder, Group, Stats};
+use stage::runtime::{Exit, Runtime, Task, Tokio, TokioAbortHandle, TokioTask};
 
 /// Waits until the group's stats satisfy `done`; returns them.
-async fn wait_for(group: &mut Group, done: impl Fn(&Stats) -> bool) -> Stats {
+async fn wait_for<R: Runtime>(group: &mut Group<R>, done: impl Fn(&Stats) -> bool) -> Stats {
     loop {
         let stats = *group.stat_borrow_and_update();
         if done(&stats) {
@@ -118,4 +122,78 @@ async fn downscaling_thousands_of_tasks_takes_one_step_each() {
         "{took:?} to downscale {TASKS} tasks"
     );
     group.stop().await.unwrap();
+}
+
+/// Tokio, counting every poll of a task's join handle: the supervisor's
+/// work, in a number that does not depend on the machine's speed.
+#[derive(Clone)]
+struct CountingPolls {
+    tokio: Tokio,
+    polls: Arc<AtomicUsize>,
+}
+
+struct Counted {
+    task: TokioTask,
+    polls: Arc<AtomicUsize>,
+}
+
+impl Future for Counted {
+    type Output = Exit;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Exit> {
+        self.polls.fetch_add(1, Ordering::Relaxed);
+        Pin::new(&mut self.task).poll(cx)
+    }
+}
+
+impl Task for Counted {
+    type AbortHandle = TokioAbortHandle;
+
+    fn abort_handle(&self) -> TokioAbortHandle {
+        self.task.abort_handle()
+    }
+}
+
+impl Runtime for CountingPolls {
+    type Task = Counted;
+    type Sleep = <Tokio as Runtime>::Sleep;
+
+    fn spawn<F>(&self, future: F) -> Counted
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        Counted {
+            task: self.tokio.spawn(future),
+            polls: Arc::clone(&self.polls),
+        }
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
+        self.tokio.sleep_until(deadline)
+    }
+
+    fn now(&self) -> Instant {
+        self.tokio.now()
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn stopping_thousands_of_tasks_polls_each_a_few_times() {
+    const TASKS: usize = 16_384;
+    let polls = Arc::new(AtomicUsize::new(0));
+    let runtime = CountingPolls {
+        tokio: Tokio::current(),
+        polls: Arc::clone(&polls),
+    };
+    let mut group = Builder::new(runtime)
+        .tasks(TASKS)
+        .spawn(std::future::pending::<()>);
+    wait_for(&mut group, |s| s.running == TASKS).await;
+    polls.store(0, Ordering::Relaxed);
+    group.stop().await.unwrap();
+    // Linear: each handle is polled about once after its abort. Polled all
+    // at once, tokio's cooperative budget ran out after 128 and every
+    // further exit walked the remaining handles again: millions of polls.
+    let polls = polls.load(Ordering::Relaxed);
+    assert!(polls <= 3 * TASKS, "{polls} polls to stop {TASKS} tasks");
 }

@@ -1,6 +1,8 @@
 //! A group whose supervisor is gone: every wait ends with a typed error,
 //! nothing hangs, and no task runs on.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use stage::group::{Backoff, Builder, Ended, GroupError, ScaleError};
@@ -26,6 +28,7 @@ fn a_group_whose_runtime_shut_down_reports_its_aborted_supervisor() {
     caller.block_on(async {
         // Nothing can be asked of it, and nothing waits for it in vain.
         assert_eq!(group.upscale(1), Err(ScaleError::Ended));
+        assert_eq!(group.stat_borrow().running, 0, "its tasks are gone");
         let changed = tokio::time::timeout(Duration::from_secs(3600), async {
             while group.changed().await.is_ok() {
                 group.stat_borrow_and_update();
@@ -112,14 +115,68 @@ async fn a_backoff_at_the_end_of_the_clock_waits_and_stops_cleanly() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_far_deadline_on_a_paused_clock_passes_without_spinning() {
-    // A task that ignores the signal is aborted when the (capped) deadline
-    // comes; the paused clock jumps there at once.
-    let group = stage::group().spawn_graceful(|_stop| std::future::pending::<()>());
+async fn a_grace_period_of_aeons_never_ends_and_costs_no_wakeups() {
+    // A task that ignores the signal: the shutdown waits for it, with no
+    // timer to jump to (a paused clock would otherwise spin through the
+    // aeons 30 years at a time). Only giving up on the shutdown ends it.
+    let alive = Arc::new(AtomicBool::new(true));
+    let group = stage::group().spawn_graceful({
+        let alive = Arc::clone(&alive);
+        move |_stop| {
+            let alive = Alive(Arc::clone(&alive));
+            async move {
+                let _alive = alive;
+                std::future::pending::<()>().await
+            }
+        }
+    });
     tokio::task::yield_now().await;
-    let report = group
-        .shutdown(Duration::from_secs(u64::MAX / 4))
-        .await
-        .unwrap();
-    assert_eq!(report.aborted(), 1);
+    let shutdown = group.shutdown(Duration::from_secs(u64::MAX / 4));
+    assert!(tokio::time::timeout(YEAR, shutdown).await.is_err());
+    // Dropping the shutdown cut the grace period short.
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert!(!alive.load(Ordering::SeqCst));
+}
+
+/// Clears its flag when the task holding it is dropped.
+struct Alive(Arc<AtomicBool>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+const YEAR: Duration = Duration::from_secs(86_400 * 365);
+
+#[tokio::test(start_paused = true)]
+async fn a_backoff_of_centuries_waits_that_long_though_tokio_sleeps_thirty_years_at_most() {
+    let start = tokio::time::Instant::now();
+    let mut group = stage::group()
+        .backoff(Backoff::exponential(YEAR * 200, YEAR * 200).without_jitter())
+        .spawn(|| async { panic!("crash") });
+    // First start, immediate restart, then 200 years.
+    while group.stat_borrow_and_update().started < 3 {
+        group.changed().await.unwrap();
+    }
+    assert!(
+        start.elapsed() >= YEAR * 200,
+        "restarted after {:?}",
+        start.elapsed()
+    );
+    group.stop().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_grace_period_of_a_century_is_granted_in_full() {
+    let group = stage::group().spawn_graceful(|stop| async move {
+        stop.requested().await;
+        tokio::time::sleep(YEAR * 50).await; // a very slow flush
+    });
+    tokio::task::yield_now().await;
+    let report = group.shutdown(YEAR * 100).await.unwrap();
+    assert!(matches!(
+        report.tasks[0].exit,
+        stage::runtime::Exit::Returned
+    ));
 }

@@ -17,6 +17,7 @@
 //! (`stage::group()` is `Builder::new(Tokio::current())`).
 
 mod control;
+mod deadline;
 mod error;
 mod policy;
 mod shutdown;
@@ -345,16 +346,18 @@ impl<R: Runtime> Builder<R> {
             stats: StatsCell::new(self.tasks),
             ending: Mutex::new(None),
         });
+        let signal = StopSignal::default();
         let supervisor = Supervisor {
             runtime: self.runtime.clone(),
             shared: Arc::clone(&shared),
-            _closing: Closing::new(Arc::clone(&shared)),
+            closing: Closing::new(Arc::clone(&shared), signal.clone()),
+            initial: self.tasks,
             factory: Contained::new(factory, "the group's factory"),
             restart: self.restart,
             backoff: self.backoff,
             intensity: self.intensity,
             graceful,
-            signal: StopSignal::default(),
+            signal,
         };
         let supervisor = self.runtime.spawn(supervisor.run());
         Group {
@@ -507,9 +510,9 @@ impl<R: Runtime> Group<R> {
     /// [`StopSignal`] is raised, no task is restarted any more, and tasks
     /// still running when `grace` has passed are aborted. Tasks started by
     /// [`spawn`](Builder::spawn) cannot watch the signal, and are aborted at
-    /// once. Waits until no task runs. A `grace` too long for the clock
-    /// (`Duration::MAX`) is a deadline that never comes: the tasks get all
-    /// the time they need. Tasks an [`upscale`](Group::upscale) has not
+    /// once. Waits until no task runs. A `grace` of 10,000 years or more
+    /// (`Duration::MAX`, say) is a deadline that never comes: the tasks get
+    /// all the time they need. Tasks an [`upscale`](Group::upscale) has not
     /// started yet are not started any more, and are not in the report.
     ///
     /// # Errors
@@ -548,7 +551,9 @@ impl<R: Runtime> Group<R> {
     /// nothing is aborted, and nothing is restarted any more. Await a task to
     /// learn how it ended, or abort it; dropping one lets it run on,
     /// detached. Pending restarts are cancelled, and tasks an
-    /// [`upscale`](Group::upscale) has not started yet are not started.
+    /// [`upscale`](Group::upscale) has not started yet are not started. The
+    /// tasks' [`StopSignal`] stays as it is: ending them is the caller's
+    /// business now.
     ///
     /// # Errors
     ///

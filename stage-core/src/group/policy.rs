@@ -63,7 +63,9 @@ impl Restart {
 ///
 /// The default (immediate, then 10 ms doubling up to 1 s, reset after 10 s)
 /// keeps a task that panics on every start from spinning a core, while a
-/// task that crashes now and then restarts at once.
+/// task that crashes now and then restarts at once. A delay of 10,000 years
+/// or more (`Duration::MAX`, say) never ends: that restart waits until the
+/// group is stopped.
 ///
 /// # Examples
 ///

@@ -15,6 +15,12 @@ use crate::sync::Arc;
 /// A task that sees it should finish its current work and return; at the
 /// shutdown's deadline, tasks still running are aborted.
 ///
+/// A [shutdown](super::Group::shutdown) raises it first; it is also raised
+/// when the group ends any other way (stopped, dropped, given up, its
+/// supervisor gone), so that a clone kept anywhere never waits for ever —
+/// except after a [release](super::Group::release), which hands the tasks
+/// over as they are.
+///
 /// # Examples
 ///
 /// ```

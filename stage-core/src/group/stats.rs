@@ -121,8 +121,15 @@ impl StatsCell {
     }
 
     /// Marks the stats as final and wakes every watcher. Called once the
-    /// supervisor has ended, whichever way.
+    /// supervisor has ended, whichever way: nothing of the group runs any
+    /// more (its tasks were stopped, or aborted with the supervisor), so the
+    /// final stats say so even if the supervisor could not publish them.
     pub(crate) fn close(&self) {
+        let mut stats = self.get();
+        if (stats.running, stats.backing_off, stats.stopping) != (0, 0, 0) {
+            (stats.running, stats.backing_off, stats.stopping) = (0, 0, 0);
+            self.publish(&stats);
+        }
         // Release: a watcher that sees `closed` sees the final version.
         self.closed.store(true, Ordering::Release);
         // Rare: notify unconditionally (after the fence that orders the

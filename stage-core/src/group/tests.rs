@@ -55,3 +55,17 @@ fn a_window_too_long_for_the_clock_keeps_every_restart() {
     assert!(intensity.admit(start + Duration::from_secs(3600)));
     assert!(!intensity.admit(start + Duration::from_secs(86_400 * 365)));
 }
+
+#[test]
+fn delays_of_ten_millennia_or_more_never_end() {
+    use super::deadline::{after, NEVER};
+    let now = Instant::now();
+    assert_eq!(
+        after(now, Duration::from_secs(60)),
+        Some(now + Duration::from_secs(60))
+    );
+    assert_eq!(after(now, NEVER), None);
+    assert_eq!(after(now, Duration::MAX), None);
+    let almost = NEVER - Duration::from_secs(1);
+    assert_eq!(after(now, almost), now.checked_add(almost));
+}

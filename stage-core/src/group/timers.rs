@@ -4,19 +4,18 @@
 //! earliest: a restart that is cancelled (its slot was removed, or the group
 //! stops) leaves the set at once, and costs no timer of its own.
 
-use core::future::Future;
-use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::collections::BTreeSet;
 use std::time::Instant;
 
+use super::deadline::Deadline;
 use crate::runtime::Runtime;
 
 pub(crate) struct Timers<R: Runtime> {
     /// `(deadline, slot)`: a slot has at most one pending restart.
     deadlines: BTreeSet<(Instant, usize)>,
-    /// A sleep until the earliest deadline, made when it changes.
-    sleep: Option<(Instant, Pin<Box<R::Sleep>>)>,
+    /// The earliest deadline's wait, made anew when it changes.
+    sleep: Option<Deadline<R>>,
 }
 
 impl<R: Runtime> Timers<R> {
@@ -56,20 +55,15 @@ impl<R: Runtime> Timers<R> {
         let Some(&(earliest, _)) = self.deadlines.first() else {
             return Poll::Pending;
         };
-        let sleep = match &mut self.sleep {
-            Some((deadline, sleep)) if *deadline == earliest => sleep,
-            slot => {
-                &mut slot
-                    .insert((earliest, Box::pin(runtime.sleep_until(earliest))))
-                    .1
-            }
+        let deadline = match &mut self.sleep {
+            Some(deadline) if deadline.at() == earliest => deadline,
+            slot => slot.insert(Deadline::new(earliest)),
         };
-        if sleep.as_mut().poll(cx).is_pending() {
+        if deadline.poll(runtime, cx).is_pending() {
             return Poll::Pending;
         }
-        // The sleep ended at `earliest` (or later): every deadline up to the
-        // clock has come.
-        let now = runtime.now().max(earliest);
+        // Every deadline up to the clock has come.
+        let now = runtime.now();
         while let Some(&(deadline, slot)) = self.deadlines.first() {
             if deadline > now {
                 break;

@@ -63,6 +63,8 @@ macro_rules! all_scenarios {
             an_upscale_is_carried_out_while_tasks_churn,
             a_factory_whose_drop_panics_ends_the_group_cleanly,
             an_unread_report_of_payloads_whose_drop_panics_is_dropped_quietly,
+            an_upscale_made_before_the_first_poll_is_not_caught_by_a_release,
+            the_stop_signal_is_raised_whenever_the_group_ends,
         );
     };
 }
@@ -1020,5 +1022,73 @@ pub(crate) async fn an_unread_report_of_payloads_whose_drop_panics_is_dropped_qu
         tick(&clock).await;
         tick(&clock).await;
         assert_eq!(live.count(), 0);
+    }
+}
+
+pub(crate) async fn an_upscale_made_before_the_first_poll_is_not_caught_by_a_release<R: Runtime>(
+    rt: R,
+) {
+    let group = Builder::new(rt)
+        .max_tasks(usize::MAX)
+        .spawn(std::future::pending::<()>);
+    // Before the supervisor has run at all.
+    assert_eq!(group.upscale(999_999), Ok(1_000_000));
+    let tasks = group.release().await.unwrap();
+    assert_eq!(tasks.len(), 1, "only the task the group was built with");
+    for task in tasks {
+        task.abort();
+        task.await;
+    }
+}
+
+/// A group whose tasks hand out a clone of their stop signal.
+fn signal_keeping_group<R: Runtime>(
+    builder: Builder<R>,
+) -> (Group<R>, stage::mailbox::Receiver<stage::group::StopSignal>) {
+    let (keep, kept) = stage::mailbox(16);
+    let group = builder.spawn_graceful(move |stop| {
+        keep.try_send(stop.clone()).unwrap();
+        async { panic!("crash") }
+    });
+    (group, kept)
+}
+
+pub(crate) async fn the_stop_signal_is_raised_whenever_the_group_ends<R: Runtime>(rt: R) {
+    let clock = rt.clone();
+    // Stopped.
+    let builder = Builder::new(rt.clone()).backoff(Backoff::exponential(
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+    ));
+    let (group, kept) = signal_keeping_group(builder);
+    let signal = kept.recv().await;
+    assert!(!signal.is_requested());
+    group.stop().await.unwrap();
+    within_an_hour(&clock, signal.requested()).await;
+    // Given up.
+    let builder = Builder::new(rt.clone())
+        .backoff(Backoff::none())
+        .intensity(1, Duration::from_secs(60));
+    let (group, kept) = signal_keeping_group(builder);
+    let signal = kept.recv().await;
+    assert!(group.join().await.is_err());
+    within_an_hour(&clock, signal.requested()).await;
+    // Released: the tasks are the caller's, signal and all.
+    let group = Builder::new(rt).spawn_graceful(|stop| async move { stop.requested().await });
+    let (keep, kept) = stage::mailbox(1);
+    let tasks = group.release().await.unwrap();
+    keep.try_send(tasks).unwrap();
+    let tasks = kept.recv().await;
+    tick(&clock).await;
+    for task in tasks {
+        let exit = within_an_hour(&clock, async {
+            task.abort();
+            task.await
+        })
+        .await;
+        assert!(
+            matches!(exit, Exit::Aborted),
+            "{exit:?}: the signal was raised"
+        );
     }
 }
