@@ -137,6 +137,18 @@ pub(crate) async fn within_an_hour<R: Runtime, T>(clock: &R, future: impl Future
     }
 }
 
+/// Polls `future` once, as a caller that then gives up on it; it must be
+/// pending.
+pub(crate) async fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) {
+    let mut future = Some(future);
+    std::future::poll_fn(|cx| {
+        let pending = future.take().unwrap().poll(cx).is_pending();
+        assert!(pending, "the future completed at once");
+        Poll::Ready(())
+    })
+    .await;
+}
+
 /// Lets the runtime run for a millisecond of its time.
 pub(crate) async fn tick<R: Runtime>(clock: &R) {
     clock
@@ -881,11 +893,7 @@ pub(crate) async fn a_release_dropped_before_it_completes_aborts_the_tasks<R: Ru
     {
         let mut release = pin!(group.release());
         // One poll: the release is asked for...
-        std::future::poll_fn(|cx| {
-            assert!(release.as_mut().poll(cx).is_pending());
-            Poll::Ready(())
-        })
-        .await;
+        poll_once(release.as_mut()).await;
         // ... and carried out by the supervisor, which hands the tasks over
         // to a future that is then dropped before it takes them.
         tick(&clock).await;
@@ -942,11 +950,7 @@ pub(crate) async fn dropping_a_shutdown_cuts_its_grace_period_short<R: Runtime>(
     let start = clock.now();
     {
         let mut shutdown = pin!(group.shutdown(Duration::MAX));
-        std::future::poll_fn(|cx| {
-            assert!(shutdown.as_mut().poll(cx).is_pending());
-            Poll::Ready(())
-        })
-        .await;
+        poll_once(shutdown.as_mut()).await;
         tick(&clock).await;
     }
     tick(&clock).await;
@@ -1012,11 +1016,7 @@ pub(crate) async fn an_unread_report_of_payloads_whose_drop_panics_is_dropped_qu
     wait_for(&mut group, |s| s.running == 2).await;
     {
         let mut shutdown = pin!(group.shutdown(Duration::from_secs(60)));
-        std::future::poll_fn(|cx| {
-            assert!(shutdown.as_mut().poll(cx).is_pending());
-            Poll::Ready(())
-        })
-        .await;
+        poll_once(shutdown.as_mut()).await;
         // The supervisor shuts down and leaves its report, which the
         // dropped future never takes: two payloads that panic if dropped.
         tick(&clock).await;
