@@ -264,16 +264,23 @@ where
         // The tasks the group was built with start at once, all of them (at
         // most `max_tasks`, as the builder checked): a shutdown or release
         // asked for right after the spawn finds them. Upscales, even those
-        // made before this first poll, start a few per poll.
+        // made before this first poll, start a few per poll. A group stopped
+        // (or dropped) before its supervisor ever ran starts nothing.
+        let early = self.shared.control.take_request();
         state.target = self.initial;
-        while state.slots.len() < state.target {
+        while early != Some(Request::Stop) && state.slots.len() < state.target {
             self.grow(&mut state);
         }
-        let end = core::future::poll_fn(|cx| {
-            catch_unwind(AssertUnwindSafe(|| self.poll_turn(cx, &mut state)))
-                .unwrap_or_else(|payload| Poll::Ready(End::panicked(payload)))
-        })
-        .await;
+        let end = match early {
+            Some(request) => request.into(),
+            None => {
+                core::future::poll_fn(|cx| {
+                    catch_unwind(AssertUnwindSafe(|| self.poll_turn(cx, &mut state)))
+                        .unwrap_or_else(|payload| Poll::Ready(End::panicked(payload)))
+                })
+                .await
+            }
+        };
 
         match end {
             End::Shutdown(grace) => {

@@ -65,6 +65,7 @@ macro_rules! all_scenarios {
             an_unread_report_of_payloads_whose_drop_panics_is_dropped_quietly,
             an_upscale_made_before_the_first_poll_is_not_caught_by_a_release,
             the_stop_signal_is_raised_whenever_the_group_ends,
+            a_group_dropped_before_its_supervisor_runs_starts_nothing,
         );
     };
 }
@@ -1091,4 +1092,23 @@ pub(crate) async fn the_stop_signal_is_raised_whenever_the_group_ends<R: Runtime
             "{exit:?}: the signal was raised"
         );
     }
+}
+
+pub(crate) async fn a_group_dropped_before_its_supervisor_runs_starts_nothing<R: Runtime>(rt: R) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let clock = rt.clone();
+    let group = Builder::new(rt).tasks(100).spawn({
+        let calls = Arc::clone(&calls);
+        move || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            std::future::pending::<()>()
+        }
+    });
+    drop(group);
+    tick(&clock).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "tasks were made only to be aborted"
+    );
 }
