@@ -8,6 +8,17 @@ use std::time::{Duration, Instant};
 use stage::group::{Backoff, Builder, Ended, GroupError, ScaleError};
 use stage::runtime::Tokio;
 
+/// Runs `test` on a runtime of its own, with a paused clock, so that a wait
+/// that would hang fails at once.
+fn on_another_runtime(test: impl std::future::Future<Output = ()>) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap()
+        .block_on(test);
+}
+
 #[test]
 fn a_group_whose_runtime_shut_down_reports_its_aborted_supervisor() {
     let workers = tokio::runtime::Builder::new_multi_thread()
@@ -20,12 +31,7 @@ fn a_group_whose_runtime_shut_down_reports_its_aborted_supervisor() {
     // The runtime the supervisor runs on goes away underneath the group.
     drop(workers); // waits until its tasks are gone
 
-    let caller = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    caller.block_on(async {
+    on_another_runtime(async {
         // Nothing can be asked of it, and nothing waits for it in vain.
         assert_eq!(group.upscale(1), Err(ScaleError::Ended));
         assert_eq!(group.stat_borrow().running, 0, "its tasks are gone");
@@ -56,12 +62,7 @@ fn a_group_whose_supervisor_never_ran_ends_every_wait() {
     let mut group = workers.block_on(async { stage::group().spawn(std::future::pending::<()>) });
     drop(workers);
 
-    let caller = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    caller.block_on(async {
+    on_another_runtime(async {
         assert_eq!(group.upscale(1), Err(ScaleError::Ended));
         let changed = tokio::time::timeout(Duration::from_secs(3600), group.changed());
         assert_eq!(changed.await, Ok(Err(Ended)));
