@@ -12,7 +12,7 @@
 //!   `JoinSet` through their abort handles and joining them. One step per
 //!   task on both sides: the figure per task stays flat as N grows.
 //!
-//! Run: `cargo bench --bench group`.
+//! Run: `cargo bench -p stage-benches --bench group`.
 
 use std::time::{Duration, Instant};
 

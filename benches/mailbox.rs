@@ -13,7 +13,7 @@
 //! A last group prices a redelivery: a message put back once before it is
 //! acknowledged, against one acknowledged at once, on one thread.
 //!
-//! Run: `cargo bench --bench mailbox` (filter with e.g. `-- spsc_cap1`).
+//! Run: `cargo bench -p stage-benches --bench mailbox` (filter with e.g. `-- spsc_cap1`).
 
 use std::future::Future;
 use std::time::Duration;

@@ -60,10 +60,19 @@ async fn with_tokio_mpsc(args: &Args) -> u64 {
         }
     }
     drop(tx);
+    let handled = handled.load(Ordering::Relaxed);
     if consumer.await.is_err() {
-        println!("  tokio mpsc: the consumer panicked; {refused} sends were refused after it");
+        // Every job not handled is lost: the one the consumer crashed on,
+        // those queued behind it (dropped with the channel), and those sent
+        // after (refused: the channel had closed).
+        let dropped = args.jobs - handled - refused - 1;
+        println!(
+            "  tokio mpsc: the consumer panicked on job {crash_at}; that job and the \
+             {dropped} queued behind it went down with the channel, and the {refused} \
+             sends after it were refused"
+        );
     }
-    handled.load(Ordering::Relaxed)
+    handled
 }
 
 /// The same through a stage mailbox; when the consumer panics, a new one is

@@ -27,7 +27,17 @@ struct Args {
     workers: usize,
 }
 
-fn parse_args() -> Result<Args, String> {
+const USAGE: &str = "\
+usage: cargo run --release --example service [-- FLAGS]
+
+  --seconds S       how long to send requests (default 3)
+  --crash-rate R    share of requests that crash their worker, in [0, 1)
+                    (default 0.01; one in 20 of those crashes every attempt)
+  --workers N       how many workers the group runs (default 4)
+  --help            print this and exit";
+
+/// The flags, or `None` when asked for help.
+fn parse_args() -> Result<Option<Args>, String> {
     let mut args = Args {
         seconds: 3.0,
         crash_rate: 0.01,
@@ -35,17 +45,19 @@ fn parse_args() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--help" || flag == "-h" {
+            return Ok(None);
+        }
+        if !["--seconds", "--crash-rate", "--workers"].contains(&flag.as_str()) {
+            return Err(format!("unknown flag {flag}"));
+        }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
         match flag.as_str() {
             "--seconds" => args.seconds = value.parse().map_err(|e| bad(&e))?,
             "--crash-rate" => args.crash_rate = value.parse().map_err(|e| bad(&e))?,
             "--workers" => args.workers = value.parse().map_err(|e| bad(&e))?,
-            _ => {
-                return Err(format!(
-                    "unknown flag {flag} (expected --seconds, --crash-rate, --workers)"
-                ))
-            }
+            _ => unreachable!("checked above"),
         }
     }
     if !(0.0..1.0).contains(&args.crash_rate) {
@@ -54,7 +66,7 @@ fn parse_args() -> Result<Args, String> {
     if args.seconds <= 0.0 || args.workers == 0 {
         return Err("--seconds and --workers must be positive".into());
     }
-    Ok(args)
+    Ok(Some(args))
 }
 
 /// One crashing request in this many crashes every attempt (poison).
@@ -123,9 +135,13 @@ async fn worker(requests: Receiver<Request>, counters: Arc<Counters>, stop: Stop
 #[tokio::main]
 async fn main() {
     let args = match parse_args() {
-        Ok(args) => args,
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return;
+        }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e}\n\n{USAGE}");
             std::process::exit(2);
         }
     };
