@@ -31,6 +31,12 @@ use crate::sync::Arc;
 /// message whose handler crashed part-way is delivered anew, and whatever the
 /// crashed attempt did before crashing stays done.
 ///
+/// A delivery borrows the receiver that took it (receiving then costs no
+/// reference count), so it cannot move into `tokio::spawn` as it is: the
+/// compiler says the receiver "does not live long enough" (E0597). Call
+/// [`into_owned`](Delivery::into_owned) first to hand it to another task,
+/// guarantee and all.
+///
 /// # Examples
 ///
 /// ```
@@ -229,8 +235,8 @@ impl<'a, T> Delivery<'a, T> {
     }
 
     /// Makes the delivery independent of the receiver that took it, so that
-    /// it can move into another task: handling fans out, and the guarantee
-    /// goes along.
+    /// it can move into another task (`tokio::spawn` needs `'static`):
+    /// handling fans out, and the guarantee goes along.
     ///
     /// A delivery borrows its receiver so that receiving costs no reference
     /// count; this takes one (an atomic increment, and a decrement when the
@@ -239,18 +245,16 @@ impl<'a, T> Delivery<'a, T> {
     /// # Examples
     ///
     /// ```
-    /// use futures_util::FutureExt;
-    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
     /// let (tx, rx) = stage::mailbox(8);
-    /// tx.try_send(21).unwrap();
+    /// tx.send(21).await.unwrap();
     ///
-    /// let delivery = rx.try_recv_guarded().unwrap().into_owned();
-    /// let handler = std::thread::spawn(move || {
-    ///     let doubled = delivery.process(async |n: &mut u32| *n * 2);
-    ///     doubled.now_or_never().unwrap()
-    /// });
-    /// assert_eq!(handler.join().unwrap(), 42);
+    /// let delivery = rx.recv_guarded().await.into_owned();
+    /// let handler = tokio::spawn(delivery.process(async |n: &mut u32| *n * 2));
+    /// assert_eq!(handler.await.unwrap(), 42);
     /// assert!(rx.is_empty());
+    /// # }
     /// ```
     pub fn into_owned(mut self) -> Delivery<'static, T>
     where

@@ -166,6 +166,9 @@ impl<T> Receiver<T> {
     /// graceful [`shutdown`](crate::group::Group::shutdown)) before reading
     /// the end as final.
     ///
+    /// The delivery borrows this receiver; to handle it in a task of its own
+    /// (`tokio::spawn`), make it [owned](Delivery::into_owned) first.
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe, as [`recv`](Receiver::recv): a message is taken only in
