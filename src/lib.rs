@@ -1,44 +1,6 @@
-//! stage: fault tolerance for async Rust on tokio.
-//!
-//! Tasks that heal themselves, mailboxes that survive their consumers,
-//! supervision trees and actors — taken in three degrees, from a drop-in for
-//! `tokio::spawn` to a full actor system. See the README for the tour.
-//!
-//! This crate binds the executor-agnostic [`stage_core`] to tokio.
-//!
-//! # Examples
-//!
-//! A mailbox keeps its messages when a consumer dies:
-//!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
-//! let (tx, rx) = stage::mailbox(16);
-//!
-//! let consumer = tokio::spawn({
-//!     let rx = rx.clone();
-//!     async move {
-//!         let _m: u32 = rx.recv().await;
-//!         panic!("the consumer crashed");
-//!     }
-//! });
-//! tx.send(1).await.unwrap();
-//! tx.send(2).await.unwrap();
-//! assert!(consumer.await.unwrap_err().is_panic());
-//!
-//! // The mailbox is still open, and the second message is still there.
-//! tx.send(3).await.unwrap();
-//! assert_eq!(rx.recv().await, 2);
-//! assert_eq!(rx.recv().await, 3);
-//! # }
-//! ```
-//!
-//! That receive is at-most-once: the message the crashed consumer held (1)
-//! is gone. [`Receiver::recv_guarded`](mailbox::Receiver::recv_guarded) is
-//! the at-least-once receive: a message whose handler crashes before
-//! acknowledging it goes back to the mailbox, ahead of the queue, and
-//! poison messages end up as [dead letters](mailbox::DeadLetter).
-
+// The crate's docs are the README: its tour, and every code block in it,
+// which therefore compiles and runs as a doc test.
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
 pub use stage_core::mailbox;
@@ -155,11 +117,6 @@ pub fn group() -> group::Builder {
     stage_core::group::Builder::new(stage_tokio::Tokio::current())
 }
 
-// Every code block of the README compiles and runs as a doc test.
-#[doc = include_str!("../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
-
 /// The names most stage programs use: `use stage::prelude::*;`.
 ///
 /// # Examples
@@ -174,6 +131,6 @@ pub struct ReadmeDoctests;
 /// # assert_eq!(consumer_count(&rx), 0);
 /// ```
 pub mod prelude {
-    pub use crate::group::Group;
-    pub use crate::mailbox::{Receiver, Sender};
+    pub use crate::group::{Backoff, Group, Restart, StopSignal};
+    pub use crate::mailbox::{Delivery, Receiver, Sender};
 }
