@@ -21,8 +21,8 @@ pub use stage_core::mailbox;
 /// ```
 pub mod group {
     pub use stage_core::group::{
-        Backoff, Ended, GroupError, Restart, ScaleError, ShutdownReport, Stats, StatsRef,
-        StopSignal, TaskReport, DEFAULT_MAX_TASKS,
+        current, trace_task_panics, Backoff, Ended, GroupError, Restart, ScaleError,
+        ShutdownReport, Stats, StatsRef, StopSignal, TaskId, TaskReport, DEFAULT_MAX_TASKS,
     };
 
     /// The settings of a group, before it starts: on tokio unless given

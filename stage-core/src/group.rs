@@ -24,6 +24,7 @@ mod shutdown;
 mod slots;
 mod stats;
 mod supervisor;
+mod task;
 mod timers;
 
 #[cfg(test)]
@@ -40,6 +41,7 @@ pub use error::{Ended, GroupError, ScaleError};
 pub use policy::{Backoff, Restart};
 pub use shutdown::{ShutdownReport, StopSignal, TaskReport};
 pub use stats::{Stats, StatsRef};
+pub use task::{current, trace_task_panics, TaskId};
 
 use crate::runtime::{drop_exit, Contained, Exit, Runtime};
 use crate::sync::Arc;

@@ -33,6 +33,7 @@ use super::policy::{Backoff, Intensity, Restart};
 use super::shutdown::{ShutdownReport, StopSignal, TaskReport};
 use super::slots::{SlotState, Slots};
 use super::stats::{Stats, StatsCell};
+use super::task::{self, Supervised, TaskId};
 use super::timers::Timers;
 use crate::runtime::{drop_exit, panic_message, Contained, Exit, OwnedTask, Runtime, Task};
 use crate::sync::Arc;
@@ -522,12 +523,17 @@ where
             }
         };
         state.stats.count(&exit);
-        if exit.is_failure() {
-            tracing::warn!(group, task = index, generation, %exit, "task failed");
-        } else {
-            tracing::debug!(group, task = index, generation, "task returned");
-        }
         if !self.restart.restarts(&exit) {
+            if exit.is_failure() {
+                tracing::warn!(group, task = index, generation, %exit, "task failed; not restarted");
+            } else {
+                tracing::debug!(
+                    group,
+                    task = index,
+                    generation,
+                    "task returned; not restarted"
+                );
+            }
             state.slots.set(index, SlotState::Ended);
             drop_exit(exit);
             return Ok(());
@@ -561,8 +567,19 @@ where
                 return Err(error);
             }
         }
+        // One event per restart, saying why and when.
+        if exit.is_failure() {
+            tracing::warn!(group, task = index, generation, %exit, ?delay, "task failed; restarting");
+        } else {
+            tracing::debug!(
+                group,
+                task = index,
+                generation,
+                ?delay,
+                "task returned; restarting"
+            );
+        }
         drop_exit(exit);
-        tracing::info!(group, task = index, generation, ?delay, "restarting task");
         if delay.is_zero() {
             state.slots.set(index, SlotState::Due);
         } else {
@@ -663,12 +680,19 @@ where
         slot.generation += 1;
         let generation = slot.generation;
         state.stats.started += 1;
+        // The task runs as itself (its span, `group::current`), and so does
+        // the factory that makes it.
+        let id = TaskId::new(Arc::clone(&self.shared.name), index, generation);
+        let span = task::span(&id);
         // A factory that panics must not take the supervisor down: its task
         // panics instead, with the same payload, and follows the policy.
         let signal = self.signal.clone();
         let factory = self.factory.get_mut();
-        let task = match std::panic::catch_unwind(AssertUnwindSafe(|| factory(signal))) {
-            Ok(future) => self.runtime.spawn(future),
+        let made = task::enter(&id, &span, || {
+            std::panic::catch_unwind(AssertUnwindSafe(|| factory(signal)))
+        });
+        let task = match made {
+            Ok(future) => self.runtime.spawn(Supervised::new(future, id, span)),
             Err(payload) => self
                 .runtime
                 .spawn(async move { std::panic::resume_unwind(payload) }),

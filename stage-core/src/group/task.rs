@@ -1,0 +1,257 @@
+//! Which task of which group is running: for the user's code inside it
+//! ([`current`]), its logs (a `tracing` span around every poll), and its
+//! panics ([`trace_task_panics`]).
+
+use core::cell::RefCell;
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use crate::runtime::panic_message;
+use crate::sync::Arc;
+
+/// One incarnation of one task of a group: the group's name, the task's
+/// place in it, and which start of that place this is.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (seen, ids) = stage::mailbox(4);
+/// let group = stage::group().name("resizer").tasks(2).spawn(move || {
+///     let seen = seen.clone();
+///     async move {
+///         let me = stage::group::current().expect("inside a group's task");
+///         seen.send((me.index(), me.generation())).await.unwrap();
+///         std::future::pending::<()>().await
+///     }
+/// });
+/// let mut started = vec![ids.recv().await, ids.recv().await];
+/// started.sort();
+/// assert_eq!(started, [(0, 1), (1, 1)]);
+/// assert_eq!(stage::group::current(), None); // not inside a task here
+/// group.stop().await.unwrap();
+/// # }
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct TaskId {
+    group: Arc<str>,
+    index: usize,
+    generation: u64,
+}
+
+impl TaskId {
+    pub(crate) fn new(group: Arc<str>, index: usize, generation: u64) -> Self {
+        Self {
+            group,
+            index,
+            generation,
+        }
+    }
+
+    /// The group's [name](super::Builder::name).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group().name("mailer").restart(stage::group::Restart::Never).spawn(|| async {
+    ///     assert_eq!(stage::group::current().unwrap().group(), "mailer");
+    /// });
+    /// group.join().await.unwrap();
+    /// # }
+    /// ```
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// The task's place in its group (0-based).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group().restart(stage::group::Restart::Never).spawn(|| async {
+    ///     assert_eq!(stage::group::current().unwrap().index(), 0);
+    /// });
+    /// group.join().await.unwrap();
+    /// # }
+    /// ```
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Which start of its place this is: 1 for the first, one more per
+    /// restart; never repeated for a place.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::group::{Backoff, Restart};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group()
+    ///     .restart(Restart::OnFailure)
+    ///     .backoff(Backoff::none())
+    ///     .spawn(|| async {
+    ///         // Crashes on its first two starts, then does its work.
+    ///         if stage::group::current().unwrap().generation() < 3 {
+    ///             panic!("not yet");
+    ///         }
+    ///     });
+    /// group.join().await.unwrap();
+    /// # }
+    /// ```
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+impl fmt::Debug for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskId")
+            .field("group", &&*self.group)
+            .field("index", &self.index)
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]#{}", self.group, self.index, self.generation)
+    }
+}
+
+std::thread_local! {
+    /// The task being polled on this thread, if it is a group's.
+    static CURRENT: RefCell<Option<TaskId>> = const { RefCell::new(None) };
+}
+
+/// The group task the caller runs in, or `None` outside one (as
+/// `tokio::task::try_id`).
+///
+/// Set while a group's task is polled, and while its factory makes it. Code
+/// inside a task also runs in a `tracing` span named `task`, with the
+/// fields `group`, `task` (the index) and `generation`, so its own log
+/// lines carry them with no extra code.
+///
+/// # Examples
+///
+/// See [`TaskId`].
+///
+/// ```
+/// assert!(stage::group::current().is_none());
+/// ```
+pub fn current() -> Option<TaskId> {
+    CURRENT.with(|current| current.borrow().clone())
+}
+
+/// Runs `f` as task `id`: inside its span, with [`current`] set.
+pub(crate) fn enter<T>(id: &TaskId, span: &tracing::Span, f: impl FnOnce() -> T) -> T {
+    /// Restores the task that was current before, also if `f` panics.
+    struct Restore(Option<TaskId>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            CURRENT.with(|current| *current.borrow_mut() = previous);
+        }
+    }
+    let _entered = span.enter();
+    let _restore = Restore(CURRENT.with(|current| current.borrow_mut().replace(id.clone())));
+    f()
+}
+
+/// The span a task runs in.
+pub(crate) fn span(id: &TaskId) -> tracing::Span {
+    tracing::info_span!(
+        "task",
+        group = &*id.group,
+        task = id.index,
+        generation = id.generation
+    )
+}
+
+/// A task's future, run as that task: see [`current`].
+///
+/// The future is boxed so that pinning needs no `unsafe`: one allocation
+/// per task start, next to the runtime's own for the task.
+pub(crate) struct Supervised<F> {
+    future: Pin<Box<F>>,
+    id: TaskId,
+    span: tracing::Span,
+}
+
+impl<F> Supervised<F> {
+    pub(crate) fn new(future: F, id: TaskId, span: tracing::Span) -> Self {
+        Self {
+            future: Box::pin(future),
+            id,
+            span,
+        }
+    }
+}
+
+impl<F: Future> Future for Supervised<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        let future = this.future.as_mut();
+        enter(&this.id, &this.span, || future.poll(cx))
+    }
+}
+
+/// Logs the panics of group tasks with `tracing` instead of the standard
+/// panic hook's lines on stderr; other panics go to the hook that was
+/// installed before (the standard one, unless replaced).
+///
+/// Each panic of a group's task becomes one event at error level, in the
+/// task's span (`group`, `task`, `generation`), with the panic's message
+/// (`panic`) and `location`. The group goes on counting and restarting the
+/// task as before; its own events say what it did about it.
+///
+/// Without this, the standard hook prints each panic on stderr, whether or
+/// not the group heals it: a pool whose handlers crash now and then prints a
+/// few lines per crash. [`std::panic::set_hook`] replaces that for the whole
+/// process; this does it for group tasks alone.
+///
+/// A panic hook is process-wide: call this once, early in `main`, where you
+/// set up `tracing`.
+///
+/// # Examples
+///
+/// ```
+/// use stage::group::{Backoff, Restart};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// stage::group::trace_task_panics();
+/// let group = stage::group()
+///     .restart(Restart::OnFailure)
+///     .backoff(Backoff::none())
+///     .spawn(|| async {
+///         if stage::group::current().unwrap().generation() == 1 {
+///             panic!("logged through tracing, not printed on stderr");
+///         }
+///     });
+/// group.join().await.unwrap();
+/// # }
+/// ```
+pub fn trace_task_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if current().is_none() {
+            return previous(info);
+        }
+        let message = panic_message(info.payload()).unwrap_or("(a non-string payload)");
+        let location = info.location().map(|l| l.to_string());
+        // Inside the task's span: its fields come along.
+        tracing::error!(panic = message, location, "task panicked");
+    }));
+}
