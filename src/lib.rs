@@ -53,6 +53,23 @@ pub mod group {
     /// # }
     /// ```
     pub type Group<R = crate::runtime::Tokio> = stage_core::group::Group<R>;
+
+    /// A cloneable handle to a running group: scale it, watch it, ask it to
+    /// end, from any task; on tokio unless the group runs on another
+    /// [`Runtime`](crate::runtime::Runtime).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = stage::group().spawn(std::future::pending::<()>);
+    /// let handle: stage::group::GroupHandle = group.handle();
+    /// handle.request_stop();
+    /// group.join().await.unwrap();
+    /// # }
+    /// ```
+    pub type GroupHandle<R = crate::runtime::Tokio> = stage_core::group::GroupHandle<R>;
 }
 
 /// The runtime seam, bound to tokio: how a task ended ([`Exit`](runtime::Exit),

@@ -14,6 +14,10 @@ fn is_unpin<T: Unpin>() {}
 #[test]
 fn handles_and_values_are_send_and_sync() {
     is_send::<Group>();
+    is_send::<stage::group::GroupHandle>();
+    is_sync::<stage::group::GroupHandle>();
+    is_send::<stage::group::TaskId>();
+    is_sync::<stage::group::TaskId>();
     is_sync::<Group>();
     is_unpin::<Group>();
     is_send::<Builder>();

@@ -19,6 +19,7 @@
 mod control;
 mod deadline;
 mod error;
+mod handle;
 mod policy;
 mod shutdown;
 mod slots;
@@ -32,12 +33,14 @@ mod tests;
 
 use core::fmt;
 use core::future::Future;
+use core::ops::{Deref, DerefMut};
 use core::pin::pin;
 use core::task::Poll;
 use std::sync::Mutex;
 use std::time::Duration;
 
 pub use error::{Ended, GroupError, ScaleError};
+pub use handle::GroupHandle;
 pub use policy::{Backoff, Restart};
 pub use shutdown::{ShutdownReport, StopSignal, TaskReport};
 pub use stats::{Stats, StatsRef};
@@ -170,7 +173,7 @@ impl<R: Runtime> Builder<R> {
     }
 
     /// The most tasks the group may run, however it is
-    /// [upscaled](Group::upscale); [`DEFAULT_MAX_TASKS`] unless set.
+    /// [upscaled](GroupHandle::upscale); [`DEFAULT_MAX_TASKS`] unless set.
     ///
     /// A guard against a runaway upscale: a group grows by starting its
     /// tasks a few at a time (it never holds its executor's thread to start
@@ -363,8 +366,7 @@ impl<R: Runtime> Builder<R> {
         };
         let supervisor = self.runtime.spawn(supervisor.run());
         Group {
-            shared,
-            seen: 0,
+            handle: GroupHandle { shared, seen: 0 },
             supervisor: Some(supervisor),
         }
     }
@@ -397,9 +399,9 @@ impl<R: Runtime> Builder<R> {
 /// ```
 #[must_use = "dropping a group stops its tasks"]
 pub struct Group<R: Runtime> {
-    shared: Arc<Shared<R>>,
-    /// The stats version this handle has marked as seen.
-    seen: u64,
+    /// Scaling, statistics and requests: what any holder of a handle can do
+    /// (a `Group` dereferences to it).
+    handle: GroupHandle<R>,
     /// `None` once awaited.
     supervisor: Option<R::Task>,
 }
@@ -514,7 +516,7 @@ impl<R: Runtime> Group<R> {
     /// [`spawn`](Builder::spawn) cannot watch the signal, and are aborted at
     /// once. Waits until no task runs. A `grace` of 10,000 years or more
     /// (`Duration::MAX`, say) is a deadline that never comes: the tasks get
-    /// all the time they need. Tasks an [`upscale`](Group::upscale) has not
+    /// all the time they need. Tasks an [`upscale`](GroupHandle::upscale) has not
     /// started yet are not started any more, and are not in the report.
     ///
     /// # Errors
@@ -553,7 +555,7 @@ impl<R: Runtime> Group<R> {
     /// nothing is aborted, and nothing is restarted any more. Await a task to
     /// learn how it ended, or abort it; dropping one lets it run on,
     /// detached. Pending restarts are cancelled, and tasks an
-    /// [`upscale`](Group::upscale) has not started yet are not started. The
+    /// [`upscale`](GroupHandle::upscale) has not started yet are not started. The
     /// tasks' [`StopSignal`] stays as it is: ending them is the caller's
     /// business now.
     ///
@@ -594,73 +596,9 @@ impl<R: Runtime> Group<R> {
         }
     }
 
-    /// Runs `n` more tasks, started right after from the factory (a few per
-    /// turn of the supervisor, so that a large upscale never holds the
-    /// executor's thread); returns the group's new size.
-    ///
-    /// A task removed by an earlier [`downscale`](Group::downscale) that is
-    /// still stopping is replaced once it has stopped: the group never runs
-    /// more tasks than its size.
-    ///
-    /// # Errors
-    ///
-    /// [`ScaleError::TooManyTasks`] if the group would run more than its
-    /// [`max_tasks`](Builder::max_tasks), [`ScaleError::Ended`] if it has
-    /// ended; nothing changes then.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let mut group = stage::group().spawn(std::future::pending::<()>);
-    /// assert_eq!(group.upscale(2), Ok(3));
-    /// while group.stat_borrow_and_update().running < 3 {
-    ///     group.changed().await.unwrap();
-    /// }
-    /// # group.stop().await.unwrap();
-    /// # }
-    /// ```
-    pub fn upscale(&self, n: usize) -> Result<usize, ScaleError> {
-        if self.shared.stats.is_closed() {
-            return Err(ScaleError::Ended);
-        }
-        let max = self.shared.control.max();
-        self.shared
-            .control
-            .resize(|tasks| tasks.checked_add(n).filter(|&new| new <= max))
-            .map_err(|tasks| ScaleError::TooManyTasks {
-                requested: tasks.saturating_add(n),
-                max,
-            })
-    }
-
-    /// Runs `n` fewer tasks, keeping at least one; returns the group's new
-    /// size. The newest tasks are aborted at their next await point (they get
-    /// no warning), and are not restarted; [`Stats::stopping`] counts those
-    /// that have not stopped yet.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let group = stage::group().tasks(4).spawn(std::future::pending::<()>);
-    /// assert_eq!(group.downscale(1), 3);
-    /// assert_eq!(group.downscale(10), 1);
-    /// # group.stop().await.unwrap();
-    /// # }
-    /// ```
-    pub fn downscale(&self, n: usize) -> usize {
-        self.shared
-            .control
-            .resize(|tasks| Some(tasks.saturating_sub(n).max(1)))
-            .unwrap_or_else(|tasks| tasks)
-    }
-
     /// Asks for `request`, and waits until the supervisor has ended.
     async fn end(&mut self, request: Request) -> Result<Option<Ending<R>>, GroupError> {
-        self.shared.control.request(request);
+        self.handle.shared.control.request(request);
         self.wait_for_supervisor().await
     }
 
@@ -676,7 +614,7 @@ impl<R: Runtime> Group<R> {
     /// The supervisor's own exit: never discarded. A panic is a bug in
     /// stage, an abort means its runtime shut down; both are errors.
     fn check(&self, exit: Exit) -> Result<(), GroupError> {
-        let group = self.shared.name.to_string();
+        let group = self.handle.shared.name.to_string();
         let error = match &exit {
             Exit::Returned => return Ok(()),
             Exit::Panicked(_) => GroupError::SupervisorPanicked {
@@ -702,99 +640,40 @@ impl<R: Runtime> Group<R> {
             other => Ok(other),
         }
     }
+}
 
-    /// The statistics the supervisor published last.
-    ///
-    /// A copy: holding it blocks nothing.
+impl<R: Runtime> Group<R> {
+    /// A handle to scale, watch and stop this group from elsewhere; see
+    /// [`GroupHandle`].
     ///
     /// # Examples
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let group = stage::group().tasks(2).spawn(std::future::pending::<()>);
-    /// println!("{} tasks running", group.stat_borrow().running);
+    /// let group = stage::group().spawn(std::future::pending::<()>);
+    /// let handle = group.handle();
+    /// tokio::spawn(async move { handle.upscale(3) }).await.unwrap().unwrap();
+    /// assert_eq!(group.stat_borrow().tasks, 4);
     /// # group.stop().await.unwrap();
     /// # }
     /// ```
-    pub fn stat_borrow(&self) -> StatsRef {
-        StatsRef::new(self.shared.stats.get())
+    pub fn handle(&self) -> GroupHandle<R> {
+        self.handle.clone()
     }
+}
 
-    /// The statistics published last, marking them as seen (see
-    /// [`has_changed`](Group::has_changed) and [`changed`](Group::changed)).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let mut group = stage::group().spawn(std::future::pending::<()>);
-    /// let restarts = group.stat_borrow_and_update().restarted;
-    /// assert_eq!(restarts, 0);
-    /// # group.stop().await.unwrap();
-    /// # }
-    /// ```
-    pub fn stat_borrow_and_update(&mut self) -> StatsRef {
-        self.seen = self.shared.stats.version();
-        self.stat_borrow()
+impl<R: Runtime> Deref for Group<R> {
+    type Target = GroupHandle<R>;
+
+    fn deref(&self) -> &GroupHandle<R> {
+        &self.handle
     }
+}
 
-    /// Whether new statistics were published since they were last marked
-    /// as seen.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let mut group = stage::group().spawn(std::future::pending::<()>);
-    /// group.changed().await.unwrap(); // the first stats
-    /// group.stat_borrow_and_update();
-    /// assert!(!group.has_changed());
-    /// # group.stop().await.unwrap();
-    /// # }
-    /// ```
-    pub fn has_changed(&self) -> bool {
-        self.shared.stats.version() != self.seen
-    }
-
-    /// Waits until new statistics are published (since they were last
-    /// marked as seen); read them with
-    /// [`stat_borrow_and_update`](Group::stat_borrow_and_update).
-    ///
-    /// # Errors
-    ///
-    /// [`Ended`] once the group has ended (however it ended) and its last
-    /// statistics were marked as seen: no newer ones will come. As with
-    /// tokio's `watch`, the final statistics are reported as a change first.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: it marks nothing as seen.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use stage::group::Backoff;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let mut group = stage::group()
-    ///     .backoff(Backoff::none())
-    ///     .intensity(3, Duration::from_secs(60))
-    ///     .spawn(|| async { panic!("crash") });
-    /// // Watch until the group gives up: the loop ends with it.
-    /// while group.changed().await.is_ok() {
-    ///     println!("{:?}", *group.stat_borrow_and_update());
-    /// }
-    /// assert_eq!(group.stat_borrow().panicked, 4);
-    /// assert!(group.join().await.is_err());
-    /// # }
-    /// ```
-    pub async fn changed(&mut self) -> Result<(), Ended> {
-        self.shared.stats.changed_since(self.seen).await
+impl<R: Runtime> DerefMut for Group<R> {
+    fn deref_mut(&mut self) -> &mut GroupHandle<R> {
+        &mut self.handle
     }
 }
 
@@ -802,15 +681,15 @@ impl<R: Runtime> Drop for Group<R> {
     fn drop(&mut self) {
         // The supervisor stops the tasks. It is not aborted (its handle
         // detaches): it aborts its tasks and waits for them first.
-        self.shared.control.request(Request::Stop);
+        self.handle.shared.control.request(Request::Stop);
     }
 }
 
 impl<R: Runtime> fmt::Debug for Group<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Group")
-            .field("name", &&*self.shared.name)
-            .field("stats", &self.shared.stats.get())
+            .field("name", &&*self.handle.shared.name)
+            .field("stats", &self.handle.shared.stats.get())
             .finish_non_exhaustive()
     }
 }

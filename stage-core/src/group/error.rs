@@ -139,7 +139,7 @@ impl fmt::Display for ScaleError {
 impl std::error::Error for ScaleError {}
 
 /// The group has ended, and its statistics are final: returned by
-/// [`Group::changed`](super::Group::changed) once no newer ones can come.
+/// [`GroupHandle::changed`](super::GroupHandle::changed) once no newer ones can come.
 ///
 /// # Examples
 ///

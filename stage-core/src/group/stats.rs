@@ -195,10 +195,10 @@ impl Drop for Watching<'_> {
 }
 
 /// The [`Stats`] a group published last, as read by
-/// [`stat_borrow`](super::Group::stat_borrow).
+/// [`stat_borrow`](super::GroupHandle::stat_borrow).
 ///
 /// It is a copy, and borrows nothing: holding it, across an `.await` or a
-/// call of [`changed`](super::Group::changed) too, blocks nothing (the
+/// call of [`changed`](super::GroupHandle::changed) too, blocks nothing (the
 /// supervisor goes on publishing), and it does not change; borrow again for
 /// newer figures.
 ///

@@ -66,6 +66,7 @@ macro_rules! all_scenarios {
             an_upscale_made_before_the_first_poll_is_not_caught_by_a_release,
             the_stop_signal_is_raised_whenever_the_group_ends,
             a_group_dropped_before_its_supervisor_runs_starts_nothing,
+            a_handle_scales_watches_and_stops_the_group_from_another_task,
         );
     };
 }
@@ -1111,4 +1112,27 @@ pub(crate) async fn a_group_dropped_before_its_supervisor_runs_starts_nothing<R:
         0,
         "tasks were made only to be aborted"
     );
+}
+
+pub(crate) async fn a_handle_scales_watches_and_stops_the_group_from_another_task<R: Runtime>(
+    rt: R,
+) {
+    let live = Live::default();
+    let tasks = live.clone();
+    let group = Builder::new(rt.clone()).spawn(tasks.idle_tasks());
+    let mut handle = group.handle();
+    drop(group.handle()); // dropping a handle changes nothing
+    let controller = rt.spawn(async move {
+        assert_eq!(handle.upscale(2), Ok(3));
+        while handle.stat_borrow_and_update().running < 3 {
+            handle.changed().await.expect("the group runs");
+        }
+        handle.request_stop();
+        handle.ended().await;
+        assert!(handle.is_ended());
+        assert_eq!(handle.upscale(1), Err(ScaleError::Ended));
+    });
+    assert_eq!(group.join().await, Ok(()), "stopped from the other task");
+    assert!(matches!(controller.await, Exit::Returned));
+    assert_eq!(live.count(), 0);
 }
