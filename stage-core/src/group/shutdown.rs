@@ -148,13 +148,16 @@ impl fmt::Debug for StopSignal {
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct ShutdownReport {
-    /// One entry per task that was running when the shutdown began.
+    /// One entry per task of the group, in task order: those running when
+    /// the shutdown began, with how the shutdown ended them, and those that
+    /// were not (waiting out a backoff, or ended for good), with how they
+    /// had ended last. Tasks an upscale had not started yet have none.
     pub tasks: Vec<TaskReport>,
 }
 
 impl ShutdownReport {
-    /// How many tasks had to be aborted (they did not finish by the
-    /// deadline, or could not watch the stop signal).
+    /// How many tasks the shutdown had to abort (they did not finish by
+    /// the deadline, or could not watch the stop signal).
     ///
     /// # Examples
     ///
@@ -164,7 +167,7 @@ impl ShutdownReport {
     pub fn aborted(&self) -> usize {
         self.tasks
             .iter()
-            .filter(|t| matches!(t.exit, Exit::Aborted))
+            .filter(|t| t.was_running && matches!(t.exit, Exit::Aborted))
             .count()
     }
 }
@@ -199,4 +202,8 @@ pub struct TaskReport {
     pub generation: u64,
     /// How it ended: returned, panicked (with its payload), or aborted.
     pub exit: Exit,
+    /// Whether it was running when the shutdown began. If not, `exit` is
+    /// how it had ended before: it was waiting out a backoff (the shutdown
+    /// cancelled its restart), or it had ended for good.
+    pub was_running: bool,
 }

@@ -17,6 +17,8 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use crate::runtime::{drop_exit, Exit};
+
 /// What a slot is doing.
 pub(crate) enum SlotState<H> {
     /// Not part of the group (at or beyond its target), and nothing runs.
@@ -41,9 +43,21 @@ pub(crate) enum SlotState<H> {
 pub(crate) struct Slot<H> {
     /// Starts so far: 1 for the first incarnation.
     pub(crate) generation: u64,
+    /// How the latest incarnation that ended did (for the shutdown report
+    /// of a task that is not running then).
+    pub(crate) last_exit: Option<Exit>,
     /// Restarts in a row without a quiet period between them.
     pub(crate) consecutive: u32,
     pub(crate) state: SlotState<H>,
+}
+
+impl<H> Drop for Slot<H> {
+    fn drop(&mut self) {
+        // A user's panic payload: its `Drop` must not panic the supervisor.
+        if let Some(exit) = self.last_exit.take() {
+            drop_exit(exit);
+        }
+    }
 }
 
 /// Every slot the group has had, with its gauges and its queue of starts.
@@ -89,6 +103,7 @@ impl<H> Slots<H> {
     pub(crate) fn push(&mut self) -> usize {
         self.slots.push(Slot {
             generation: 0,
+            last_exit: None,
             consecutive: 0,
             state: SlotState::Vacant,
         });
@@ -116,6 +131,13 @@ impl<H> Slots<H> {
             SlotState::Vacant | SlotState::Due => return,
         };
         *gauge = gauge.wrapping_add_signed(by);
+    }
+
+    /// Keeps how slot `index`'s latest incarnation ended.
+    pub(crate) fn keep_exit(&mut self, index: usize, exit: Exit) {
+        if let Some(older) = self.slots[index].last_exit.replace(exit) {
+            drop_exit(older);
+        }
     }
 
     /// The next slot to start, if one is due.

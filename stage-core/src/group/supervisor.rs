@@ -505,7 +505,7 @@ where
                     SlotState::Vacant
                 };
                 state.slots.set(index, next);
-                drop_exit(exit);
+                state.slots.keep_exit(index, exit);
                 return Ok(());
             }
             _ => {
@@ -535,7 +535,7 @@ where
                 );
             }
             state.slots.set(index, SlotState::Ended);
-            drop_exit(exit);
+            state.slots.keep_exit(index, exit);
             return Ok(());
         }
         let now = state.now(&self.runtime);
@@ -563,7 +563,7 @@ where
                     within,
                     last_exit: exit.to_string(),
                 };
-                drop_exit(exit);
+                state.slots.keep_exit(index, exit);
                 return Err(error);
             }
         }
@@ -579,7 +579,7 @@ where
                 "task returned; restarting"
             );
         }
-        drop_exit(exit);
+        state.slots.keep_exit(index, exit);
         if delay.is_zero() {
             state.slots.set(index, SlotState::Due);
         } else {
@@ -624,11 +624,26 @@ where
         tracing::info!(group = &*self.shared.name, ?grace, "shutting down");
         self.signal.request();
         state.timers.clear();
+        // The tasks not running now are reported as they had ended last.
+        let mut reports = Vec::with_capacity(state.target.min(state.slots.len()));
+        for index in 0..state.target.min(state.slots.len()) {
+            let slot = state.slots.get_mut(index).expect("a slot below the count");
+            if matches!(slot.state, SlotState::Running { .. }) {
+                continue;
+            }
+            if let Some(exit) = slot.last_exit.take() {
+                reports.push(TaskReport {
+                    index,
+                    generation: slot.generation,
+                    exit,
+                    was_running: false,
+                });
+            }
+        }
         let mut aborted = !self.graceful;
         if aborted {
             state.abort_all();
         }
-        let mut reports = Vec::with_capacity(state.slots.running);
         core::future::poll_fn(|cx| {
             let control = &self.shared.control;
             control.register(cx.waker());
@@ -663,6 +678,7 @@ where
                     index,
                     generation,
                     exit,
+                    was_running: true,
                 });
             })
         })

@@ -67,6 +67,7 @@ macro_rules! all_scenarios {
             the_stop_signal_is_raised_whenever_the_group_ends,
             a_group_dropped_before_its_supervisor_runs_starts_nothing,
             a_handle_scales_watches_and_stops_the_group_from_another_task,
+            the_shutdown_report_names_every_task_of_the_group,
         );
     };
 }
@@ -542,7 +543,15 @@ pub(crate) async fn shutdown_cancels_pending_restarts<R: Runtime>(rt: R) {
     wait_for(&mut group, |s| s.backing_off == 1).await;
     let before = clock.now();
     let report = group.shutdown(Duration::from_secs(10)).await.unwrap();
-    assert!(report.tasks.is_empty(), "no task was running");
+    // No task was running; the report names the one backing off.
+    assert_eq!(report.tasks.len(), 1);
+    let task = &report.tasks[0];
+    assert_eq!(
+        (task.index, task.generation, task.was_running),
+        (0, 2, false)
+    );
+    assert_eq!(task.exit.panic_message(), Some("fails at once"));
+    assert_eq!(report.aborted(), 0);
     assert_eq!(clock.now(), before);
     outwait_every_backoff(&clock).await;
     assert_eq!(
@@ -1135,4 +1144,38 @@ pub(crate) async fn a_handle_scales_watches_and_stops_the_group_from_another_tas
     assert_eq!(group.join().await, Ok(()), "stopped from the other task");
     assert!(matches!(controller.await, Exit::Returned));
     assert_eq!(live.count(), 0);
+}
+
+pub(crate) async fn the_shutdown_report_names_every_task_of_the_group<R: Runtime>(rt: R) {
+    // Task 0 runs until the shutdown; task 1 crashes and waits out a long
+    // backoff; task 2 returns for good.
+    let backoff =
+        Backoff::exponential(Duration::from_secs(60), Duration::from_secs(60)).without_jitter();
+    let mut group = Builder::new(rt)
+        .tasks(3)
+        .restart(Restart::OnFailure)
+        .backoff(backoff)
+        .spawn_graceful(|stop| async move {
+            match stage::group::current().unwrap().index() {
+                0 => stop.requested().await,
+                1 => panic!("task 1 crashed"),
+                _ => {}
+            }
+        });
+    wait_for(&mut group, |s| s.returned == 1 && s.backing_off == 1).await;
+    let report = group.shutdown(Duration::from_secs(5)).await.unwrap();
+    let summary: Vec<_> = report
+        .tasks
+        .iter()
+        .map(|t| (t.index, t.generation, t.was_running, t.exit.to_string()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (0, 1, true, "returned".to_owned()),
+            (1, 2, false, "panicked: task 1 crashed".to_owned()),
+            (2, 1, false, "returned".to_owned()),
+        ]
+    );
+    assert_eq!(report.aborted(), 0);
 }
