@@ -21,8 +21,8 @@ pub use stage_core::mailbox;
 /// ```
 pub mod group {
     pub use stage_core::group::{
-        current, trace_task_panics, Backoff, Ended, GroupError, Restart, ScaleError,
-        ShutdownReport, Stats, StatsRef, StopSignal, TaskId, TaskReport, DEFAULT_MAX_TASKS,
+        current, trace_task_panics, Backoff, DrainReport, Ended, GroupError, Restart, ScaleError,
+        ShutdownReport, Stats, StatsRef, StopSignal, TaskId, TaskReport, Worker, DEFAULT_MAX_TASKS,
     };
 
     /// The settings of a group, before it starts: on tokio unless given
@@ -70,6 +70,23 @@ pub mod group {
     /// # }
     /// ```
     pub type GroupHandle<R = crate::runtime::Tokio> = stage_core::group::GroupHandle<R>;
+
+    /// A group whose tasks consume one mailbox, and that can drain it; made
+    /// by [`Builder::consume`](stage_core::group::Builder::consume). On tokio
+    /// unless the group runs on another [`Runtime`](crate::runtime::Runtime).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (_tx, inbox) = stage::mailbox::<u8>(8);
+    /// let pool: stage::group::Pool<u8> =
+    ///     stage::group().consume(inbox, |w| async move { w.serve(async |_: &mut u8| {}).await });
+    /// pool.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub type Pool<T, R = crate::runtime::Tokio> = stage_core::group::Pool<T, R>;
 }
 
 /// The runtime seam, bound to tokio: how a task ended ([`Exit`](runtime::Exit),

@@ -14,6 +14,11 @@ fn is_unpin<T: Unpin>() {}
 #[test]
 fn handles_and_values_are_send_and_sync() {
     is_send::<Group>();
+    is_send::<stage::group::Pool<u8>>();
+    is_sync::<stage::group::Pool<u8>>();
+    is_send::<stage::group::Worker<u8>>();
+    is_sync::<stage::group::Worker<u8>>();
+    is_send::<stage::group::DrainReport>();
     is_send::<stage::group::GroupHandle>();
     is_sync::<stage::group::GroupHandle>();
     is_send::<stage::group::TaskId>();
@@ -69,4 +74,9 @@ fn the_futures_of_a_group_can_be_spawned() {
             .spawn(std::future::pending::<()>)
             .scope(async {}),
     );
+    let (_tx, inbox) = stage::mailbox::<u8>(1);
+    let pool = stage::group().consume(inbox, |worker| async move {
+        worker.serve(async |_: &mut u8| {}).await
+    });
+    is_send_future(pool.drain(std::time::Duration::ZERO));
 }

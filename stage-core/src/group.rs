@@ -21,6 +21,7 @@ mod deadline;
 mod error;
 mod handle;
 mod policy;
+mod pool;
 mod shutdown;
 mod slots;
 mod stats;
@@ -42,10 +43,12 @@ use std::time::Duration;
 pub use error::{Ended, GroupError, ScaleError};
 pub use handle::GroupHandle;
 pub use policy::{Backoff, Restart};
+pub use pool::{DrainReport, Pool, Worker};
 pub use shutdown::{ShutdownReport, StopSignal, TaskReport};
 pub use stats::{Stats, StatsRef};
 pub use task::{current, trace_task_panics, TaskId};
 
+use crate::mailbox::Receiver;
 use crate::runtime::{drop_exit, Contained, Exit, Runtime};
 use crate::sync::Arc;
 use control::{Control, Request};
@@ -330,6 +333,71 @@ impl<R: Runtime> Builder<R> {
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.start(factory, true)
+    }
+
+    /// Starts a pool: a group whose tasks consume `inbox`, at least once,
+    /// and that can [drain](Pool::drain) it. The factory gets each task's
+    /// [`Worker`] and makes its future, which usually just
+    /// [serves](Worker::serve) the mailbox with a handler (anything the
+    /// handler needs per task, make it in the factory).
+    ///
+    /// A worker that crashes on a message is restarted by the group's
+    /// policy, and the message is handled again, ahead of the queue; after
+    /// the mailbox's `max_attempts` it is a dead letter instead (see
+    /// [`mailbox::Builder`](crate::mailbox::Builder)).
+    ///
+    /// # Panics
+    ///
+    /// As [`spawn`](Builder::spawn).
+    ///
+    /// # Examples
+    ///
+    /// A pool of four workers; one job in ten crashes its worker once:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stage::group::Backoff;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (jobs, inbox) = stage::mailbox::<u64>(256);
+    /// let (done, results) = stage::mailbox::<u64>(256);
+    /// let pool = stage::group()
+    ///     .name("squares")
+    ///     .tasks(4)
+    ///     .backoff(Backoff::none())
+    ///     .consume(inbox, move |worker| {
+    ///         let done = done.clone();
+    ///         async move {
+    ///             worker
+    ///                 .serve(async move |n: &mut u64| {
+    ///                     if *n % 10 == 7 && stage::group::current().unwrap().generation() == 1 {
+    ///                         panic!("job {n} crashed");
+    ///                     }
+    ///                     done.send(*n * *n).await.unwrap();
+    ///                 })
+    ///                 .await
+    ///         }
+    ///     });
+    /// for n in 0..100 {
+    ///     jobs.send(n).await.unwrap();
+    /// }
+    /// let drained = pool.drain(Duration::from_secs(10)).await.unwrap();
+    /// assert_eq!(drained.left, 0);
+    /// assert_eq!(results.len(), 100); // every job, the crashed ones too
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn consume<T, F, Fut>(self, inbox: Receiver<T>, mut factory: F) -> Pool<T, R>
+    where
+        T: Send + 'static,
+        F: FnMut(Worker<T>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let runtime = self.runtime.clone();
+        let workers = inbox.clone();
+        let group = self.start(move |stop| factory(pool::worker(&workers, stop)), true);
+        Pool::new(group, inbox, runtime)
     }
 
     #[track_caller]

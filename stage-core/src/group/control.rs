@@ -34,6 +34,9 @@ pub(crate) struct Control {
     request: Mutex<Option<Request>>,
     /// Whether `request` holds one: the supervisor's look without the lock.
     requested: AtomicBool,
+    /// Whether the group drains: a task that returns is not restarted (its
+    /// work is done), one that fails still is.
+    draining: AtomicBool,
     supervisor: AtomicWaker,
 }
 
@@ -44,6 +47,7 @@ impl Control {
             max,
             request: Mutex::new(None),
             requested: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             supervisor: AtomicWaker::new(),
         }
     }
@@ -81,7 +85,18 @@ impl Control {
         self.supervisor.wake();
     }
 
+    /// Starts draining (see the field) and wakes the supervisor.
+    pub(crate) fn drain(&self) {
+        // Release: pairs with the Acquire in `is_draining`.
+        self.draining.store(true, Ordering::Release);
+        self.supervisor.wake();
+    }
+
     // ===== the supervisor's side =====
+
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
 
     /// Registers the supervisor's waker: a resize or request made after
     /// this wakes it.

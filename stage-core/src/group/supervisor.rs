@@ -311,6 +311,21 @@ where
             }
             End::GaveUp(error) => self.set_ending(Ending::Failed(error)),
             end @ End::Panicked(_) => self.fail(end),
+            End::Finished if self.shared.control.is_draining() => {
+                // Drained: every task returned; how each ended last.
+                let tasks = (0..state.target.min(state.slots.len()))
+                    .filter_map(|index| {
+                        let slot = state.slots.get_mut(index)?;
+                        Some(TaskReport {
+                            index,
+                            generation: slot.generation,
+                            exit: slot.last_exit.take()?,
+                            was_running: false,
+                        })
+                    })
+                    .collect();
+                self.set_ending(Ending::ShutDown(ShutdownReport { tasks }));
+            }
             End::Stopped | End::Finished => {}
         }
         // Nothing outlives the group: abort every task and wait for each.
@@ -523,7 +538,9 @@ where
             }
         };
         state.stats.count(&exit);
-        if !self.restart.restarts(&exit) {
+        // A draining group's tasks return when their work is done.
+        let draining = !exit.is_failure() && self.shared.control.is_draining();
+        if draining || !self.restart.restarts(&exit) {
             if exit.is_failure() {
                 tracing::warn!(group, task = index, generation, %exit, "task failed; not restarted");
             } else {

@@ -68,6 +68,9 @@ macro_rules! all_scenarios {
             a_group_dropped_before_its_supervisor_runs_starts_nothing,
             a_handle_scales_watches_and_stops_the_group_from_another_task,
             the_shutdown_report_names_every_task_of_the_group,
+            a_pool_drains_its_mailbox_while_healing_crashed_workers,
+            a_drain_that_runs_out_of_time_says_what_was_left,
+            a_pool_shut_down_without_draining_leaves_the_queue_as_it_is,
         );
     };
 }
@@ -1178,4 +1181,111 @@ pub(crate) async fn the_shutdown_report_names_every_task_of_the_group<R: Runtime
         ]
     );
     assert_eq!(report.aborted(), 0);
+}
+
+pub(crate) async fn a_pool_drains_its_mailbox_while_healing_crashed_workers<R: Runtime>(rt: R) {
+    let (jobs, inbox) = stage::mailbox::<u32>(256);
+    let (done, receipts) = stage::mailbox::<(u32, u32)>(256);
+    let clock = rt.clone();
+    let crashed: Arc<Mutex<std::collections::HashSet<u32>>> = Arc::default();
+    let pool = Builder::new(rt)
+        .tasks(4)
+        .backoff(Backoff::none())
+        .consume(inbox, move |worker| {
+            let (done, clock, crashed) = (done.clone(), clock.clone(), Arc::clone(&crashed));
+            async move {
+                worker
+                    .serve(async move |job: &mut u32| {
+                        tick(&clock).await; // work, so that workers interleave
+                                            // One job in ten crashes its worker, the first time.
+                        if *job % 10 == 3 && crashed.lock().unwrap().insert(*job) {
+                            panic!("job {job} crashed");
+                        }
+                        let me = stage::group::current().unwrap();
+                        done.send((*job, me.index() as u32)).await.unwrap();
+                    })
+                    .await
+            }
+        });
+    for job in 0..200 {
+        jobs.send(job).await.unwrap();
+    }
+    let drained = pool.drain(Duration::from_secs(3600)).await.unwrap();
+    assert_eq!(drained.left, 0);
+    assert!(jobs.send(200).await.is_err(), "draining closed the mailbox");
+    let mut handled: Vec<u32> = std::iter::from_fn(|| receipts.try_recv().ok())
+        .map(|(job, _)| job)
+        .collect();
+    handled.sort_unstable();
+    assert_eq!(
+        handled,
+        (0..200).collect::<Vec<_>>(),
+        "each job once, none lost"
+    );
+    assert_eq!(drained.tasks.tasks.len(), 4, "{:?}", drained.tasks);
+    assert!(drained
+        .tasks
+        .tasks
+        .iter()
+        .all(|t| matches!(t.exit, Exit::Returned)));
+    assert_eq!(jobs.stats().redeliveries, 20);
+}
+
+pub(crate) async fn a_drain_that_runs_out_of_time_says_what_was_left<R: Runtime>(rt: R) {
+    let (jobs, inbox) = stage::mailbox::<u32>(16);
+    let (clock, now) = (rt.clone(), rt.clone());
+    let start = clock.now();
+    let pool = Builder::new(rt).tasks(2).consume(inbox, move |worker| {
+        let clock = clock.clone();
+        async move {
+            worker
+                .serve(async move |_job: &mut u32| {
+                    clock
+                        .sleep_until(clock.now() + Duration::from_secs(1))
+                        .await;
+                })
+                .await
+        }
+    });
+    for job in 0..10 {
+        jobs.send(job).await.unwrap();
+    }
+    let drained = pool.drain(Duration::from_millis(2500)).await.unwrap();
+    // Two workers, a second a job: four done by the deadline, two aborted
+    // mid-job (their jobs went back), four never started.
+    assert_eq!(drained.left, 6);
+    assert_eq!(drained.tasks.aborted(), 2);
+    assert_eq!(
+        now.now() - start,
+        Duration::from_millis(2500),
+        "one deadline"
+    );
+}
+
+pub(crate) async fn a_pool_shut_down_without_draining_leaves_the_queue_as_it_is<R: Runtime>(rt: R) {
+    let (jobs, inbox) = stage::mailbox::<u32>(16);
+    let (took, taken) = stage::mailbox::<u32>(16);
+    let pool = Builder::new(rt).consume(inbox, move |worker| {
+        let took = took.clone();
+        async move {
+            worker
+                .serve(async move |job: &mut u32| took.send(*job).await.unwrap())
+                .await
+        }
+    });
+    jobs.send(1).await.unwrap();
+    assert_eq!(taken.recv().await, 1);
+    // The worker waits for the next job; the shutdown's signal ends it.
+    let report = pool
+        .into_group()
+        .shutdown(Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(report.aborted(), 0);
+    jobs.send(2).await.unwrap();
+    assert_eq!(
+        jobs.len(),
+        1,
+        "the mailbox stays open, and nothing took job 2"
+    );
 }
