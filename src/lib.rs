@@ -21,8 +21,9 @@ pub use stage_core::mailbox;
 /// ```
 pub mod group {
     pub use stage_core::group::{
-        current, trace_task_panics, Backoff, DrainReport, Ended, GroupError, Restart, ScaleError,
-        ShutdownReport, Stats, StatsRef, StopSignal, TaskId, TaskReport, Worker, DEFAULT_MAX_TASKS,
+        current, made_progress, trace_task_panics, Backoff, DrainReport, Ended, GroupError,
+        Restart, ScaleError, ShutdownReport, Stats, StatsRef, StopSignal, TaskId, TaskReport,
+        Worker, DEFAULT_MAX_TASKS,
     };
 
     /// The settings of a group, before it starts: on tokio unless given

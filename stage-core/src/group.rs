@@ -46,7 +46,7 @@ pub use policy::{Backoff, Restart};
 pub use pool::{DrainReport, Pool, Worker};
 pub use shutdown::{ShutdownReport, StopSignal, TaskReport};
 pub use stats::{Stats, StatsRef};
-pub use task::{current, trace_task_panics, TaskId};
+pub use task::{current, made_progress, trace_task_panics, TaskId};
 
 use crate::mailbox::Receiver;
 use crate::runtime::{drop_exit, Contained, Exit, Runtime};

@@ -54,16 +54,22 @@ impl Restart {
 
 /// How long a group waits before restarting a task that keeps failing.
 ///
-/// The first restart after a task ran well is immediate; each further
+/// The first restart after a task ran well is immediate (the first few,
+/// with [`free_restarts`](Backoff::free_restarts)); each further
 /// consecutive restart waits twice as long as the one before, from `first`
-/// up to `max`. A task that ran for at least `reset_after` before it ended
-/// counts as having run well again. With jitter (the default), each wait is
-/// drawn between half and all of that delay, so that many tasks failing
-/// together do not restart in lockstep.
+/// up to `max`. A task ran well if it did useful work before it ended: it
+/// said so with [`made_progress`](super::made_progress) (a pool's workers
+/// do, after each message they handle), or it ran for at least
+/// `reset_after`. With jitter (the default), each wait is drawn between
+/// half and all of that delay, so that many tasks failing together do not
+/// restart in lockstep.
 ///
-/// The default (immediate, then 10 ms doubling up to 1 s, reset after 10 s)
-/// keeps a task that panics on every start from spinning a core, while a
-/// task that crashes now and then restarts at once. A delay of 10,000 years
+/// The default (three immediate restarts, then 10 ms doubling up to 1 s;
+/// reset after 10 s or on progress) tells the two kinds of failing task
+/// apart. A worker that crashes on one message in ten restarts at once: it
+/// handled the others before. A task that panics at once on every start
+/// backs off to one restart every 0.5 to 1 s within its first 11 restarts,
+/// so it cannot spin a core. A delay of 10,000 years
 /// or more (`Duration::MAX`, say) never ends: that restart waits until the
 /// group is stopped.
 ///
@@ -84,11 +90,13 @@ pub struct Backoff {
     max: Duration,
     reset_after: Duration,
     jitter: bool,
+    /// Restarts of a series that are immediate.
+    free: u32,
 }
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self::exponential(Duration::from_millis(10), Duration::from_secs(1))
+        Self::exponential(Duration::from_millis(10), Duration::from_secs(1)).free_restarts(3)
     }
 }
 
@@ -109,6 +117,7 @@ impl Backoff {
             max: max.max(first),
             reset_after: Duration::from_secs(10),
             jitter: true,
+            free: 1,
         }
     }
 
@@ -128,7 +137,29 @@ impl Backoff {
             max: Duration::ZERO,
             reset_after: Duration::ZERO,
             jitter: false,
+            free: u32::MAX,
         }
+    }
+
+    /// How many restarts of a series are immediate before the waits begin
+    /// (1 unless set; 3 in the default). A worker that crashed after useful
+    /// work may crash again on the first job its new incarnation takes; a
+    /// few immediate restarts keep such coincidences from stalling it,
+    /// while a task that crashes on every start still backs off after them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = stage::group::Backoff::exponential(Duration::from_millis(10), Duration::from_secs(1))
+    ///     .without_jitter()
+    ///     .free_restarts(2);
+    /// let delays: Vec<_> = (0..4).map(|n| b.delay(n, 0)).collect();
+    /// assert_eq!(delays, [0, 0, 10, 20].map(Duration::from_millis));
+    /// ```
+    pub fn free_restarts(mut self, restarts: u32) -> Self {
+        self.free = restarts;
+        self
     }
 
     /// How long a task must run before a failure counts as the first of a
@@ -153,7 +184,7 @@ impl Backoff {
     /// ```
     /// use std::time::Duration;
     /// let b = stage::group::Backoff::default().without_jitter();
-    /// assert_eq!(b.delay(1, 7), Duration::from_millis(10));
+    /// assert_eq!(b.delay(3, 7), Duration::from_millis(10)); // after three immediate ones
     /// ```
     pub fn without_jitter(mut self) -> Self {
         self.jitter = false;
@@ -181,15 +212,15 @@ impl Backoff {
     /// ```
     /// use std::time::Duration;
     /// let b = stage::group::Backoff::default();
-    /// assert_eq!(b.delay(0, 1), Duration::ZERO); // the first restart is immediate
-    /// let d = b.delay(2, 1);
+    /// assert_eq!(b.delay(2, 1), Duration::ZERO); // the first three restarts are immediate
+    /// let d = b.delay(4, 1);
     /// assert!(d >= Duration::from_millis(10) && d <= Duration::from_millis(20));
     /// ```
     pub fn delay(&self, consecutive: u32, seed: u64) -> Duration {
-        if consecutive == 0 {
+        if consecutive < self.free {
             return Duration::ZERO;
         }
-        let doublings = (consecutive - 1).min(31);
+        let doublings = (consecutive - self.free).min(31);
         let full = self
             .first
             .checked_mul(1u32 << doublings)

@@ -124,6 +124,8 @@ impl<T> Worker<T> {
                 Either::Left((Err(_), _)) | Either::Right(_) => return,
             };
             delivery.process(&mut handler).await;
+            // Handled: a crash after this is not a crash loop.
+            super::made_progress();
         }
     }
 }

@@ -17,7 +17,9 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use super::task::Incarnation;
 use crate::runtime::{drop_exit, Exit};
+use crate::sync::Arc;
 
 /// What a slot is doing.
 pub(crate) enum SlotState<H> {
@@ -27,7 +29,12 @@ pub(crate) enum SlotState<H> {
     /// many).
     Due,
     /// Its task runs since `since`; `abort` stops it.
-    Running { since: Instant, abort: H },
+    Running {
+        since: Instant,
+        abort: H,
+        /// Who it is, and whether it has reported progress.
+        incarnation: Arc<Incarnation>,
+    },
     /// Its restart waits for a timer; `None` is a deadline that never comes
     /// (a backoff too long for the clock).
     BackingOff { until: Option<Instant> },

@@ -33,7 +33,7 @@ use super::policy::{Backoff, Intensity, Restart};
 use super::shutdown::{ShutdownReport, StopSignal, TaskReport};
 use super::slots::{SlotState, Slots};
 use super::stats::{Stats, StatsCell};
-use super::task::{self, Supervised, TaskId};
+use super::task::{self, Incarnation, Supervised, TaskId};
 use super::timers::Timers;
 use crate::runtime::{drop_exit, panic_message, Contained, Exit, OwnedTask, Runtime, Task};
 use crate::sync::Arc;
@@ -506,8 +506,10 @@ where
             .slots
             .get(index)
             .filter(|s| s.generation == generation);
-        let since = match slot.map(|s| &s.state) {
-            Some(SlotState::Running { since, .. }) => *since,
+        let (since, progressed) = match slot.map(|s| &s.state) {
+            Some(SlotState::Running {
+                since, incarnation, ..
+            }) => (*since, incarnation.made_progress()),
             Some(SlotState::Stopping { wanted }) => {
                 // Removed by a downscale: it was aborted on purpose, and is
                 // not restarted; a slot brought back meanwhile starts anew.
@@ -557,7 +559,9 @@ where
         }
         let now = state.now(&self.runtime);
         let slot = state.slots.get_mut(index).expect("checked above");
-        if now.saturating_duration_since(since) >= self.backoff.quiet_period() {
+        // A task that did useful work before it failed (it said so, or it
+        // ran long enough) starts a new series: its restart is immediate.
+        if progressed || now.saturating_duration_since(since) >= self.backoff.quiet_period() {
             slot.consecutive = 0;
         }
         let seed = ((index as u64) << 32) ^ generation;
@@ -715,25 +719,35 @@ where
         state.stats.started += 1;
         // The task runs as itself (its span, `group::current`), and so does
         // the factory that makes it.
-        let id = TaskId::new(Arc::clone(&self.shared.name), index, generation);
-        let span = task::span(&id);
+        let incarnation = Incarnation::new(TaskId::new(
+            Arc::clone(&self.shared.name),
+            index,
+            generation,
+        ));
         // A factory that panics must not take the supervisor down: its task
         // panics instead, with the same payload, and follows the policy.
         let signal = self.signal.clone();
         let factory = self.factory.get_mut();
-        let made = task::enter(&id, &span, || {
+        let made = task::enter(&incarnation, || {
             std::panic::catch_unwind(AssertUnwindSafe(|| factory(signal)))
         });
         let task = match made {
-            Ok(future) => self.runtime.spawn(Supervised::new(future, id, span)),
+            Ok(future) => self
+                .runtime
+                .spawn(Supervised::new(future, Arc::clone(&incarnation))),
             Err(payload) => self
                 .runtime
                 .spawn(async move { std::panic::resume_unwind(payload) }),
         };
         let abort = task.abort_handle();
-        state
-            .slots
-            .set(index, SlotState::Running { since: now, abort });
+        state.slots.set(
+            index,
+            SlotState::Running {
+                since: now,
+                abort,
+                incarnation,
+            },
+        );
         state.running.push(Tagged {
             index,
             generation,

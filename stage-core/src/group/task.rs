@@ -1,6 +1,6 @@
 //! Which task of which group is running: for the user's code inside it
-//! ([`current`]), its logs (a `tracing` span around every poll), and its
-//! panics ([`trace_task_panics`]).
+//! ([`current`], [`made_progress`]), its logs (a `tracing` span around every
+//! poll), and its panics ([`trace_task_panics`]).
 
 use core::cell::RefCell;
 use core::fmt;
@@ -9,6 +9,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use crate::runtime::panic_message;
+use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::Arc;
 
 /// One incarnation of one task of a group: the group's name, the task's
@@ -128,9 +129,40 @@ impl fmt::Display for TaskId {
     }
 }
 
+/// One incarnation of a task as it runs: who it is, the span it runs in,
+/// and whether it has reported progress since it started.
+pub(crate) struct Incarnation {
+    pub(crate) id: TaskId,
+    span: tracing::Span,
+    progress: AtomicBool,
+}
+
+impl Incarnation {
+    pub(crate) fn new(id: TaskId) -> Arc<Self> {
+        let span = tracing::info_span!(
+            "task",
+            group = &*id.group,
+            task = id.index,
+            generation = id.generation
+        );
+        Arc::new(Self {
+            id,
+            span,
+            progress: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether the task called [`made_progress`] during this incarnation.
+    pub(crate) fn made_progress(&self) -> bool {
+        // Relaxed: read after the task's exit, which the runtime's join
+        // orders after everything the task did.
+        self.progress.load(Ordering::Relaxed)
+    }
+}
+
 std::thread_local! {
     /// The task being polled on this thread, if it is a group's.
-    static CURRENT: RefCell<Option<TaskId>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Arc<Incarnation>>> = const { RefCell::new(None) };
 }
 
 /// The group task the caller runs in, or `None` outside one (as
@@ -149,32 +181,57 @@ std::thread_local! {
 /// assert!(stage::group::current().is_none());
 /// ```
 pub fn current() -> Option<TaskId> {
-    CURRENT.with(|current| current.borrow().clone())
+    CURRENT.with(|current| current.borrow().as_ref().map(|task| task.id.clone()))
 }
 
-/// Runs `f` as task `id`: inside its span, with [`current`] set.
-pub(crate) fn enter<T>(id: &TaskId, span: &tracing::Span, f: impl FnOnce() -> T) -> T {
+/// Tells the group that the calling task did useful work: its next failure
+/// is not counted as part of a crash loop, so its restart is immediate
+/// rather than backed off (see [`Backoff`](super::Backoff)). Does nothing
+/// outside a group's task.
+///
+/// A pool's workers call it after each message they handle
+/// ([`Worker::serve`](super::Worker::serve)); call it in tasks of your own
+/// after each unit of work (a request served, a batch written), so that a
+/// task that crashes now and then between useful work is told apart from
+/// one that crashes at once on every start.
+///
+/// # Examples
+///
+/// ```
+/// use stage::group::Restart;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let group = stage::group().restart(Restart::Never).spawn(|| async {
+///     // ... a request served ...
+///     stage::group::made_progress();
+/// });
+/// group.join().await.unwrap();
+/// stage::group::made_progress(); // outside a task: nothing happens
+/// # }
+/// ```
+pub fn made_progress() {
+    CURRENT.with(|current| {
+        if let Some(task) = &*current.borrow() {
+            // Relaxed: see `Incarnation::made_progress`.
+            task.progress.store(true, Ordering::Relaxed);
+        }
+    });
+}
+
+/// Runs `f` as `task`: inside its span, with [`current`] set.
+pub(crate) fn enter<T>(task: &Arc<Incarnation>, f: impl FnOnce() -> T) -> T {
     /// Restores the task that was current before, also if `f` panics.
-    struct Restore(Option<TaskId>);
+    struct Restore(Option<Arc<Incarnation>>);
     impl Drop for Restore {
         fn drop(&mut self) {
             let previous = self.0.take();
             CURRENT.with(|current| *current.borrow_mut() = previous);
         }
     }
-    let _entered = span.enter();
-    let _restore = Restore(CURRENT.with(|current| current.borrow_mut().replace(id.clone())));
+    let _entered = task.span.enter();
+    let _restore = Restore(CURRENT.with(|current| current.borrow_mut().replace(Arc::clone(task))));
     f()
-}
-
-/// The span a task runs in.
-pub(crate) fn span(id: &TaskId) -> tracing::Span {
-    tracing::info_span!(
-        "task",
-        group = &*id.group,
-        task = id.index,
-        generation = id.generation
-    )
 }
 
 /// A task's future, run as that task: see [`current`].
@@ -183,16 +240,14 @@ pub(crate) fn span(id: &TaskId) -> tracing::Span {
 /// per task start, next to the runtime's own for the task.
 pub(crate) struct Supervised<F> {
     future: Pin<Box<F>>,
-    id: TaskId,
-    span: tracing::Span,
+    task: Arc<Incarnation>,
 }
 
 impl<F> Supervised<F> {
-    pub(crate) fn new(future: F, id: TaskId, span: tracing::Span) -> Self {
+    pub(crate) fn new(future: F, task: Arc<Incarnation>) -> Self {
         Self {
             future: Box::pin(future),
-            id,
-            span,
+            task,
         }
     }
 }
@@ -203,7 +258,7 @@ impl<F: Future> Future for Supervised<F> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = &mut *self;
         let future = this.future.as_mut();
-        enter(&this.id, &this.span, || future.poll(cx))
+        enter(&this.task, || future.poll(cx))
     }
 }
 

@@ -71,6 +71,8 @@ macro_rules! all_scenarios {
             a_pool_drains_its_mailbox_while_healing_crashed_workers,
             a_drain_that_runs_out_of_time_says_what_was_left,
             a_pool_shut_down_without_draining_leaves_the_queue_as_it_is,
+            a_task_that_made_progress_restarts_at_once_under_the_default_backoff,
+            a_task_that_panics_at_once_restarts_at_most_twice_a_second_by_default,
         );
     };
 }
@@ -1287,5 +1289,62 @@ pub(crate) async fn a_pool_shut_down_without_draining_leaves_the_queue_as_it_is<
         jobs.len(),
         1,
         "the mailbox stays open, and nothing took job 2"
+    );
+}
+
+pub(crate) async fn a_task_that_made_progress_restarts_at_once_under_the_default_backoff<
+    R: Runtime,
+>(
+    rt: R,
+) {
+    let starts: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let (log, clock) = (Arc::clone(&starts), rt.clone());
+    let mut group = Builder::new(rt)
+        .backoff(Backoff::default().without_jitter())
+        .spawn(move || {
+            let n = {
+                let mut starts = log.lock().unwrap();
+                starts.push(clock.now());
+                starts.len()
+            };
+            async move {
+                // The first five starts crash at once; the next ones after
+                // some useful work.
+                if n > 5 {
+                    stage::group::made_progress();
+                }
+                panic!("start {n} crashes");
+            }
+        });
+    wait_for(&mut group, |s| s.started >= 9).await;
+    group.stop().await.unwrap();
+    let starts = starts.lock().unwrap();
+    let gaps: Vec<u128> = starts
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_millis())
+        .collect();
+    // Three immediate restarts, then 10 ms, 20 ms while crash-looping;
+    // then, after progress, immediate every time.
+    assert_eq!(gaps[..8], [0, 0, 0, 10, 20, 0, 0, 0]);
+}
+
+pub(crate) async fn a_task_that_panics_at_once_restarts_at_most_twice_a_second_by_default<
+    R: Runtime,
+>(
+    rt: R,
+) {
+    let clock = rt.clone();
+    let group = Builder::new(rt).spawn(|| async { panic!("crash loop") });
+    clock
+        .sleep_until(clock.now() + Duration::from_secs(600))
+        .await;
+    let started = group.stat_borrow().started;
+    group.stop().await.unwrap();
+    // Three immediate restarts, seven waits from 10 ms doubling to 640 ms
+    // (jittered, about 0.9 s in all), then 0.5 to 1 s each: in ten minutes,
+    // between 600 and 1,200 starts plus the ramp.
+    assert!(
+        (600..=1_212).contains(&started),
+        "{started} starts in ten minutes"
     );
 }
