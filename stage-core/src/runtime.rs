@@ -24,6 +24,28 @@ use std::time::Instant;
 
 /// An executor that supervised tasks run on.
 ///
+/// # Porting stage to another executor
+///
+/// Implement this trait, [`Task`] and [`AbortHandle`] for it; groups,
+/// pools and mailboxes then run on it unchanged (`stage_core::group::Builder::new(your_runtime)`).
+/// What each part must do:
+///
+/// - [`spawn`](Runtime::spawn) runs the future as a task of its own, and
+///   returns a handle whose output says how it ended: catch its panic and
+///   keep the payload ([`Exit::Panicked`]) — the executor's own panic
+///   handling may differ — and report an abort as [`Exit::Aborted`].
+/// - Dropping a [`Task`] must detach it, not cancel it (smol's `Task`
+///   cancels on drop: call its `detach`). Supervisors abort what they own.
+/// - [`Task::abort_handle`] must abort the task from elsewhere, at its next
+///   await point; `futures::future::Abortable` gives any executor this.
+/// - [`sleep_until`](Runtime::sleep_until) and [`now`](Runtime::now) come
+///   from one clock; a sleep may end early (stage checks the clock again)
+///   but never late by much. Supervisors sleep for backoffs and shutdown
+///   deadlines only.
+///
+/// `ports/smol` in stage's repository is such a port over smol's executor
+/// and timer, in 55 lines of code, with a pool running on it; CI runs it.
+///
 /// # Examples
 ///
 /// A runtime that spawns every task onto a thread of its own, to show the
