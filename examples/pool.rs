@@ -81,7 +81,7 @@ async fn main() {
         left = drained.left,
         "drained"
     );
-    for task in &drained.tasks.tasks {
+    for task in &drained.tasks {
         tracing::info!(task = task.index, generation = task.generation, exit = %task.exit, "worker");
     }
 }

@@ -31,6 +31,8 @@ pub mod group {
     /// [`stage::group()`](crate::group()) makes one for the current tokio
     /// runtime.
     ///
+    /// Its methods are documented on [`stage_core::group::Builder`].
+    ///
     /// # Examples
     ///
     /// ```
@@ -43,6 +45,10 @@ pub mod group {
 
     /// A running group of supervised tasks: on tokio unless started on
     /// another [`Runtime`](crate::runtime::Runtime).
+    ///
+    /// Its methods are documented on [`stage_core::group::Group`], and those
+    /// of its handle (scaling, statistics) on
+    /// [`stage_core::group::GroupHandle`].
     ///
     /// # Examples
     ///
@@ -58,6 +64,8 @@ pub mod group {
     /// A cloneable handle to a running group: scale it, watch it, ask it to
     /// end, from any task; on tokio unless the group runs on another
     /// [`Runtime`](crate::runtime::Runtime).
+    ///
+    /// Its methods are documented on [`stage_core::group::GroupHandle`].
     ///
     /// # Examples
     ///
@@ -75,6 +83,8 @@ pub mod group {
     /// A group whose tasks consume one mailbox, and that can drain it; made
     /// by [`Builder::consume`](stage_core::group::Builder::consume). On tokio
     /// unless the group runs on another [`Runtime`](crate::runtime::Runtime).
+    ///
+    /// Its methods are documented on [`stage_core::group::Pool`].
     ///
     /// # Examples
     ///

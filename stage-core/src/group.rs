@@ -360,7 +360,8 @@ impl<R: Runtime> Builder<R> {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let (jobs, inbox) = stage::mailbox::<u64>(256);
+    /// // A job, and how often a handler has taken it (kept across crashes).
+    /// let (jobs, inbox) = stage::mailbox::<(u64, u32)>(256);
     /// let (done, results) = stage::mailbox::<u64>(256);
     /// let pool = stage::group()
     ///     .name("squares")
@@ -370,8 +371,9 @@ impl<R: Runtime> Builder<R> {
     ///         let done = done.clone();
     ///         async move {
     ///             worker
-    ///                 .serve(async move |n: &mut u64| {
-    ///                     if *n % 10 == 7 && stage::group::current().unwrap().generation() == 1 {
+    ///                 .serve(async move |(n, tries): &mut (u64, u32)| {
+    ///                     *tries += 1;
+    ///                     if *n % 10 == 7 && *tries == 1 {
     ///                         panic!("job {n} crashed");
     ///                     }
     ///                     done.send(*n * *n).await.unwrap();
@@ -380,7 +382,7 @@ impl<R: Runtime> Builder<R> {
     ///         }
     ///     });
     /// for n in 0..100 {
-    ///     jobs.send(n).await.unwrap();
+    ///     jobs.send((n, 0)).await.unwrap();
     /// }
     /// let drained = pool.drain(Duration::from_secs(10)).await.unwrap();
     /// assert_eq!(drained.left, 0);

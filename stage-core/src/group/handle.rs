@@ -100,6 +100,9 @@ impl<R: Runtime> GroupHandle<R> {
     /// no warning), and are not restarted; [`Stats::stopping`](super::Stats::stopping) counts those
     /// that have not stopped yet.
     ///
+    /// A message a removed task was handling under a guard goes back to its
+    /// mailbox, and the interrupted delivery counts as one of its attempts.
+    ///
     /// # Examples
     ///
     /// ```

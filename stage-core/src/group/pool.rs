@@ -10,7 +10,7 @@ use futures_util::future::{select, Either};
 
 use super::deadline::{self, Deadline};
 use super::error::GroupError;
-use super::shutdown::{ShutdownReport, StopSignal};
+use super::shutdown::{ShutdownReport, StopSignal, TaskReport};
 use super::Group;
 use crate::mailbox::Receiver;
 use crate::runtime::Runtime;
@@ -81,6 +81,13 @@ impl<T> Worker<T> {
     /// attempt (the restarted worker, or another), and the panic goes on:
     /// the worker crashes, and the group restarts it. After the mailbox's
     /// `max_attempts` a message is a dead letter instead.
+    ///
+    /// What the handler changed in the message stays changed when it goes
+    /// back: a handler can count its attempts, or note how far it got, in
+    /// the message itself (see the example of
+    /// [`drain`](Pool::drain)). A message whose worker the group aborts (a
+    /// downscale, a stop, a deadline) goes back too, and that interrupted
+    /// delivery counts as an attempt.
     ///
     /// Returns once the mailbox is closed and drained (a [drain](Pool::drain)
     /// closes it), or when the group's stop signal is raised while it waits
@@ -186,10 +193,26 @@ pub struct Pool<T, R: Runtime> {
 pub struct DrainReport {
     /// Messages still in the mailbox when the pool ended: 0 if it drained in
     /// time. Those a task was handling at the deadline went back to it, and
-    /// count here.
+    /// count here. Take them with a receiver of the mailbox kept from
+    /// before (`pool.inbox().clone()`): the mailbox is closed, not emptied.
     pub left: usize,
-    /// How every task of the pool ended.
-    pub tasks: ShutdownReport,
+    /// How every worker ended, in task order: `was_running` is true for
+    /// those running when the drain began, which returned once the work was
+    /// done or were aborted at the deadline.
+    pub tasks: Vec<TaskReport>,
+}
+
+impl DrainReport {
+    /// How many workers the deadline aborted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(stage::group::DrainReport::default().aborted(), 0);
+    /// ```
+    pub fn aborted(&self) -> usize {
+        ShutdownReport::count_aborted(&self.tasks)
+    }
 }
 
 impl<T, R: Runtime> Pool<T, R> {
@@ -249,22 +272,26 @@ impl<T, R: Runtime> Pool<T, R> {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let (jobs, inbox) = stage::mailbox::<u32>(64);
+    /// // A job, and how often a handler has taken it.
+    /// struct Job { id: u32, tries: u32 }
+    ///
+    /// let (jobs, inbox) = stage::mailbox::<Job>(64);
     /// let pool = stage::group().tasks(2).backoff(Backoff::none()).consume(inbox, |worker| async move {
     ///     worker
-    ///         .serve(async |job: &mut u32| {
-    ///             if *job == 3 && stage::group::current().unwrap().generation() == 1 {
+    ///         .serve(async |job: &mut Job| {
+    ///             job.tries += 1; // kept if the handler crashes
+    ///             if job.id == 3 && job.tries == 1 {
     ///                 panic!("job 3 crashed its worker"); // handled again after the restart
     ///             }
     ///         })
     ///         .await
     /// });
-    /// for job in 0..10 {
-    ///     jobs.send(job).await.unwrap();
+    /// for id in 0..10 {
+    ///     jobs.send(Job { id, tries: 0 }).await.unwrap();
     /// }
     /// let drained = pool.drain(Duration::from_secs(5)).await.unwrap();
     /// assert_eq!(drained.left, 0);
-    /// assert!(jobs.send(11).await.is_err(), "the mailbox is closed");
+    /// assert!(jobs.send(Job { id: 11, tries: 0 }).await.is_err(), "the mailbox is closed");
     /// # }
     /// ```
     pub async fn drain(self, grace: Duration) -> Result<DrainReport, GroupError> {
@@ -281,15 +308,22 @@ impl<T, R: Runtime> Pool<T, R> {
             Some(at) => {
                 let mut deadline = Deadline::<R>::new(at);
                 let expired = core::future::poll_fn(|cx| deadline.poll(&runtime, cx));
-                select(pin!(handle.ended()), pin!(expired)).await;
+                if let Either::Right(_) = select(pin!(handle.ended()), pin!(expired)).await {
+                    tracing::warn!(
+                        group = &*handle.shared.name,
+                        ?grace,
+                        left = inbox.len(),
+                        "the drain's deadline passed: aborting the workers still running"
+                    );
+                }
             }
         }
         // Drained: this takes the report of how every worker returned. At
         // the deadline: whoever still runs is aborted, and reported so.
-        let tasks = group.shutdown(Duration::ZERO).await?;
+        let report = group.shutdown(Duration::ZERO).await?;
         Ok(DrainReport {
             left: inbox.len(),
-            tasks,
+            tasks: report.tasks,
         })
     }
 

@@ -165,7 +165,11 @@ impl ShutdownReport {
     /// assert_eq!(stage::group::ShutdownReport::default().aborted(), 0);
     /// ```
     pub fn aborted(&self) -> usize {
-        self.tasks
+        Self::count_aborted(&self.tasks)
+    }
+
+    pub(crate) fn count_aborted(tasks: &[TaskReport]) -> usize {
+        tasks
             .iter()
             .filter(|t| t.was_running && matches!(t.exit, Exit::Aborted))
             .count()

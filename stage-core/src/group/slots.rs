@@ -55,6 +55,8 @@ pub(crate) struct Slot<H> {
     pub(crate) last_exit: Option<Exit>,
     /// Restarts in a row without a quiet period between them.
     pub(crate) consecutive: u32,
+    /// Whether it ended because its group was draining (its work was done).
+    pub(crate) drained: bool,
     pub(crate) state: SlotState<H>,
 }
 
@@ -112,6 +114,7 @@ impl<H> Slots<H> {
             generation: 0,
             last_exit: None,
             consecutive: 0,
+            drained: false,
             state: SlotState::Vacant,
         });
         self.slots.len() - 1

@@ -320,7 +320,9 @@ where
                             index,
                             generation: slot.generation,
                             exit: slot.last_exit.take()?,
-                            was_running: false,
+                            // Running when the drain began: it returned
+                            // once the work was done.
+                            was_running: slot.drained,
                         })
                     })
                     .collect();
@@ -555,6 +557,9 @@ where
             }
             state.slots.set(index, SlotState::Ended);
             state.slots.keep_exit(index, exit);
+            if let Some(slot) = state.slots.get_mut(index) {
+                slot.drained = draining;
+            }
             return Ok(());
         }
         let now = state.now(&self.runtime);

@@ -1224,12 +1224,15 @@ pub(crate) async fn a_pool_drains_its_mailbox_while_healing_crashed_workers<R: R
         (0..200).collect::<Vec<_>>(),
         "each job once, none lost"
     );
-    assert_eq!(drained.tasks.tasks.len(), 4, "{:?}", drained.tasks);
-    assert!(drained
-        .tasks
-        .tasks
-        .iter()
-        .all(|t| matches!(t.exit, Exit::Returned)));
+    assert_eq!(drained.tasks.len(), 4, "{:?}", drained.tasks);
+    assert!(
+        drained
+            .tasks
+            .iter()
+            .all(|t| t.was_running && matches!(t.exit, Exit::Returned)),
+        "every worker was running when the drain began, and returned: {:?}",
+        drained.tasks
+    );
     assert_eq!(jobs.stats().redeliveries, 20);
 }
 
@@ -1256,7 +1259,7 @@ pub(crate) async fn a_drain_that_runs_out_of_time_says_what_was_left<R: Runtime>
     // Two workers, a second a job: four done by the deadline, two aborted
     // mid-job (their jobs went back), four never started.
     assert_eq!(drained.left, 6);
-    assert_eq!(drained.tasks.aborted(), 2);
+    assert_eq!(drained.aborted(), 2);
     assert_eq!(
         now.now() - start,
         Duration::from_millis(2500),
