@@ -181,3 +181,40 @@ async fn a_grace_period_of_a_century_is_granted_in_full() {
         stage::runtime::Exit::Returned
     ));
 }
+
+/// Runs `future` on this thread with no runtime around it: another executor.
+fn block_on_plain_thread<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn a_pool_on_a_given_runtime_drains_from_another_executor() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (jobs, inbox) = stage::mailbox::<u32>(8);
+    let pool = Builder::new(Tokio::with_handle(runtime.handle().clone()))
+        .consume(inbox, |worker| async move {
+            worker.serve(async |_job: &mut u32| {}).await
+        });
+    jobs.send_blocking(1).unwrap();
+    // The drain's deadline sleeps on the pool's runtime, not the caller's.
+    let drained = block_on_plain_thread(pool.drain(Duration::from_secs(10))).unwrap();
+    assert_eq!(drained.left, 0);
+}

@@ -522,7 +522,10 @@ impl<R: Runtime> Group<R> {
         })
         .await;
         let out = finished?;
-        self.end(Request::Stop).await.map(|_| out)
+        self.end(Request::Stop).await.map(|ending| {
+            discard(ending);
+            out
+        })
     }
 
     /// Waits until the group ends on its own: every task ended and was not
@@ -552,7 +555,7 @@ impl<R: Runtime> Group<R> {
     /// # }
     /// ```
     pub async fn join(mut self) -> Result<(), GroupError> {
-        self.wait_for_supervisor().await.map(drop)
+        self.wait_for_supervisor().await.map(discard)
     }
 
     /// Stops the group: aborts every task and waits until none runs; a
@@ -577,7 +580,7 @@ impl<R: Runtime> Group<R> {
     /// # }
     /// ```
     pub async fn stop(mut self) -> Result<(), GroupError> {
-        self.end(Request::Stop).await.map(drop)
+        self.end(Request::Stop).await.map(discard)
     }
 
     /// Shuts the group down gracefully, within one deadline: the tasks'
@@ -744,6 +747,17 @@ impl<R: Runtime> Deref for Group<R> {
 impl<R: Runtime> DerefMut for Group<R> {
     fn deref_mut(&mut self) -> &mut GroupHandle<R> {
         &mut self.handle
+    }
+}
+
+/// Drops an ending nobody asked for (a report after a stop, say) without
+/// letting a panic payload's `Drop` panic into the caller.
+fn discard<R: Runtime>(ending: Option<Ending<R>>) {
+    if let Some(Ending::ShutDown(report)) = ending {
+        report
+            .tasks
+            .into_iter()
+            .for_each(|task| drop_exit(task.exit));
     }
 }
 

@@ -97,7 +97,11 @@ impl Runtime for Tokio {
     /// A deadline more than 30 years away sleeps 30 years, as
     /// `tokio::time::sleep` does: tokio's timer panics on deadlines near the
     /// end of `Instant`'s range, and a paused clock spins on far ones.
+    ///
+    /// Made with [`Tokio::with_handle`], it sleeps on that runtime's timer,
+    /// so it can be awaited from anywhere (another executor included).
     fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
+        let _runtime = self.handle.as_ref().map(Handle::enter);
         let now = tokio::time::Instant::now();
         let far_future = now + Duration::from_secs(FAR_FUTURE_SECS);
         Box::pin(tokio::time::sleep_until(far_future.min(deadline.into())))
@@ -105,6 +109,7 @@ impl Runtime for Tokio {
 
     fn now(&self) -> Instant {
         // tokio's clock: virtual while the runtime's time is paused.
+        let _runtime = self.handle.as_ref().map(Handle::enter);
         tokio::time::Instant::now().into_std()
     }
 }

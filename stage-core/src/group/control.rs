@@ -71,11 +71,20 @@ impl Control {
 
     /// Asks for an ending and wakes the supervisor. A stop overrides any
     /// other pending request (dropping a handle mid-shutdown must stop the
-    /// group now); otherwise the first request stands.
+    /// group now), and of two shutdowns the shorter grace stands; otherwise
+    /// the first request stands.
     pub(crate) fn request(&self, request: Request) {
         {
             let mut pending = self.request.lock().unwrap_or_else(|e| e.into_inner());
-            if pending.is_none() || request == Request::Stop {
+            let replaces = match (*pending, request) {
+                (None, _) | (_, Request::Stop) => true,
+                // The shorter grace of two shutdowns.
+                (Some(Request::Shutdown { grace: was }), Request::Shutdown { grace }) => {
+                    grace < was
+                }
+                _ => false,
+            };
+            if replaces {
                 *pending = Some(request);
             }
         }

@@ -123,12 +123,13 @@ impl<T> Worker<T> {
     /// ```
     pub async fn serve(&self, mut handler: impl AsyncFnMut(&mut T)) {
         loop {
-            let next = pin!(self.inbox.recv_guarded_or_closed());
+            // The stop signal first: a shutdown does not drain a backlog.
             let stopping = pin!(self.stop.requested());
-            let delivery = match select(next, stopping).await {
-                Either::Left((Ok(delivery), _)) => delivery,
-                // Closed and drained, or asked to stop: done.
-                Either::Left((Err(_), _)) | Either::Right(_) => return,
+            let next = pin!(self.inbox.recv_guarded_or_closed());
+            let delivery = match select(stopping, next).await {
+                Either::Right((Ok(delivery), _)) => delivery,
+                // Asked to stop, or closed and drained: done.
+                Either::Left(_) | Either::Right((Err(_), _)) => return,
             };
             delivery.process(&mut handler).await;
             // Handled: a crash after this is not a crash loop.
@@ -251,7 +252,10 @@ impl<T, R: Runtime> Pool<T, R> {
     /// go back to the mailbox) and `left` says how many messages remained.
     ///
     /// A `grace` of 10,000 years or more (`Duration::MAX`) never ends: the
-    /// drain waits for the mailbox to empty.
+    /// drain waits until every worker has returned — for ever, if a worker
+    /// never can (a factory that panics on every start, a handler that
+    /// never returns). A drain asked for during a longer shutdown still ends
+    /// by its own deadline.
     ///
     /// # Errors
     ///
@@ -300,8 +304,10 @@ impl<T, R: Runtime> Pool<T, R> {
             inbox,
             runtime,
         } = self;
-        inbox.close();
+        // Draining first, then closed: a worker that finds the mailbox
+        // closed and returns must not be taken for one to restart.
         group.handle.shared.control.drain();
+        inbox.close();
         let handle = group.handle();
         match deadline::after(runtime.now(), grace) {
             None => handle.ended().await,

@@ -183,6 +183,63 @@ impl<R: Runtime> State<R> {
     fn abort_all(&self) {
         self.running.iter().for_each(|t| t.inner.abort());
     }
+
+    /// Reports of the group's tasks that no task of theirs runs now, as
+    /// they had ended last (`was_running` if they ended while draining).
+    fn idle_reports(&mut self) -> Vec<TaskReport> {
+        let mut reports = Vec::with_capacity(self.target.min(self.slots.len()));
+        for index in 0..self.target.min(self.slots.len()) {
+            let slot = self.slots.get_mut(index).expect("a slot below the count");
+            if matches!(
+                slot.state,
+                SlotState::Running { .. } | SlotState::Stopping { .. }
+            ) {
+                continue;
+            }
+            if let Some(exit) = slot.last_exit.take() {
+                reports.push(TaskReport {
+                    index,
+                    generation: slot.generation,
+                    exit,
+                    was_running: slot.drained,
+                });
+            }
+        }
+        reports
+    }
+
+    /// Waits for every running task to end, adding to `reports` those of
+    /// the group's tasks (a task removed by a downscale and still stopping
+    /// is not one, unless an upscale brought its place back).
+    fn poll_reported_exits(
+        &mut self,
+        cx: &mut Context<'_>,
+        reports: &mut Vec<TaskReport>,
+    ) -> Poll<()> {
+        let (target, slots, stats) = (self.target, &mut self.slots, &mut self.stats);
+        poll_exits(&mut self.running, cx, |index, generation, exit| {
+            let reported = index < target
+                && matches!(
+                    slots.get(index).map(|s| &s.state),
+                    Some(SlotState::Running { .. } | SlotState::Stopping { wanted: true })
+                );
+            if !reported {
+                return drop_exit(exit);
+            }
+            // The group aborted those it aborted: only what the tasks did
+            // themselves is counted.
+            if !matches!(exit, Exit::Aborted) {
+                stats.count(&exit);
+            }
+            slots.set(index, SlotState::Ended);
+            reports.push(TaskReport {
+                index,
+                generation,
+                exit,
+                was_running: true,
+            });
+        })
+    }
 }
 
 /// Handles the exits of `running` as they come, at most [`TURN_BUDGET`] in
@@ -283,6 +340,7 @@ where
             }
         };
 
+        let mut report = None;
         match end {
             End::Shutdown(grace) => {
                 let shut_down = AssertUnwindSafe(self.shut_down(grace, &mut state));
@@ -311,31 +369,27 @@ where
             }
             End::GaveUp(error) => self.set_ending(Ending::Failed(error)),
             end @ End::Panicked(_) => self.fail(end),
-            End::Finished if self.shared.control.is_draining() => {
-                // Drained: every task returned; how each ended last.
-                let tasks = (0..state.target.min(state.slots.len()))
-                    .filter_map(|index| {
-                        let slot = state.slots.get_mut(index)?;
-                        Some(TaskReport {
-                            index,
-                            generation: slot.generation,
-                            exit: slot.last_exit.take()?,
-                            // Running when the drain began: it returned
-                            // once the work was done.
-                            was_running: slot.drained,
-                        })
-                    })
-                    .collect();
-                self.set_ending(Ending::ShutDown(ShutdownReport { tasks }));
-            }
-            End::Stopped | End::Finished => {}
+            // Stopped, or ended on its own (drained, say): a report of every
+            // task is kept for a shutdown or drain that asks after the fact.
+            End::Stopped | End::Finished => report = Some(state.idle_reports()),
         }
         // Nothing outlives the group: abort every task and wait for each.
         state.abort_all();
-        core::future::poll_fn(|cx| {
-            poll_exits(&mut state.running, cx, |_, _, exit| drop_exit(exit))
-        })
-        .await;
+        match &mut report {
+            Some(reports) => {
+                core::future::poll_fn(|cx| state.poll_reported_exits(cx, reports)).await;
+                reports.sort_by_key(|r| r.index);
+            }
+            None => {
+                core::future::poll_fn(|cx| {
+                    poll_exits(&mut state.running, cx, |_, _, exit| drop_exit(exit))
+                })
+                .await;
+            }
+        }
+        if let Some(tasks) = report {
+            self.set_ending(Ending::ShutDown(ShutdownReport { tasks }));
+        }
         state.timers.clear();
         let stats = Stats {
             running: 0,
@@ -650,22 +704,7 @@ where
         tracing::info!(group = &*self.shared.name, ?grace, "shutting down");
         self.signal.request();
         state.timers.clear();
-        // The tasks not running now are reported as they had ended last.
-        let mut reports = Vec::with_capacity(state.target.min(state.slots.len()));
-        for index in 0..state.target.min(state.slots.len()) {
-            let slot = state.slots.get_mut(index).expect("a slot below the count");
-            if matches!(slot.state, SlotState::Running { .. }) {
-                continue;
-            }
-            if let Some(exit) = slot.last_exit.take() {
-                reports.push(TaskReport {
-                    index,
-                    generation: slot.generation,
-                    exit,
-                    was_running: false,
-                });
-            }
-        }
+        let mut reports = state.idle_reports();
         let mut aborted = !self.graceful;
         if aborted {
             state.abort_all();
@@ -673,7 +712,21 @@ where
         core::future::poll_fn(|cx| {
             let control = &self.shared.control;
             control.register(cx.waker());
-            let stop = control.take_request() == Some(Request::Stop);
+            let mut stop = false;
+            match control.take_request() {
+                Some(Request::Stop) => stop = true,
+                // A later shutdown (a drain's deadline, say) may only bring
+                // the deadline closer.
+                Some(Request::Shutdown { grace }) => {
+                    match deadline::after(self.runtime.now(), grace) {
+                        Some(at) if deadline.as_ref().is_none_or(|d| at < d.at()) => {
+                            deadline = Some(Deadline::new(at));
+                        }
+                        _ => {}
+                    }
+                }
+                Some(Request::Release) | None => {}
+            }
             let expired = deadline
                 .as_mut()
                 .is_some_and(|d| d.poll(&self.runtime, cx).is_ready());
@@ -684,29 +737,7 @@ where
                 deadline = None;
                 state.abort_all();
             }
-            let (running, slots, stats) = (&mut state.running, &mut state.slots, &mut state.stats);
-            poll_exits(running, cx, |index, generation, exit| {
-                // Tasks of slots removed by a downscale were aborted on
-                // purpose before the shutdown; they are not in its report.
-                if !matches!(
-                    slots.get(index).map(|s| &s.state),
-                    Some(SlotState::Running { .. })
-                ) {
-                    return drop_exit(exit);
-                }
-                // The group aborted those it aborted: only what the tasks
-                // did themselves is counted.
-                if !matches!(exit, Exit::Aborted) {
-                    stats.count(&exit);
-                }
-                slots.set(index, SlotState::Ended);
-                reports.push(TaskReport {
-                    index,
-                    generation,
-                    exit,
-                    was_running: true,
-                });
-            })
+            state.poll_reported_exits(cx, &mut reports)
         })
         .await;
         reports.sort_by_key(|r| r.index);

@@ -181,7 +181,12 @@ std::thread_local! {
 /// assert!(stage::group::current().is_none());
 /// ```
 pub fn current() -> Option<TaskId> {
-    CURRENT.with(|current| current.borrow().as_ref().map(|task| task.id.clone()))
+    // `try_with`: `None` rather than a panic while the thread's locals are
+    // destroyed (the panic hook of `trace_task_panics` calls this).
+    CURRENT
+        .try_with(|current| current.borrow().as_ref().map(|task| task.id.clone()))
+        .ok()
+        .flatten()
 }
 
 /// Tells the group that the calling task did useful work: its next failure
@@ -211,7 +216,7 @@ pub fn current() -> Option<TaskId> {
 /// # }
 /// ```
 pub fn made_progress() {
-    CURRENT.with(|current| {
+    let _ = CURRENT.try_with(|current| {
         if let Some(task) = &*current.borrow() {
             // Relaxed: see `Incarnation::made_progress`.
             task.progress.store(true, Ordering::Relaxed);
@@ -226,11 +231,12 @@ pub(crate) fn enter<T>(task: &Arc<Incarnation>, f: impl FnOnce() -> T) -> T {
     impl Drop for Restore {
         fn drop(&mut self) {
             let previous = self.0.take();
-            CURRENT.with(|current| *current.borrow_mut() = previous);
+            let _ = CURRENT.try_with(|current| *current.borrow_mut() = previous);
         }
     }
     let _entered = task.span.enter();
-    let _restore = Restore(CURRENT.with(|current| current.borrow_mut().replace(Arc::clone(task))));
+    let previous = CURRENT.try_with(|current| current.borrow_mut().replace(Arc::clone(task)));
+    let _restore = Restore(previous.ok().flatten());
     f()
 }
 
@@ -266,7 +272,8 @@ impl<F: Future> Future for Supervised<F> {
 /// panic hook's lines on stderr; other panics go to the hook that was
 /// installed before (the standard one, unless replaced).
 ///
-/// Each panic of a group's task becomes one event at error level, in the
+/// Each panic inside a group's task — also one the task catches itself —
+/// becomes one event at error level, in the
 /// task's span (`group`, `task`, `generation`), with the panic's message
 /// (`panic`) and `location`. The group goes on counting and restarting the
 /// task as before; its own events say what it did about it.

@@ -73,6 +73,9 @@ macro_rules! all_scenarios {
             a_pool_shut_down_without_draining_leaves_the_queue_as_it_is,
             a_task_that_made_progress_restarts_at_once_under_the_default_backoff,
             a_task_that_panics_at_once_restarts_at_most_twice_a_second_by_default,
+            a_drain_ends_by_its_deadline_even_during_a_longer_shutdown,
+            a_shutdown_of_a_group_that_ended_on_its_own_names_every_task,
+            a_drain_cut_short_by_a_stop_still_names_every_worker,
         );
     };
 }
@@ -1270,29 +1273,35 @@ pub(crate) async fn a_drain_that_runs_out_of_time_says_what_was_left<R: Runtime>
 pub(crate) async fn a_pool_shut_down_without_draining_leaves_the_queue_as_it_is<R: Runtime>(rt: R) {
     let (jobs, inbox) = stage::mailbox::<u32>(16);
     let (took, taken) = stage::mailbox::<u32>(16);
+    let clock = rt.clone();
     let pool = Builder::new(rt).consume(inbox, move |worker| {
-        let took = took.clone();
+        let (took, clock) = (took.clone(), clock.clone());
         async move {
             worker
-                .serve(async move |job: &mut u32| took.send(*job).await.unwrap())
+                .serve(async move |job: &mut u32| {
+                    took.send(*job).await.unwrap();
+                    clock
+                        .sleep_until(clock.now() + Duration::from_secs(1))
+                        .await;
+                })
                 .await
         }
     });
-    jobs.send(1).await.unwrap();
-    assert_eq!(taken.recv().await, 1);
-    // The worker waits for the next job; the shutdown's signal ends it.
+    for job in 0..10 {
+        jobs.send(job).await.unwrap();
+    }
+    assert_eq!(taken.recv().await, 0);
+    // The worker finishes the job it holds, then stops at the signal: a
+    // shutdown does not work through the backlog.
     let report = pool
         .into_group()
         .shutdown(Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!(report.aborted(), 0);
-    jobs.send(2).await.unwrap();
-    assert_eq!(
-        jobs.len(),
-        1,
-        "the mailbox stays open, and nothing took job 2"
-    );
+    assert!(taken.try_recv().is_err(), "a second job was started");
+    assert_eq!(jobs.len(), 9, "the rest stays queued");
+    jobs.send(10).await.unwrap(); // and the mailbox open
 }
 
 pub(crate) async fn a_task_that_made_progress_restarts_at_once_under_the_default_backoff<
@@ -1350,4 +1359,71 @@ pub(crate) async fn a_task_that_panics_at_once_restarts_at_most_twice_a_second_b
         (600..=1_212).contains(&started),
         "{started} starts in ten minutes"
     );
+}
+
+pub(crate) async fn a_drain_ends_by_its_deadline_even_during_a_longer_shutdown<R: Runtime>(rt: R) {
+    let (jobs, inbox) = stage::mailbox::<u32>(4);
+    let clock = rt.clone();
+    let pool = Builder::new(rt).consume(inbox, |worker| async move {
+        worker
+            .serve(async |_job: &mut u32| std::future::pending::<()>().await)
+            .await
+    });
+    jobs.send(1).await.unwrap();
+    tick(&clock).await;
+    pool.handle().request_shutdown(Duration::from_secs(3600));
+    let start = clock.now();
+    let drained = pool.drain(Duration::from_secs(1)).await.unwrap();
+    assert_eq!(
+        clock.now() - start,
+        Duration::from_secs(1),
+        "the drain's deadline holds"
+    );
+    assert_eq!((drained.left, drained.aborted()), (1, 1));
+}
+
+pub(crate) async fn a_shutdown_of_a_group_that_ended_on_its_own_names_every_task<R: Runtime>(
+    rt: R,
+) {
+    let mut group = Builder::new(rt)
+        .tasks(3)
+        .restart(Restart::Never)
+        .spawn(|| async {});
+    wait_for(&mut group, |s| s.returned == 3).await;
+    let report = group.shutdown(Duration::from_secs(1)).await.unwrap();
+    let tasks: Vec<_> = report
+        .tasks
+        .iter()
+        .map(|t| (t.index, t.was_running))
+        .collect();
+    assert_eq!(tasks, [(0, false), (1, false), (2, false)]);
+    assert!(report
+        .tasks
+        .iter()
+        .all(|t| matches!(t.exit, Exit::Returned)));
+}
+
+pub(crate) async fn a_drain_cut_short_by_a_stop_still_names_every_worker<R: Runtime>(rt: R) {
+    let (jobs, inbox) = stage::mailbox::<u32>(4);
+    let clock = rt.clone();
+    let pool = Builder::new(rt)
+        .tasks(2)
+        .consume(inbox, |worker| async move {
+            worker
+                .serve(async |_job: &mut u32| std::future::pending::<()>().await)
+                .await
+        });
+    jobs.send(1).await.unwrap();
+    tick(&clock).await;
+    let handle = pool.handle();
+    let stopper = async {
+        tick(&clock).await;
+        handle.request_stop();
+    };
+    let (drained, ()) =
+        futures_util::future::join(pool.drain(Duration::from_secs(3600)), stopper).await;
+    let drained = drained.unwrap();
+    assert_eq!(drained.left, 1, "the job held went back");
+    let tasks: Vec<_> = drained.tasks.iter().map(|t| t.index).collect();
+    assert_eq!(tasks, [0, 1]);
 }
