@@ -138,6 +138,14 @@ pub(crate) async fn wait_for<R: Runtime>(
     }
 }
 
+/// The time between consecutive starts, in milliseconds.
+pub(crate) fn gaps_in_ms(starts: &[Instant]) -> Vec<u128> {
+    starts
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_millis())
+        .collect()
+}
+
 /// Runs `future`, failing the test if it has not completed within an hour
 /// of the runtime's (virtual or paused) time: a hang becomes a failure.
 pub(crate) async fn within_an_hour<R: Runtime, T>(clock: &R, future: impl Future<Output = T>) -> T {
@@ -243,10 +251,7 @@ pub(crate) async fn backoff_delays_restarts_of_a_task_that_keeps_failing<R: Runt
     wait_for(&mut group, |s| s.started >= 6).await;
     group.stop().await.unwrap();
     let starts = starts.lock().unwrap();
-    let gaps: Vec<u128> = starts
-        .windows(2)
-        .map(|w| (w[1] - w[0]).as_millis())
-        .collect();
+    let gaps = gaps_in_ms(&starts);
     // Immediate, then 100 ms doubling, capped at 300 ms.
     assert_eq!(gaps[..5], [0, 100, 200, 300, 300]);
 }
@@ -277,10 +282,7 @@ pub(crate) async fn backoff_starts_over_after_a_quiet_period<R: Runtime>(rt: R) 
     wait_for(&mut group, |s| s.started >= 6).await;
     group.stop().await.unwrap();
     let starts = starts.lock().unwrap();
-    let gaps: Vec<u128> = starts
-        .windows(2)
-        .map(|w| (w[1] - w[0]).as_millis())
-        .collect();
+    let gaps = gaps_in_ms(&starts);
     // 0, 100, 200 ms; then 5 s of good running, an immediate restart (within
     // that gap), and the series starts over at 100 ms (not 400 ms).
     assert_eq!(gaps[..5], [0, 100, 200, 5000, 100]);
@@ -1331,10 +1333,7 @@ pub(crate) async fn a_task_that_made_progress_restarts_at_once_under_the_default
     wait_for(&mut group, |s| s.started >= 9).await;
     group.stop().await.unwrap();
     let starts = starts.lock().unwrap();
-    let gaps: Vec<u128> = starts
-        .windows(2)
-        .map(|w| (w[1] - w[0]).as_millis())
-        .collect();
+    let gaps = gaps_in_ms(&starts);
     // Three immediate restarts, then 10 ms, 20 ms while crash-looping;
     // then, after progress, immediate every time.
     assert_eq!(gaps[..8], [0, 0, 0, 10, 20, 0, 0, 0]);
