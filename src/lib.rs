@@ -127,6 +127,101 @@ pub mod runtime {
     pub use stage_tokio::{Tokio, TokioAbortHandle, TokioTask};
 }
 
+/// Supervision trees on tokio: supervisors of workers, groups and other
+/// supervisors, restarting them by strategy. Start one with
+/// [`supervisor()`](crate::supervisor()).
+///
+/// # Examples
+///
+/// ```
+/// use stage::supervisor::{Child, Strategy};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let tree = stage::supervisor()
+///     .name("app")
+///     .strategy(Strategy::OneForAll)
+///     .child(Child::worker("db", |stop| async move { stop.requested().await }))
+///     .spawn();
+/// tree.stop().await.unwrap();
+/// # }
+/// ```
+pub mod supervisor {
+    pub use stage_core::supervisor::{
+        ChildExit, ChildReport, Restarted, ShutdownReport, StopMode, Strategy, SupervisorError,
+        DEFAULT_RESTARTS, DEFAULT_WITHIN,
+    };
+
+    /// A supervisor's settings and children, before it starts: on tokio
+    /// unless given another [`Runtime`](crate::runtime::Runtime).
+    ///
+    /// Its methods are documented on [`stage_core::supervisor::Builder`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let builder: stage::supervisor::Builder = stage::supervisor().name("app");
+    /// builder.spawn().stop().await.unwrap();
+    /// # }
+    /// ```
+    pub type Builder<R = crate::runtime::Tokio> = stage_core::supervisor::Builder<R>;
+
+    /// A running supervisor: on tokio unless started on another
+    /// [`Runtime`](crate::runtime::Runtime).
+    ///
+    /// Its methods are documented on [`stage_core::supervisor::Supervisor`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree: stage::supervisor::Supervisor = stage::supervisor().spawn();
+    /// tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub type Supervisor<R = crate::runtime::Tokio> = stage_core::supervisor::Supervisor<R>;
+
+    /// A child of a supervisor: a worker, a group, or another supervisor;
+    /// on tokio unless given another [`Runtime`](crate::runtime::Runtime).
+    ///
+    /// Its methods are documented on [`stage_core::supervisor::Child`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::supervisor::Child;
+    ///
+    /// let worker: Child = Child::worker("ticker", |stop| async move { stop.requested().await });
+    /// # drop(worker);
+    /// ```
+    pub type Child<R = crate::runtime::Tokio> = stage_core::supervisor::Child<R>;
+}
+
+/// Starts building a supervisor on the current tokio runtime: no children
+/// yet, [`Strategy::OneForOne`](supervisor::Strategy::OneForOne), and the
+/// default restart intensity.
+///
+/// # Examples
+///
+/// ```
+/// use stage::supervisor::Child;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let tree = stage::supervisor()
+///     .name("app")
+///     .child(Child::worker("server", |stop| async move { stop.requested().await }))
+///     .spawn();
+/// tree.stop().await.unwrap();
+/// # }
+/// ```
+pub fn supervisor() -> supervisor::Builder {
+    stage_core::supervisor::Builder::new(stage_tokio::Tokio::current())
+}
+
 /// Starts building a task group on the current tokio runtime: one task,
 /// restarted however it ends, with a capped backoff when it keeps failing.
 ///

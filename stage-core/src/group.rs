@@ -16,18 +16,18 @@
 //! The examples use the `stage` crate, which binds groups to tokio
 //! (`stage::group()` is `Builder::new(Tokio::current())`).
 
-mod control;
-mod deadline;
+pub(crate) mod control;
+pub(crate) mod deadline;
 mod error;
 mod handle;
-mod policy;
+pub(crate) mod policy;
 mod pool;
 mod shutdown;
 mod slots;
 mod stats;
 mod supervisor;
 mod task;
-mod timers;
+pub(crate) mod timers;
 
 #[cfg(test)]
 mod tests;
@@ -666,6 +666,18 @@ impl<R: Runtime> Group<R> {
             }
             // It had ended on its own before: no task was running.
             _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Waits until the group has ended; takes its shutdown report, if it
+    /// left one (a supervisor asks this of a group child it stopped).
+    pub(crate) async fn wait_report(mut self) -> Result<Option<ShutdownReport>, GroupError> {
+        match self.wait_for_supervisor().await? {
+            Some(Ending::ShutDown(report)) => Ok(Some(report)),
+            other => {
+                discard(other);
+                Ok(None)
+            }
         }
     }
 

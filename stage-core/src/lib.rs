@@ -16,6 +16,8 @@
 pub mod group;
 pub mod mailbox;
 pub mod runtime;
+#[cfg(not(loom))]
+pub mod supervisor;
 mod sync;
 
 pub use mailbox::mailbox;

@@ -7,5 +7,7 @@
 pub(crate) mod group_scenarios;
 #[allow(dead_code)]
 pub(crate) mod recorder;
+#[allow(dead_code, unused_macros, unused_imports)]
+pub(crate) mod tree_scenarios;
 #[allow(dead_code)]
 pub(crate) mod virtual_runtime;

@@ -1,0 +1,472 @@
+//! Supervision trees: supervisors of workers, groups and other supervisors,
+//! restarting them by strategy (OTP's `one_for_one`, `one_for_all`,
+//! `rest_for_one`), and giving up — up to their parent, or at the root to
+//! the caller, with a typed error — when restarts come too fast.
+//!
+//! A [`Builder`] lists the [children](Child) in start order; [`spawn`]
+//! starts them, and a supervisor task that restarts them. The
+//! [`Supervisor`] it returns waits for the tree to end ([`join`]), stops it
+//! ([`stop`]), or shuts it down under one deadline with a report of every
+//! child ([`shutdown`]). Dropping it stops the tree: nothing outlives it.
+//!
+//! Groups are children in two ways: a group that heals its own tasks and
+//! fails only when it gives up ([`Child::group`]), and a group whose task
+//! failures are the supervisor's to handle ([`Child::linked_group`]): two
+//! linked groups under [`Strategy::OneForAll`] restart together, and the
+//! mailboxes between them, being yours, keep their messages.
+//!
+//! The examples use the `stage` crate (`stage::supervisor()` is
+//! `Builder::new(Tokio::current())`).
+//!
+//! [`spawn`]: Builder::spawn
+//! [`join`]: Supervisor::join
+//! [`stop`]: Supervisor::stop
+//! [`shutdown`]: Supervisor::shutdown
+
+mod child;
+mod error;
+mod strategy;
+mod tree;
+
+use core::fmt;
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub use child::Child;
+pub use error::{ChildExit, ChildReport, Restarted, ShutdownReport, SupervisorError};
+pub use strategy::{StopMode, Strategy};
+
+use crate::group::control::{Control, Request};
+use crate::group::policy::Intensity;
+use crate::group::{Backoff, StopSignal};
+use crate::runtime::{drop_exit, Exit, Runtime};
+use crate::sync::Arc;
+use tree::{Ending, Shared, Tree};
+
+/// How many restarts a supervisor allows within [`DEFAULT_WITHIN`] unless
+/// told otherwise (see [`Builder::intensity`]).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(stage::supervisor::DEFAULT_RESTARTS, 5);
+/// ```
+pub const DEFAULT_RESTARTS: u32 = 5;
+
+/// The window of the default restart intensity (see [`Builder::intensity`]).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(stage::supervisor::DEFAULT_WITHIN, std::time::Duration::from_secs(10));
+/// ```
+pub const DEFAULT_WITHIN: Duration = Duration::from_secs(10);
+
+/// A supervisor's settings and children, before it starts.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use stage::supervisor::{Child, Strategy};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let tree = stage::supervisor()
+///     .name("app")
+///     .strategy(Strategy::RestForOne)
+///     .intensity(3, Duration::from_secs(5))
+///     .child(Child::worker("db", |stop| async move { stop.requested().await }))
+///     .child(Child::worker("api", |stop| async move { stop.requested().await }))
+///     .spawn();
+/// let report = tree.shutdown(Duration::from_secs(5)).await.unwrap();
+/// // Stopped in reverse order, reported in start order.
+/// let paths: Vec<_> = report.children.iter().map(|c| c.path.as_str()).collect();
+/// assert_eq!(paths, ["app/db", "app/api"]);
+/// # }
+/// ```
+#[must_use = "a supervisor starts only when `spawn` is called"]
+pub struct Builder<R: Runtime> {
+    runtime: R,
+    name: Arc<str>,
+    /// The parent's path, for a child supervisor.
+    parent: Option<Arc<str>>,
+    strategy: Strategy,
+    intensity: Intensity,
+    backoff: Backoff,
+    children: Vec<Child<R>>,
+}
+
+impl<R: Runtime> Builder<R> {
+    /// A supervisor with no children yet, [`Strategy::OneForOne`], the
+    /// default intensity and backoff, on `runtime`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::runtime::Tokio;
+    /// use stage::supervisor::Builder;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = Builder::new(Tokio::current()).spawn();
+    /// tree.join().await.unwrap(); // no children: it has nothing to do
+    /// # }
+    /// ```
+    pub fn new(runtime: R) -> Self {
+        Self {
+            runtime,
+            name: Arc::from("supervisor"),
+            parent: None,
+            strategy: Strategy::default(),
+            intensity: Intensity::new(DEFAULT_RESTARTS, DEFAULT_WITHIN),
+            backoff: Backoff::default(),
+            children: Vec::new(),
+        }
+    }
+
+    /// The supervisor's name, the last part of its path in events, errors
+    /// and reports (default `"supervisor"`; a child supervisor is named by
+    /// its [`Child`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor().name("app").spawn();
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn name(mut self, name: impl AsRef<str>) -> Self {
+        self.name = Arc::from(name.as_ref());
+        self
+    }
+
+    /// Which children restart when one fails; see [`Strategy`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::supervisor::Strategy;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor().strategy(Strategy::OneForAll).spawn();
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// Restart intensity, over all children: if they need more than
+    /// `restarts` restarts within `within`, the supervisor stops every
+    /// child, in reverse order, and fails — its parent handles that as a
+    /// child's failure; at the root, [`join`](Supervisor::join) reports it.
+    ///
+    /// On by default ([`DEFAULT_RESTARTS`] within [`DEFAULT_WITHIN`]), unlike
+    /// a group's: a group is a leaf that heals its tasks for as long as it
+    /// runs, while a supervisor's job is also to give up on what it cannot
+    /// heal, so that a parent restarts more of the tree, or the root
+    /// reports why it stopped. With backoff between restarts, a child that
+    /// crashes on every start uses up the default in a second or two.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor().intensity(1, Duration::from_secs(5)).spawn();
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn intensity(mut self, restarts: u32, within: Duration) -> Self {
+        self.intensity = Intensity::new(restarts, within);
+        self
+    }
+
+    /// The wait before restarting a child that keeps failing; see
+    /// [`Backoff`]. The children its failure affects wait with it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::group::Backoff;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor().backoff(Backoff::none()).spawn();
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Adds a child, started after those added before it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::supervisor::Child;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor()
+    ///     .child(Child::worker("first", |stop| async move { stop.requested().await }))
+    ///     .child(Child::worker("second", |stop| async move { stop.requested().await }))
+    ///     .spawn();
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn child(mut self, child: Child<R>) -> Self {
+        self.children.push(child);
+        self
+    }
+
+    /// Places a child supervisor under its parent's path.
+    pub(crate) fn under(mut self, parent: &Arc<str>) -> Self {
+        self.parent = Some(Arc::clone(parent));
+        self
+    }
+
+    /// Starts the supervisor: its children, in order, and a task that
+    /// restarts them.
+    ///
+    /// # Panics
+    ///
+    /// Where the runtime's `spawn` panics (for tokio: outside a runtime).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::supervisor::Child;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor()
+    ///     .child(Child::worker("server", |stop| async move { stop.requested().await }))
+    ///     .spawn();
+    /// tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn spawn(self) -> Supervisor<R> {
+        let path: Arc<str> = match &self.parent {
+            Some(parent) => Arc::from(format!("{parent}/{}", self.name)),
+            None => Arc::clone(&self.name),
+        };
+        let shared = Arc::new(Shared {
+            path,
+            control: Control::new(0, 0),
+            ending: Mutex::new(None),
+            ended: StopSignal::default(),
+        });
+        let tree = Tree {
+            runtime: self.runtime.clone(),
+            shared: Arc::clone(&shared),
+            strategy: self.strategy,
+            intensity: self.intensity,
+            backoff: self.backoff,
+            children: self.children,
+        };
+        let task = self.runtime.spawn(tree.run());
+        Supervisor {
+            shared,
+            task: Some(task),
+        }
+    }
+}
+
+impl<R: Runtime> Clone for Builder<R> {
+    fn clone(&self) -> Self {
+        Self {
+            runtime: self.runtime.clone(),
+            name: Arc::clone(&self.name),
+            parent: self.parent.clone(),
+            strategy: self.strategy,
+            intensity: Intensity::new(self.intensity.restarts(), self.intensity.within()),
+            backoff: self.backoff,
+            children: self.children.clone(),
+        }
+    }
+}
+
+impl<R: Runtime> fmt::Debug for Builder<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("name", &&*self.name)
+            .field("strategy", &self.strategy)
+            .field("children", &self.children)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A running supervisor: the root of a tree, or of a subtree.
+///
+/// Dropping it stops the tree: every child is stopped, right after.
+///
+/// # Examples
+///
+/// ```
+/// use stage::supervisor::Child;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let tree = stage::supervisor()
+///     .child(Child::worker("server", |stop| async move { stop.requested().await }))
+///     .spawn();
+/// tree.stop().await.unwrap();
+/// # }
+/// ```
+#[must_use = "dropping a supervisor stops its tree"]
+pub struct Supervisor<R: Runtime> {
+    shared: Arc<Shared>,
+    /// `None` once awaited.
+    task: Option<R::Task>,
+}
+
+impl<R: Runtime> Supervisor<R> {
+    /// Waits until the tree ends on its own: every child ended and was not
+    /// restarted, or the supervisor gave up.
+    ///
+    /// # Errors
+    ///
+    /// The [`SupervisorError`] if it gave up, or if its task failed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the returned future drops the supervisor, which stops the
+    /// tree.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::group::Restart;
+    /// use stage::supervisor::Child;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor()
+    ///     .child(Child::worker("migration", |_stop| async {}).restart(Restart::OnFailure))
+    ///     .spawn();
+    /// tree.join().await.unwrap();
+    /// # }
+    /// ```
+    pub async fn join(mut self) -> Result<(), SupervisorError> {
+        self.wait_report().await.map(drop)
+    }
+
+    /// Stops the tree: every child is aborted, in reverse start order, and
+    /// waited for.
+    ///
+    /// # Errors
+    ///
+    /// The [`SupervisorError`] if the supervisor had given up before.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the returned future drops the supervisor: the children are
+    /// still stopped, but nothing waits for them.
+    ///
+    /// # Examples
+    ///
+    /// See [`Supervisor`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// stage::supervisor().spawn().stop().await.unwrap();
+    /// # }
+    /// ```
+    pub async fn stop(mut self) -> Result<(), SupervisorError> {
+        self.shared.control.request(Request::Stop);
+        self.wait_report().await.map(drop)
+    }
+
+    /// Shuts the tree down under one deadline: the children are stopped in
+    /// reverse start order, each by its [`StopMode`] but none past the
+    /// deadline, and the report says how every child ended, by path.
+    ///
+    /// # Errors
+    ///
+    /// The [`SupervisorError`] if the supervisor had given up before.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the returned future drops the supervisor, which cuts the
+    /// shutdown short: the children still running are aborted.
+    ///
+    /// # Examples
+    ///
+    /// See [`Builder`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let report = stage::supervisor().spawn().shutdown(Duration::from_secs(1)).await.unwrap();
+    /// assert!(report.children.is_empty());
+    /// # }
+    /// ```
+    pub async fn shutdown(mut self, grace: Duration) -> Result<ShutdownReport, SupervisorError> {
+        self.shared.control.request(Request::Shutdown { grace });
+        Ok(self.wait_report().await?.unwrap_or_default())
+    }
+
+    /// Waits until the supervisor has ended; takes its report, if it left
+    /// one.
+    pub(crate) async fn wait_report(&mut self) -> Result<Option<ShutdownReport>, SupervisorError> {
+        if let Some(task) = self.task.take() {
+            let exit = task.await;
+            let supervisor = self.shared.path.to_string();
+            let error = match &exit {
+                Exit::Returned => None,
+                Exit::Panicked(_) => Some(SupervisorError::SupervisorPanicked {
+                    supervisor,
+                    message: exit.panic_message().map(str::to_owned),
+                }),
+                Exit::Aborted => Some(SupervisorError::SupervisorAborted { supervisor }),
+            };
+            drop_exit(exit);
+            if let Some(error) = error {
+                return Err(error);
+            }
+        }
+        let ending = self
+            .shared
+            .ending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        match ending {
+            Some(Ending::Failed(error)) => Err(error),
+            Some(Ending::ShutDown(report)) => Ok(Some(report)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
+    }
+}
+
+impl<R: Runtime> Drop for Supervisor<R> {
+    fn drop(&mut self) {
+        self.shared.control.request(Request::Stop);
+    }
+}
+
+impl<R: Runtime> fmt::Debug for Supervisor<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("path", &&*self.shared.path)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,310 @@
+//! What a supervisor supervises: its children, each with a name, a kind,
+//! a restart type and a way to be stopped.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use std::time::Duration;
+
+use super::strategy::StopMode;
+use super::Builder;
+use crate::group::{self, Restart, StopSignal};
+use crate::runtime::Runtime;
+use crate::sync::Arc;
+
+/// A future a child runs, boxed: children of one supervisor differ.
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Makes a child's future for each of its starts; cloned for each
+/// incarnation of a group or supervisor that holds it.
+pub(crate) trait Factory: Send + Sync + 'static {
+    fn make(&mut self, stop: StopSignal) -> BoxFuture<()>;
+    fn clone_box(&self) -> Box<dyn Factory>;
+}
+
+impl<F, Fut> Factory for F
+where
+    F: FnMut(StopSignal) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    fn make(&mut self, stop: StopSignal) -> BoxFuture<()> {
+        Box::pin(self(stop))
+    }
+
+    fn clone_box(&self) -> Box<dyn Factory> {
+        Box::new(self.clone())
+    }
+}
+
+/// The kinds of children.
+pub(crate) enum Kind<R: Runtime> {
+    /// One task, made anew by the factory at each start.
+    Worker(Box<dyn Factory>),
+    /// A group of tasks. Unless `linked`, it heals its own tasks and fails
+    /// (as a child) only when it gives up; if `linked`, any failure of one
+    /// of its tasks is the supervisor's to handle.
+    Group {
+        builder: group::Builder<R>,
+        factory: Box<dyn Factory>,
+        linked: bool,
+    },
+    /// A supervisor of its own: trees of any depth.
+    Supervisor(Builder<R>),
+}
+
+/// A child of a [supervisor](super::Builder): a worker, a group, or another
+/// supervisor, with a name, a restart type and a stop mode.
+///
+/// # Examples
+///
+/// ```
+/// use stage::group::Restart;
+/// use stage::supervisor::{Child, StopMode};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let flusher = Child::worker("flusher", |stop| async move { stop.requested().await })
+///     .restart(Restart::OnFailure)
+///     .stop_mode(StopMode::Abort);
+/// let tree = stage::supervisor().name("app").child(flusher).spawn();
+/// tree.stop().await.unwrap();
+/// # }
+/// ```
+#[must_use = "a child does nothing until it is given to a supervisor"]
+pub struct Child<R: Runtime> {
+    pub(crate) name: Arc<str>,
+    pub(crate) kind: Kind<R>,
+    pub(crate) restart: Restart,
+    pub(crate) stop: StopMode,
+}
+
+impl<R: Runtime> Child<R> {
+    fn new(name: impl AsRef<str>, kind: Kind<R>) -> Self {
+        Self {
+            name: Arc::from(name.as_ref()),
+            kind,
+            restart: Restart::Always,
+            stop: StopMode::default(),
+        }
+    }
+
+    /// A worker: one supervised task, made by `factory` at each start. The
+    /// factory gets the worker's [`StopSignal`], raised when the
+    /// supervisor stops it gracefully.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use stage::supervisor::Child;
+    ///
+    /// let tree = stage::supervisor()
+    ///     .child(Child::worker("ticker", |stop| async move {
+    ///         while !stop.is_requested() {
+    ///             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    ///         }
+    ///     }))
+    ///     .spawn();
+    /// tree.shutdown(std::time::Duration::from_secs(1)).await.unwrap();
+    /// # }
+    /// ```
+    pub fn worker<F, Fut>(name: impl AsRef<str>, factory: F) -> Self
+    where
+        F: FnMut(StopSignal) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        Self::new(name, Kind::Worker(Box::new(factory)))
+    }
+
+    /// A group that heals its own tasks, as groups do, and fails as a child
+    /// only when it gives up (its [`intensity`](group::Builder::intensity)
+    /// exceeded); its tasks get the group's [`StopSignal`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use stage::supervisor::Child;
+    ///
+    /// let workers = Child::group("workers", stage::group().tasks(4), |_stop| async {
+    ///     std::future::pending::<()>().await
+    /// });
+    /// let tree = stage::supervisor().child(workers).spawn();
+    /// tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn group<F, Fut>(name: impl AsRef<str>, builder: group::Builder<R>, factory: F) -> Self
+    where
+        F: FnMut(StopSignal) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let kind = Kind::Group {
+            builder: builder.name(name.as_ref()),
+            factory: Box::new(factory),
+            linked: false,
+        };
+        Self::new(name, kind)
+    }
+
+    /// A group whose task failures are the supervisor's to handle: the
+    /// first task of it that panics (or is aborted by someone else) fails
+    /// the whole group as a child, and the supervisor's
+    /// [strategy](super::Strategy) decides what restarts — with
+    /// [`Strategy::OneForAll`](super::Strategy::OneForAll), linked groups
+    /// restart together. Tasks that return end, and are not restarted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use stage::supervisor::{Child, Strategy};
+    ///
+    /// let (tx, rx) = stage::mailbox::<u32>(64);
+    /// let tree = stage::supervisor()
+    ///     .strategy(Strategy::OneForAll)
+    ///     .child(Child::linked_group("producers", stage::group(), move |_stop| {
+    ///         let tx = tx.clone();
+    ///         async move { tx.send(1).await.unwrap(); std::future::pending::<()>().await }
+    ///     }))
+    ///     .child(Child::linked_group("consumers", stage::group(), move |_stop| {
+    ///         let rx = rx.clone();
+    ///         async move { loop { let _job = rx.recv().await; } }
+    ///     }))
+    ///     .spawn();
+    /// tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn linked_group<F, Fut>(
+        name: impl AsRef<str>,
+        builder: group::Builder<R>,
+        factory: F,
+    ) -> Self
+    where
+        F: FnMut(StopSignal) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        // One failure of a task is one too many: the group gives up, and
+        // the supervisor handles it.
+        let builder = builder
+            .name(name.as_ref())
+            .restart(Restart::OnFailure)
+            .intensity(0, Duration::MAX);
+        let kind = Kind::Group {
+            builder,
+            factory: Box::new(factory),
+            linked: true,
+        };
+        Self::new(name, kind)
+    }
+
+    /// Another supervisor, as a child: trees of any depth. When it fails
+    /// (its own restart intensity exceeded), this supervisor handles the
+    /// failure like any child's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use stage::supervisor::Child;
+    ///
+    /// let pipeline = stage::supervisor()
+    ///     .child(Child::worker("reader", |stop| async move { stop.requested().await }))
+    ///     .child(Child::worker("writer", |stop| async move { stop.requested().await }));
+    /// let tree = stage::supervisor().name("app").child(Child::supervisor("pipeline", pipeline)).spawn();
+    /// tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn supervisor(name: impl AsRef<str>, supervisor: Builder<R>) -> Self {
+        let supervisor = supervisor.name(name.as_ref());
+        Self::new(name, Kind::Supervisor(supervisor))
+    }
+
+    /// Which exits of this child are restarted: [`Restart::Always`] (OTP's
+    /// permanent, the default), [`Restart::OnFailure`] (transient: a child
+    /// that returned has done its work) or [`Restart::Never`] (temporary).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::group::Restart;
+    /// use stage::supervisor::Child;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let migration = Child::worker("migration", |_stop| async { /* runs once */ })
+    ///     .restart(Restart::OnFailure);
+    /// # let tree = stage::supervisor().child(migration).spawn();
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn restart(mut self, restart: Restart) -> Self {
+        self.restart = restart;
+        self
+    }
+
+    /// How this child is stopped (see [`StopMode`]; graceful for up to 5 s
+    /// unless set).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::supervisor::{Child, StopMode};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let cache = Child::worker("cache", |_stop| std::future::pending::<()>())
+    ///     .stop_mode(StopMode::Abort);
+    /// # let tree = stage::supervisor().child(cache).spawn();
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn stop_mode(mut self, stop: StopMode) -> Self {
+        self.stop = stop;
+        self
+    }
+}
+
+impl<R: Runtime> Clone for Child<R> {
+    fn clone(&self) -> Self {
+        let kind = match &self.kind {
+            Kind::Worker(factory) => Kind::Worker(factory.clone_box()),
+            Kind::Group {
+                builder,
+                factory,
+                linked,
+            } => Kind::Group {
+                builder: builder.clone(),
+                factory: factory.clone_box(),
+                linked: *linked,
+            },
+            Kind::Supervisor(builder) => Kind::Supervisor(builder.clone()),
+        };
+        Self {
+            name: Arc::clone(&self.name),
+            kind,
+            restart: self.restart,
+            stop: self.stop,
+        }
+    }
+}
+
+impl<R: Runtime> fmt::Debug for Child<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            Kind::Worker(_) => "worker",
+            Kind::Group { linked: false, .. } => "group",
+            Kind::Group { linked: true, .. } => "linked group",
+            Kind::Supervisor(_) => "supervisor",
+        };
+        f.debug_struct("Child")
+            .field("name", &&*self.name)
+            .field("kind", &kind)
+            .field("restart", &self.restart)
+            .field("stop", &self.stop)
+            .finish()
+    }
+}

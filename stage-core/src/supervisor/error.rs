@@ -1,0 +1,263 @@
+//! How children end, and how a supervisor can fail.
+
+use core::fmt;
+use std::time::Duration;
+
+use crate::group::GroupError;
+use crate::runtime::Exit;
+
+/// How a child of a supervisor ended.
+///
+/// # Examples
+///
+/// ```
+/// use stage::supervisor::ChildExit;
+///
+/// let exit = ChildExit::Panicked(Some("disk full".into()));
+/// assert!(exit.is_failure());
+/// assert_eq!(exit.to_string(), "panicked: disk full");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChildExit {
+    /// It returned: a worker's future completed, a group ended on its own,
+    /// a supervisor's children all ended for good.
+    Returned,
+    /// A worker panicked, with its message if it was a string.
+    Panicked(Option<String>),
+    /// It was aborted: by its supervisor at a deadline, or by someone else.
+    Aborted,
+    /// A group gave up (or a linked group's task failed).
+    GaveUp(GroupError),
+    /// A supervisor failed: its restart intensity was exceeded.
+    Failed(Box<SupervisorError>),
+}
+
+impl ChildExit {
+    /// Whether the child failed (anything but returning).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!stage::supervisor::ChildExit::Returned.is_failure());
+    /// ```
+    pub fn is_failure(&self) -> bool {
+        !matches!(self, Self::Returned)
+    }
+
+    pub(crate) fn from_exit(exit: &Exit) -> Self {
+        match exit {
+            Exit::Returned => Self::Returned,
+            Exit::Panicked(_) => Self::Panicked(exit.panic_message().map(str::to_owned)),
+            Exit::Aborted => Self::Aborted,
+        }
+    }
+}
+
+impl fmt::Display for ChildExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Returned => f.write_str("returned"),
+            Self::Panicked(Some(message)) => write!(f, "panicked: {message}"),
+            Self::Panicked(None) => f.write_str("panicked"),
+            Self::Aborted => f.write_str("aborted"),
+            Self::GaveUp(error) => write!(f, "{error}"),
+            Self::Failed(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+/// A restart a supervisor made, as kept in its intensity window.
+///
+/// # Examples
+///
+/// ```
+/// # fn f(error: stage::supervisor::SupervisorError) {
+/// if let stage::supervisor::SupervisorError::GaveUp { history, .. } = &error {
+///     for restart in history {
+///         println!("{} (generation {}) {}", restart.child, restart.generation, restart.exit);
+///     }
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Restarted {
+    /// The path of the child that failed (`app/pipeline/writer`).
+    pub child: String,
+    /// The incarnation that failed.
+    pub generation: u64,
+    /// How it failed.
+    pub exit: ChildExit,
+}
+
+/// Why a supervisor stopped on its own.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use stage::supervisor::{Child, SupervisorError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let tree = stage::supervisor()
+///     .name("app")
+///     .intensity(1, Duration::from_secs(60))
+///     .backoff(stage::group::Backoff::none())
+///     .child(Child::worker("writer", |_stop| async { panic!("disk full") }))
+///     .spawn();
+/// let error = tree.join().await.unwrap_err();
+/// let SupervisorError::GaveUp { supervisor, child, exit, .. } = &error else { panic!() };
+/// assert_eq!((supervisor.as_str(), child.as_str()), ("app", "app/writer"));
+/// assert_eq!(exit.to_string(), "panicked: disk full");
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SupervisorError {
+    /// Its children needed more restarts within a window than its intensity
+    /// allows: it stopped every child, in reverse order, and failed.
+    GaveUp {
+        /// The supervisor's path (`app/pipeline`).
+        supervisor: String,
+        /// The path of the child whose failure was one too many.
+        child: String,
+        /// How that child failed (for a child supervisor, its own error).
+        exit: ChildExit,
+        /// The most restarts the window allows.
+        restarts: u32,
+        /// The window.
+        within: Duration,
+        /// The restarts in the window, oldest first.
+        history: Vec<Restarted>,
+    },
+    /// Its task was aborted (its runtime shut down); its children with it.
+    SupervisorAborted {
+        /// The supervisor's path.
+        supervisor: String,
+    },
+    /// Its task panicked: a bug in stage. Its children were stopped.
+    SupervisorPanicked {
+        /// The supervisor's path.
+        supervisor: String,
+        /// The panic's message, if it was a string.
+        message: Option<String>,
+    },
+}
+
+impl SupervisorError {
+    /// The child at the bottom of the failure: following child supervisors
+    /// that failed, the path of the worker or group whose failures started
+    /// it, and how it failed last.
+    ///
+    /// # Examples
+    ///
+    /// See [`SupervisorError`].
+    ///
+    /// ```
+    /// # fn f(error: &stage::supervisor::SupervisorError) {
+    /// if let Some((path, exit)) = error.root_cause() {
+    ///     eprintln!("{path} failed: {exit}");
+    /// }
+    /// # }
+    /// ```
+    pub fn root_cause(&self) -> Option<(&str, &ChildExit)> {
+        match self {
+            Self::GaveUp {
+                exit: ChildExit::Failed(inner),
+                ..
+            } => inner.root_cause(),
+            Self::GaveUp { child, exit, .. } => Some((child, exit)),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SupervisorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::GaveUp {
+                supervisor,
+                child,
+                exit,
+                restarts,
+                within,
+                ..
+            } => write!(
+                f,
+                "supervisor {supervisor} gave up: more than {restarts} restarts within \
+                 {within:?}, the last for {child} ({exit})"
+            ),
+            Self::SupervisorAborted { supervisor } => {
+                write!(
+                    f,
+                    "supervisor {supervisor} was aborted, and its children with it"
+                )
+            }
+            Self::SupervisorPanicked {
+                supervisor,
+                message,
+            } => write!(
+                f,
+                "supervisor {supervisor} panicked ({}), and its children were stopped",
+                message.as_deref().unwrap_or("a non-string payload")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SupervisorError {}
+
+/// How every child of a tree ended in a shutdown: one entry per child, in
+/// start order, by path; a child supervisor's children follow it, and a
+/// group's tasks follow the group (`app/workers/0`).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use stage::supervisor::Child;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let tree = stage::supervisor()
+///     .name("app")
+///     .child(Child::worker("flusher", |stop| async move { stop.requested().await }))
+///     .spawn();
+/// let report = tree.shutdown(Duration::from_secs(5)).await.unwrap();
+/// for child in &report.children {
+///     println!("{} (generation {}): {}", child.path, child.generation, child.exit);
+/// }
+/// assert_eq!(report.children[0].path, "app/flusher");
+/// # }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Every child, in start order; those of child supervisors and groups
+    /// after them.
+    pub children: Vec<ChildReport>,
+}
+
+/// How one child ended in a shutdown.
+///
+/// # Examples
+///
+/// See [`ShutdownReport`].
+///
+/// ```
+/// # fn f(child: &stage::supervisor::ChildReport) {
+/// println!("{} #{}: {}", child.path, child.generation, child.exit);
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChildReport {
+    /// Its path (`app/pipeline/writer`).
+    pub path: String,
+    /// Its incarnation: 1 for the first start, one more per restart.
+    pub generation: u64,
+    /// How it ended.
+    pub exit: ChildExit,
+}
