@@ -148,8 +148,9 @@ pub mod runtime {
 /// ```
 pub mod supervisor {
     pub use stage_core::supervisor::{
-        ChildExit, ChildReport, Restarted, ShutdownReport, StopMode, Strategy, SupervisorError,
-        DEFAULT_RESTARTS, DEFAULT_WITHIN,
+        AutoShutdown, ChildError, ChildExit, ChildReport, Ready, Restarted, ShutdownReport,
+        StopMode, Strategy, SupervisorError, DEFAULT_RESTARTS, DEFAULT_START_TIMEOUT,
+        DEFAULT_WITHIN,
     };
 
     /// A supervisor's settings and children, before it starts: on tokio
@@ -183,6 +184,26 @@ pub mod supervisor {
     /// # }
     /// ```
     pub type Supervisor<R = crate::runtime::Tokio> = stage_core::supervisor::Supervisor<R>;
+
+    /// A handle to a running supervisor, for other tasks: on tokio unless
+    /// started on another [`Runtime`](crate::runtime::Runtime).
+    ///
+    /// Its methods are documented on
+    /// [`stage_core::supervisor::SupervisorHandle`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor().spawn();
+    /// let handle: stage::supervisor::SupervisorHandle = tree.handle();
+    /// assert!(!handle.is_ended());
+    /// tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub type SupervisorHandle<R = crate::runtime::Tokio> =
+        stage_core::supervisor::SupervisorHandle<R>;
 
     /// A child of a supervisor: a worker, a group, or another supervisor;
     /// on tokio unless given another [`Runtime`](crate::runtime::Runtime).

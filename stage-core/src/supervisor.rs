@@ -25,23 +25,28 @@
 
 mod child;
 mod error;
+mod handle;
+mod ready;
+mod reply;
 mod strategy;
 mod tree;
 
 use core::fmt;
-use std::sync::Mutex;
+use core::ops::Deref;
 use std::time::Duration;
 
 pub use child::Child;
-pub use error::{ChildExit, ChildReport, Restarted, ShutdownReport, SupervisorError};
-pub use strategy::{StopMode, Strategy};
+pub use error::{ChildError, ChildExit, ChildReport, Restarted, ShutdownReport, SupervisorError};
+pub use handle::SupervisorHandle;
+pub use ready::Ready;
+pub use strategy::{AutoShutdown, StopMode, Strategy};
 
-use crate::group::control::{Control, Request};
+use crate::group::control::Request;
 use crate::group::policy::Intensity;
-use crate::group::{Backoff, StopSignal};
+use crate::group::Backoff;
 use crate::runtime::{drop_exit, Exit, Runtime};
 use crate::sync::Arc;
-use tree::{Ending, Shared, Tree};
+use tree::{Closing, Ending, Shared, Tree};
 
 /// How many restarts a supervisor allows within [`DEFAULT_WITHIN`] unless
 /// told otherwise (see [`Builder::intensity`]).
@@ -61,6 +66,16 @@ pub const DEFAULT_RESTARTS: u32 = 5;
 /// assert_eq!(stage::supervisor::DEFAULT_WITHIN, std::time::Duration::from_secs(10));
 /// ```
 pub const DEFAULT_WITHIN: Duration = Duration::from_secs(10);
+
+/// How long a child may take to start unless told otherwise (see
+/// [`Child::start_timeout`]).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(stage::supervisor::DEFAULT_START_TIMEOUT, std::time::Duration::from_secs(10));
+/// ```
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A supervisor's settings and children, before it starts.
 ///
@@ -92,6 +107,7 @@ pub struct Builder<R: Runtime> {
     /// The parent's path, for a child supervisor.
     parent: Option<Arc<str>>,
     strategy: Strategy,
+    auto_shutdown: AutoShutdown,
     intensity: Intensity,
     backoff: Backoff,
     children: Vec<Child<R>>,
@@ -110,7 +126,7 @@ impl<R: Runtime> Builder<R> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let tree = Builder::new(Tokio::current()).spawn();
-    /// tree.join().await.unwrap(); // no children: it has nothing to do
+    /// tree.stop().await.unwrap(); // no children yet: they can be started later
     /// # }
     /// ```
     pub fn new(runtime: R) -> Self {
@@ -119,6 +135,7 @@ impl<R: Runtime> Builder<R> {
             name: Arc::from("supervisor"),
             parent: None,
             strategy: Strategy::default(),
+            auto_shutdown: AutoShutdown::default(),
             intensity: Intensity::new(DEFAULT_RESTARTS, DEFAULT_WITHIN),
             backoff: Backoff::default(),
             children: Vec::new(),
@@ -158,6 +175,33 @@ impl<R: Runtime> Builder<R> {
     /// ```
     pub fn strategy(mut self, strategy: Strategy) -> Self {
         self.strategy = strategy;
+        self
+    }
+
+    /// When the supervisor shuts down on its own: never (the default), or
+    /// once its [significant](Child::significant) children have ended; see
+    /// [`AutoShutdown`].
+    ///
+    /// # Examples
+    ///
+    /// See [`Child::significant`].
+    ///
+    /// ```
+    /// use stage::group::Restart;
+    /// use stage::supervisor::{AutoShutdown, Child};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor()
+    ///     .auto_shutdown(AutoShutdown::AllSignificant)
+    ///     .child(Child::worker("a", |_stop| async {}).restart(Restart::Never).significant())
+    ///     .child(Child::worker("b", |_stop| async {}).restart(Restart::Never).significant())
+    ///     .spawn();
+    /// tree.join().await.unwrap(); // both jobs done
+    /// # }
+    /// ```
+    pub fn auto_shutdown(mut self, auto_shutdown: AutoShutdown) -> Self {
+        self.auto_shutdown = auto_shutdown;
         self
     }
 
@@ -208,7 +252,10 @@ impl<R: Runtime> Builder<R> {
         self
     }
 
-    /// Adds a child, started after those added before it.
+    /// Adds a child, started after those added before it (once they are
+    /// ready). Names are unique among a supervisor's children: a supervisor
+    /// given two of one name fails at start with
+    /// [`SupervisorError::InvalidChild`].
     ///
     /// # Examples
     ///
@@ -261,23 +308,21 @@ impl<R: Runtime> Builder<R> {
             Some(parent) => Arc::from(format!("{parent}/{}", self.name)),
             None => Arc::clone(&self.name),
         };
-        let shared = Arc::new(Shared {
-            path,
-            control: Control::new(0, 0),
-            ending: Mutex::new(None),
-            ended: StopSignal::default(),
-        });
+        let shared = Arc::new(Shared::new(path));
         let tree = Tree {
             runtime: self.runtime.clone(),
-            shared: Arc::clone(&shared),
+            // Made here, so that the supervisor's future, dropped even
+            // before its first poll, refuses commands and says it ended.
+            closing: Closing(Arc::clone(&shared)),
             strategy: self.strategy,
+            auto_shutdown: self.auto_shutdown,
             intensity: self.intensity,
             backoff: self.backoff,
             children: self.children,
         };
         let task = self.runtime.spawn(tree.run());
         Supervisor {
-            shared,
+            handle: SupervisorHandle { shared },
             task: Some(task),
         }
     }
@@ -290,6 +335,7 @@ impl<R: Runtime> Clone for Builder<R> {
             name: Arc::clone(&self.name),
             parent: self.parent.clone(),
             strategy: self.strategy,
+            auto_shutdown: self.auto_shutdown,
             intensity: Intensity::new(self.intensity.restarts(), self.intensity.within()),
             backoff: self.backoff,
             children: self.children.clone(),
@@ -309,7 +355,9 @@ impl<R: Runtime> fmt::Debug for Builder<R> {
 
 /// A running supervisor: the root of a tree, or of a subtree.
 ///
-/// Dropping it stops the tree: every child is stopped, right after.
+/// Dropping it stops the tree: every child is stopped, right after. It
+/// derefs to its [`SupervisorHandle`], which starts, stops, restarts and
+/// removes children by name.
 ///
 /// # Examples
 ///
@@ -326,14 +374,15 @@ impl<R: Runtime> fmt::Debug for Builder<R> {
 /// ```
 #[must_use = "dropping a supervisor stops its tree"]
 pub struct Supervisor<R: Runtime> {
-    shared: Arc<Shared>,
+    pub(crate) handle: SupervisorHandle<R>,
     /// `None` once awaited.
     task: Option<R::Task>,
 }
 
 impl<R: Runtime> Supervisor<R> {
-    /// Waits until the tree ends on its own: every child ended and was not
-    /// restarted, or the supervisor gave up.
+    /// Waits until the tree ends on its own: its significant children
+    /// ended (see [`AutoShutdown`]), or the supervisor gave up, or it was
+    /// asked to stop through a [`SupervisorHandle`].
     ///
     /// # Errors
     ///
@@ -352,8 +401,11 @@ impl<R: Runtime> Supervisor<R> {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
+    /// use stage::supervisor::AutoShutdown;
+    ///
     /// let tree = stage::supervisor()
-    ///     .child(Child::worker("migration", |_stop| async {}).restart(Restart::OnFailure))
+    ///     .auto_shutdown(AutoShutdown::AnySignificant)
+    ///     .child(Child::worker("migration", |_stop| async {}).restart(Restart::OnFailure).significant())
     ///     .spawn();
     /// tree.join().await.unwrap();
     /// # }
@@ -385,7 +437,7 @@ impl<R: Runtime> Supervisor<R> {
     /// # }
     /// ```
     pub async fn stop(mut self) -> Result<(), SupervisorError> {
-        self.shared.control.request(Request::Stop);
+        self.request_stop();
         self.wait_report().await.map(drop)
     }
 
@@ -416,7 +468,7 @@ impl<R: Runtime> Supervisor<R> {
     /// # }
     /// ```
     pub async fn shutdown(mut self, grace: Duration) -> Result<ShutdownReport, SupervisorError> {
-        self.shared.control.request(Request::Shutdown { grace });
+        self.request_shutdown(grace);
         Ok(self.wait_report().await?.unwrap_or_default())
     }
 
@@ -425,7 +477,7 @@ impl<R: Runtime> Supervisor<R> {
     pub(crate) async fn wait_report(&mut self) -> Result<Option<ShutdownReport>, SupervisorError> {
         if let Some(task) = self.task.take() {
             let exit = task.await;
-            let supervisor = self.shared.path.to_string();
+            let supervisor = self.path().to_owned();
             let error = match &exit {
                 Exit::Returned => None,
                 Exit::Panicked(_) => Some(SupervisorError::SupervisorPanicked {
@@ -440,6 +492,7 @@ impl<R: Runtime> Supervisor<R> {
             }
         }
         let ending = self
+            .handle
             .shared
             .ending
             .lock()
@@ -452,21 +505,45 @@ impl<R: Runtime> Supervisor<R> {
         }
     }
 
-    pub(crate) fn shared(&self) -> Arc<Shared> {
-        Arc::clone(&self.shared)
+    /// A handle to the supervisor, for other tasks: it does not keep the
+    /// tree running.
+    ///
+    /// # Examples
+    ///
+    /// See [`SupervisorHandle`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor().spawn();
+    /// let handle: stage::supervisor::SupervisorHandle<_> = tree.handle();
+    /// # drop(handle);
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn handle(&self) -> SupervisorHandle<R> {
+        self.handle.clone()
+    }
+}
+
+impl<R: Runtime> Deref for Supervisor<R> {
+    type Target = SupervisorHandle<R>;
+
+    fn deref(&self) -> &SupervisorHandle<R> {
+        &self.handle
     }
 }
 
 impl<R: Runtime> Drop for Supervisor<R> {
     fn drop(&mut self) {
-        self.shared.control.request(Request::Stop);
+        self.handle.shared.control.request(Request::Stop);
     }
 }
 
 impl<R: Runtime> fmt::Debug for Supervisor<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Supervisor")
-            .field("path", &&*self.shared.path)
+            .field("path", &self.path())
             .finish_non_exhaustive()
     }
 }

@@ -95,6 +95,12 @@ impl Control {
     }
 
     /// Starts draining (see the field) and wakes the supervisor.
+    /// Wakes the supervisor to look at something else it shares (a
+    /// supervision tree's commands).
+    pub(crate) fn wake(&self) {
+        self.supervisor.wake();
+    }
+
     pub(crate) fn drain(&self) {
         // Release: pairs with the Acquire in `is_draining`.
         self.draining.store(true, Ordering::Release);

@@ -6,8 +6,9 @@ use core::future::Future;
 use core::pin::Pin;
 use std::time::Duration;
 
-use super::strategy::StopMode;
-use super::Builder;
+use super::ready::Ready;
+use super::strategy::{AutoShutdown, StopMode};
+use super::{Builder, DEFAULT_START_TIMEOUT};
 use crate::group::{self, Restart, StopSignal};
 use crate::runtime::Runtime;
 use crate::sync::Arc;
@@ -16,19 +17,20 @@ use crate::sync::Arc;
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// Makes a child's future for each of its starts; cloned for each
-/// incarnation of a group or supervisor that holds it.
+/// incarnation of a group or supervisor that holds it. Every factory gets a
+/// [`Ready`]; only those of [`Child::worker_with_ready`] are waited on.
 pub(crate) trait Factory: Send + Sync + 'static {
-    fn make(&mut self, stop: StopSignal) -> BoxFuture<()>;
+    fn make(&mut self, stop: StopSignal, ready: Ready) -> BoxFuture<()>;
     fn clone_box(&self) -> Box<dyn Factory>;
 }
 
 impl<F, Fut> Factory for F
 where
-    F: FnMut(StopSignal) -> Fut + Clone + Send + Sync + 'static,
+    F: FnMut(StopSignal, Ready) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    fn make(&mut self, stop: StopSignal) -> BoxFuture<()> {
-        Box::pin(self(stop))
+    fn make(&mut self, stop: StopSignal, ready: Ready) -> BoxFuture<()> {
+        Box::pin(self(stop, ready))
     }
 
     fn clone_box(&self) -> Box<dyn Factory> {
@@ -38,8 +40,12 @@ where
 
 /// The kinds of children.
 pub(crate) enum Kind<R: Runtime> {
-    /// One task, made anew by the factory at each start.
-    Worker(Box<dyn Factory>),
+    /// One task, made anew by the factory at each start; if `announces`,
+    /// ready once it says so.
+    Worker {
+        factory: Box<dyn Factory>,
+        announces: bool,
+    },
     /// A group of tasks. Unless `linked`, it heals its own tasks and fails
     /// (as a child) only when it gives up; if `linked`, any failure of one
     /// of its tasks is the supervisor's to handle.
@@ -76,6 +82,8 @@ pub struct Child<R: Runtime> {
     pub(crate) kind: Kind<R>,
     pub(crate) restart: Restart,
     pub(crate) stop: StopMode,
+    pub(crate) significant: bool,
+    pub(crate) start_timeout: Duration,
 }
 
 impl<R: Runtime> Child<R> {
@@ -85,6 +93,24 @@ impl<R: Runtime> Child<R> {
             kind,
             restart: Restart::Always,
             stop: StopMode::default(),
+            significant: false,
+            start_timeout: DEFAULT_START_TIMEOUT,
+        }
+    }
+
+    /// Why this child cannot be a child of a supervisor that shuts down
+    /// automatically as `auto` says, if it cannot.
+    pub(crate) fn invalid(&self, auto: AutoShutdown) -> Option<&'static str> {
+        match (self.significant, self.restart, auto) {
+            (true, Restart::Always, _) => Some(
+                "a significant child must not be restarted after it returns \
+                 (give it Restart::OnFailure or Restart::Never)",
+            ),
+            (true, _, AutoShutdown::Never) => Some(
+                "a significant child needs a supervisor that shuts down on its own \
+                 (Builder::auto_shutdown)",
+            ),
+            _ => None,
         }
     }
 
@@ -114,7 +140,66 @@ impl<R: Runtime> Child<R> {
         F: FnMut(StopSignal) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        Self::new(name, Kind::Worker(Box::new(factory)))
+        let mut factory = factory;
+        let factory = Box::new(move |stop: StopSignal, _ready: Ready| factory(stop));
+        Self::new(
+            name,
+            Kind::Worker {
+                factory,
+                announces: false,
+            },
+        )
+    }
+
+    /// A worker that says when it is ready: the factory gets a [`Ready`]
+    /// too, and the supervisor starts the next child only once the worker
+    /// has called [`Ready::notify`] (or returned). A worker not ready
+    /// within its [start timeout](Child::start_timeout) is aborted, and
+    /// fails with [`ChildExit::StartTimedOut`](super::ChildExit::StartTimedOut).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::supervisor::Child;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (tx, rx) = stage::mailbox::<&str>(8);
+    /// let tree = stage::supervisor()
+    ///     .child(Child::worker_with_ready("db", {
+    ///         let tx = tx.clone();
+    ///         move |stop, ready| {
+    ///             let tx = tx.clone();
+    ///             async move {
+    ///                 tx.send("db connected").await.unwrap();
+    ///                 ready.notify();
+    ///                 stop.requested().await;
+    ///             }
+    ///         }
+    ///     }))
+    ///     .child(Child::worker("api", move |stop| {
+    ///         let tx = tx.clone();
+    ///         async move {
+    ///             tx.send("api started").await.unwrap();
+    ///             stop.requested().await;
+    ///         }
+    ///     }))
+    ///     .spawn();
+    /// assert_eq!(rx.recv().await, "db connected");
+    /// assert_eq!(rx.recv().await, "api started");
+    /// tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn worker_with_ready<F, Fut>(name: impl AsRef<str>, factory: F) -> Self
+    where
+        F: FnMut(StopSignal, Ready) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let kind = Kind::Worker {
+            factory: Box::new(factory),
+            announces: true,
+        };
+        Self::new(name, kind)
     }
 
     /// A group that heals its own tasks, as groups do, and fails as a child
@@ -142,7 +227,7 @@ impl<R: Runtime> Child<R> {
     {
         let kind = Kind::Group {
             builder: builder.name(name.as_ref()),
-            factory: Box::new(factory),
+            factory: group_factory(factory),
             linked: false,
         };
         Self::new(name, kind)
@@ -194,7 +279,7 @@ impl<R: Runtime> Child<R> {
             .intensity(0, Duration::MAX);
         let kind = Kind::Group {
             builder,
-            factory: Box::new(factory),
+            factory: group_factory(factory),
             linked: true,
         };
         Self::new(name, kind)
@@ -266,12 +351,99 @@ impl<R: Runtime> Child<R> {
         self.stop = stop;
         self
     }
+
+    /// Makes this child significant (OTP's `significant`): when it ends
+    /// and is not restarted, a supervisor with an
+    /// [`AutoShutdown`] other than `Never` shuts down — on the first
+    /// significant child to end, or on the last. So a tree can finish a job
+    /// and end. Only a child restarted on failure or never can be
+    /// significant, under a supervisor that shuts down automatically;
+    /// otherwise the supervisor fails at start with
+    /// [`SupervisorError::InvalidChild`](super::SupervisorError::InvalidChild)
+    /// ([`start_child`](super::SupervisorHandle::start_child) with
+    /// [`ChildError::Invalid`](super::ChildError::Invalid)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::group::Restart;
+    /// use stage::supervisor::{AutoShutdown, Child};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor()
+    ///     .auto_shutdown(AutoShutdown::AnySignificant)
+    ///     .child(Child::worker("server", |stop| async move { stop.requested().await }))
+    ///     .child(Child::worker("job", |_stop| async { /* the work */ })
+    ///         .restart(Restart::OnFailure)
+    ///         .significant())
+    ///     .spawn();
+    /// tree.join().await.unwrap(); // the job is done: the server is stopped too
+    /// # }
+    /// ```
+    pub fn significant(mut self) -> Self {
+        self.significant = true;
+        self
+    }
+
+    /// How long this child may take to start (default
+    /// [`DEFAULT_START_TIMEOUT`]): for a
+    /// [worker that says when it is ready](Child::worker_with_ready), until
+    /// it does; for a child supervisor, until its children have all started.
+    /// Past it, the child is aborted and fails with
+    /// [`ChildExit::StartTimedOut`](super::ChildExit::StartTimedOut).
+    /// `Duration::MAX` waits for ever.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stage::supervisor::Child;
+    ///
+    /// let db = Child::worker_with_ready("db", |_stop, ready| async move {
+    ///     ready.notify();
+    /// })
+    /// .start_timeout(Duration::from_secs(30));
+    /// # let _: Child<stage::runtime::Tokio> = db;
+    /// ```
+    pub fn start_timeout(mut self, timeout: Duration) -> Self {
+        self.start_timeout = timeout;
+        self
+    }
+
+    /// The child's name, unique among its supervisor's children.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::supervisor::Child;
+    ///
+    /// let child = Child::worker("flusher", |_stop| async {});
+    /// # let child: Child<stage::runtime::Tokio> = child;
+    /// assert_eq!(child.name(), "flusher");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A group's task factory as a child factory (a group's tasks are ready as
+/// soon as they are spawned).
+fn group_factory<F, Fut>(mut factory: F) -> Box<dyn Factory>
+where
+    F: FnMut(StopSignal) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Box::new(move |stop: StopSignal, _ready: Ready| factory(stop))
 }
 
 impl<R: Runtime> Clone for Child<R> {
     fn clone(&self) -> Self {
         let kind = match &self.kind {
-            Kind::Worker(factory) => Kind::Worker(factory.clone_box()),
+            Kind::Worker { factory, announces } => Kind::Worker {
+                factory: factory.clone_box(),
+                announces: *announces,
+            },
             Kind::Group {
                 builder,
                 factory,
@@ -288,6 +460,8 @@ impl<R: Runtime> Clone for Child<R> {
             kind,
             restart: self.restart,
             stop: self.stop,
+            significant: self.significant,
+            start_timeout: self.start_timeout,
         }
     }
 }
@@ -295,7 +469,7 @@ impl<R: Runtime> Clone for Child<R> {
 impl<R: Runtime> fmt::Debug for Child<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {
-            Kind::Worker(_) => "worker",
+            Kind::Worker { .. } => "worker",
             Kind::Group { linked: false, .. } => "group",
             Kind::Group { linked: true, .. } => "linked group",
             Kind::Supervisor(_) => "supervisor",
@@ -305,6 +479,8 @@ impl<R: Runtime> fmt::Debug for Child<R> {
             .field("kind", &kind)
             .field("restart", &self.restart)
             .field("stop", &self.stop)
+            .field("significant", &self.significant)
+            .field("start_timeout", &self.start_timeout)
             .finish()
     }
 }

@@ -31,6 +31,9 @@ pub enum ChildExit {
     GaveUp(GroupError),
     /// A supervisor failed: its restart intensity was exceeded.
     Failed(Box<SupervisorError>),
+    /// It was not ready within its
+    /// [start timeout](super::Child::start_timeout), and was aborted.
+    StartTimedOut(Duration),
 }
 
 impl ChildExit {
@@ -63,6 +66,7 @@ impl fmt::Display for ChildExit {
             Self::Aborted => f.write_str("aborted"),
             Self::GaveUp(error) => write!(f, "{error}"),
             Self::Failed(error) => write!(f, "{error}"),
+            Self::StartTimedOut(after) => write!(f, "not ready within {after:?}"),
         }
     }
 }
@@ -132,6 +136,17 @@ pub enum SupervisorError {
         /// The restarts in the window, oldest first.
         history: Vec<Restarted>,
     },
+    /// A child it was given cannot be its child (see
+    /// [`Child::significant`](super::Child::significant)), or two have the
+    /// same name: it started no child.
+    InvalidChild {
+        /// The supervisor's path.
+        supervisor: String,
+        /// The child's name.
+        child: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// Its task was aborted (its runtime shut down); its children with it.
     SupervisorAborted {
         /// The supervisor's path.
@@ -188,6 +203,14 @@ impl fmt::Display for SupervisorError {
                 f,
                 "supervisor {supervisor} gave up: more than {restarts} restarts within \
                  {within:?}, the last for {child} ({exit})"
+            ),
+            Self::InvalidChild {
+                supervisor,
+                child,
+                reason,
+            } => write!(
+                f,
+                "supervisor {supervisor} cannot start child {child}: {reason}"
             ),
             Self::SupervisorAborted { supervisor } => {
                 write!(
@@ -261,3 +284,93 @@ pub struct ChildReport {
     /// How it ended.
     pub exit: ChildExit,
 }
+
+/// Why a request to a running supervisor about one of its children failed.
+///
+/// # Examples
+///
+/// ```
+/// use stage::supervisor::{Child, ChildError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let tree = stage::supervisor().name("app").spawn();
+/// let error = tree.stop_child("nobody").await.unwrap_err();
+/// assert!(matches!(error, ChildError::NotFound { .. }));
+/// assert_eq!(error.to_string(), "supervisor app has no child named nobody");
+/// # tree.stop().await.unwrap();
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChildError {
+    /// No child has that name.
+    NotFound {
+        /// The supervisor's path.
+        supervisor: String,
+        /// The name asked for.
+        name: String,
+    },
+    /// A child of that name is already there (running or not): names are
+    /// unique among a supervisor's children.
+    NameTaken {
+        /// The supervisor's path.
+        supervisor: String,
+        /// The name.
+        name: String,
+    },
+    /// The child cannot be a child of this supervisor (see
+    /// [`Child::significant`](super::Child::significant)).
+    Invalid {
+        /// The supervisor's path.
+        supervisor: String,
+        /// The child's name.
+        name: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The child ended before it was ready, or was not ready within its
+    /// start timeout. A child added by `start_child` is removed again; one
+    /// restarted by `restart_child` stays, stopped.
+    StartFailed {
+        /// The child's path.
+        path: String,
+        /// How it ended.
+        exit: ChildExit,
+    },
+    /// The supervisor has ended (or is ending) and takes no more requests.
+    SupervisorEnded {
+        /// The supervisor's path.
+        supervisor: String,
+    },
+}
+
+impl fmt::Display for ChildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotFound { supervisor, name } => {
+                write!(f, "supervisor {supervisor} has no child named {name}")
+            }
+            Self::NameTaken { supervisor, name } => {
+                write!(
+                    f,
+                    "supervisor {supervisor} already has a child named {name}"
+                )
+            }
+            Self::Invalid {
+                supervisor,
+                name,
+                reason,
+            } => write!(
+                f,
+                "supervisor {supervisor} cannot start child {name}: {reason}"
+            ),
+            Self::StartFailed { path, exit } => write!(f, "{path} failed to start: {exit}"),
+            Self::SupervisorEnded { supervisor } => {
+                write!(f, "supervisor {supervisor} has ended")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ChildError {}

@@ -44,6 +44,35 @@ impl Strategy {
     }
 }
 
+/// When a supervisor shuts down on its own (OTP's `auto_shutdown`): by
+/// default never — it keeps running with no children running, ready for
+/// [`start_child`](super::SupervisorHandle::start_child) — or once its
+/// [significant](super::Child::significant) children have ended.
+///
+/// A supervisor that shuts down on its own ends normally: its
+/// [`join`](super::Supervisor::join) returns `Ok`, and as a child it has
+/// returned (restarted only if its restart type says so).
+///
+/// # Examples
+///
+/// ```
+/// use stage::supervisor::AutoShutdown;
+///
+/// assert_eq!(AutoShutdown::default(), AutoShutdown::Never);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AutoShutdown {
+    /// It runs until stopped (the default).
+    #[default]
+    Never,
+    /// It shuts down when any significant child has ended and was not
+    /// restarted.
+    AnySignificant,
+    /// It shuts down when every significant child has ended and was not
+    /// restarted.
+    AllSignificant,
+}
+
 /// How a child is stopped: when the supervisor shuts down, or when a
 /// strategy restarts it (OTP's `shutdown` of a child spec).
 ///

@@ -1,13 +1,22 @@
 //! The task that runs a supervisor's children and restarts them by
 //! strategy.
 //!
-//! One loop, as an async function: it waits for the next event (a request
-//! from the handle, a child's exit, a restart whose backoff has passed) and
-//! handles it to the end before taking the next. Stopping children is part
-//! of handling an event (a strategy stops the affected children, one at a
-//! time, in reverse start order, and waits for each to end before the
-//! next): exits of other children that arrive meanwhile wait in `pending`,
-//! and are handled next, in order.
+//! One loop, as an async function: it starts, in order, the children that
+//! wait to start (each once the one before is ready), then waits for the
+//! next event — a request to stop, a child's exit, a restart whose backoff
+//! has passed, a command about a child by name — and handles it to the end
+//! before taking the next. Stopping children is part of handling an event
+//! (a strategy stops the affected children, one at a time, in reverse start
+//! order, and waits for each to end before the next): exits of other
+//! children that arrive meanwhile wait in `pending`, and are handled next,
+//! in order.
+//!
+//! Every child has an id that never changes (its position does, when a
+//! child before it is removed), and every start of it a generation: an exit
+//! or a backoff for an id and generation that no longer run is stale, and
+//! dropped. A child waiting out its backoff has its deadline in `timers`
+//! under its id; whatever else happens to it (stopped, restarted or removed
+//! on purpose) takes the deadline out first.
 //!
 //! Every running child is a boxed future of how it ends, in one
 //! `FuturesUnordered`: a worker's task (aborted if dropped), a group (which
@@ -15,9 +24,9 @@
 //! supervisor — even its future being dropped — ends its children.
 
 use core::future::Future;
-use core::pin::Pin;
+use core::pin::{pin, Pin};
 use core::task::{Context, Poll};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -26,25 +35,85 @@ use futures_core::Stream;
 use futures_util::stream::FuturesUnordered;
 
 use super::child::{BoxFuture, Child, Kind};
-use super::error::{ChildExit, ChildReport, Restarted, ShutdownReport, SupervisorError};
-use super::strategy::{StopMode, Strategy};
+use super::error::{
+    ChildError, ChildExit, ChildReport, Restarted, ShutdownReport, SupervisorError,
+};
+use super::ready::Ready;
+use super::reply::Reply;
+use super::strategy::{AutoShutdown, StopMode, Strategy};
+use super::Supervisor;
 use crate::group::control::{Control, Request};
 use crate::group::deadline::{self, Deadline};
 use crate::group::policy::Intensity;
 use crate::group::timers::Timers;
 use crate::group::{self, Backoff, GroupHandle, Restart, StopSignal};
-use crate::runtime::{drop_exit, AbortHandle, OwnedTask, Runtime, Task};
+use crate::runtime::{drop_exit, drop_quietly, AbortHandle, OwnedTask, Runtime, Task};
 use crate::sync::Arc;
 
-/// State shared by a supervisor's handle, its task, and its parent.
-pub(crate) struct Shared {
+/// State shared by a supervisor's handles, its task, and its parent.
+pub(crate) struct Shared<R: Runtime> {
     /// The supervisor's path (`app/pipeline`).
     pub(crate) path: Arc<str>,
     pub(crate) control: Control,
+    /// Commands about children by name; `None` once the task has ended.
+    commands: Mutex<Option<VecDeque<Command<R>>>>,
     /// How it ended, when there is something to take.
     pub(crate) ending: Mutex<Option<Ending>>,
+    /// Raised once every child has started and been ready once.
+    pub(crate) ready: StopSignal,
     /// Raised once the supervisor has ended, however it ended.
     pub(crate) ended: StopSignal,
+}
+
+impl<R: Runtime> Shared<R> {
+    pub(crate) fn new(path: Arc<str>) -> Self {
+        Self {
+            path,
+            control: Control::new(0, 0),
+            commands: Mutex::new(Some(VecDeque::new())),
+            ending: Mutex::new(None),
+            ready: StopSignal::default(),
+            ended: StopSignal::default(),
+        }
+    }
+
+    /// Queues a command for the task and wakes it; drops the command (so
+    /// its reply says nothing) if the task has ended.
+    pub(crate) fn submit(&self, command: Command<R>) {
+        let refused = {
+            let mut commands = self.commands.lock().unwrap_or_else(|e| e.into_inner());
+            match &mut *commands {
+                Some(queue) => {
+                    queue.push_back(command);
+                    None
+                }
+                None => Some(command),
+            }
+        };
+        match refused {
+            // Dropped outside the lock: a child's factory may own anything.
+            Some(command) => {
+                drop_quietly(command);
+            }
+            None => self.control.wake(),
+        }
+    }
+
+    fn next_command(&self) -> Option<Command<R>> {
+        self.commands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+            .and_then(VecDeque::pop_front)
+    }
+}
+
+/// A request about a child by name, with where to answer.
+pub(crate) enum Command<R: Runtime> {
+    Start(Child<R>, Reply<Result<u64, ChildError>>),
+    Stop(String, Reply<Result<(), ChildError>>),
+    Restart(String, Reply<Result<u64, ChildError>>),
+    Remove(String, Reply<Result<(), ChildError>>),
 }
 
 pub(crate) enum Ending {
@@ -59,19 +128,22 @@ pub(crate) struct Ended {
     pub(crate) inside: Vec<ChildReport>,
 }
 
-/// A running child's future, tagged with its place and generation.
+/// A child's id and generation, and how that incarnation ended.
+type Exited = (usize, u64, Ended);
+
+/// A running child's future, tagged with its id and generation.
 struct Tagged {
-    index: usize,
+    id: usize,
     generation: u64,
     future: BoxFuture<Ended>,
 }
 
 impl Future for Tagged {
-    type Output = (usize, u64, Ended);
+    type Output = Exited;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Exited> {
         let ended = core::task::ready!(self.future.as_mut().poll(cx));
-        Poll::Ready((self.index, self.generation, ended))
+        Poll::Ready((self.id, self.generation, ended))
     }
 }
 
@@ -84,7 +156,7 @@ enum Stopper<R: Runtime> {
         signal: StopSignal,
     },
     Group(GroupHandle<R>),
-    Supervisor(Arc<Shared>),
+    Supervisor(Arc<Shared<R>>),
 }
 
 impl<R: Runtime> Stopper<R> {
@@ -104,16 +176,32 @@ impl<R: Runtime> Stopper<R> {
     }
 }
 
+/// When a child waiting to start starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// As soon as the children before it are ready.
+    Now,
+    /// When its backoff has passed (its deadline is in `timers`).
+    Until(Instant),
+    /// Never (a backoff too long to come): until the supervisor stops.
+    Forever,
+}
+
 enum State<R: Runtime> {
-    Running(Stopper<R>),
-    /// Stopped by a strategy, or failed and waiting out its backoff: to be
-    /// started again with the children its failure affected.
-    Waiting,
+    Running {
+        stopper: Stopper<R>,
+        /// What says it is ready, until it is.
+        ready: Option<StopSignal>,
+    },
+    Waiting(Wait),
+    /// Stopped on purpose: started again only on request.
+    Stopped,
     /// Ended, and not restarted (its restart type said so).
     Ended,
 }
 
 struct Slot<R: Runtime> {
+    id: usize,
     spec: Child<R>,
     path: Arc<str>,
     /// Starts so far.
@@ -121,7 +209,12 @@ struct Slot<R: Runtime> {
     /// Restarts in a row without a quiet period between them.
     consecutive: u32,
     since: Instant,
+    /// Whether it has been ready once (or will never start again).
+    settled: bool,
     last_exit: Option<ChildExit>,
+    /// A caller waiting for this start, and whether its child was added by
+    /// that call (removed again if the start fails).
+    caller: Option<(Reply<Result<u64, ChildError>>, bool)>,
     state: State<R>,
 }
 
@@ -129,21 +222,42 @@ struct Slot<R: Runtime> {
 enum End {
     Stop,
     Shutdown(Duration),
+    /// Its significant children ended.
     Finished,
     Failed(SupervisorError),
 }
 
-enum Event {
+enum Event<R: Runtime> {
     Request(Request),
-    Exit(usize, u64, Ended),
-    /// Restarts whose backoff passed, by the child that failed.
+    Exit(Exited),
+    Command(Command<R>),
+    /// Children whose backoff passed, by id.
     Due(Vec<usize>),
+}
+
+/// Raises the supervisor's `ended` signal however it ends (its future
+/// dropped, even before it was first polled, included), after refusing
+/// further commands, so that a parent or a handle waiting for it wakes.
+pub(crate) struct Closing<R: Runtime>(pub(crate) Arc<Shared<R>>);
+
+impl<R: Runtime> Drop for Closing<R> {
+    fn drop(&mut self) {
+        let queued = self
+            .0
+            .commands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop_quietly(queued);
+        self.0.ended.request();
+    }
 }
 
 pub(crate) struct Tree<R: Runtime> {
     pub(crate) runtime: R,
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) closing: Closing<R>,
     pub(crate) strategy: Strategy,
+    pub(crate) auto_shutdown: AutoShutdown,
     pub(crate) intensity: Intensity,
     pub(crate) backoff: Backoff,
     pub(crate) children: Vec<Child<R>>,
@@ -152,21 +266,92 @@ pub(crate) struct Tree<R: Runtime> {
 /// The loop's state.
 struct Running<R: Runtime> {
     slots: Vec<Slot<R>>,
+    /// Position of each child by id.
+    positions: HashMap<usize, usize>,
+    next_id: usize,
     running: FuturesUnordered<Tagged>,
-    /// Exits that arrived while other children were being stopped.
-    pending: VecDeque<(usize, u64, Ended)>,
+    /// Exits that arrived while other children were being stopped or
+    /// started.
+    pending: VecDeque<Exited>,
+    /// A request that came while children were being started.
+    deferred: Option<Request>,
+    /// Whether a child waits to start now.
+    to_start: bool,
+    /// Children not yet settled (ready once, or never starting again).
+    unsettled: usize,
     timers: Timers<R>,
+    intensity: Intensity,
     /// The restarts in the intensity window, for the error that gives up.
     history: VecDeque<Restarted>,
+    /// Set when its significant children have ended.
+    finished: bool,
 }
 
-/// Raises the supervisor's `ended` signal however it ends (its future
-/// dropped included), so that a parent or a handle waiting for it wakes.
-struct Closing(Arc<Shared>);
+impl<R: Runtime> Running<R> {
+    fn position(&self, id: usize) -> Option<usize> {
+        self.positions.get(&id).copied()
+    }
 
-impl Drop for Closing {
-    fn drop(&mut self) {
-        self.0.ended.request();
+    fn named(&self, name: &str) -> Option<usize> {
+        self.slots.iter().position(|slot| &*slot.spec.name == name)
+    }
+
+    /// Adds a child after the others, waiting to start.
+    fn add(&mut self, spec: Child<R>, parent: &str, now: Instant) -> usize {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.positions.insert(id, self.slots.len());
+        self.slots.push(Slot {
+            id,
+            path: Arc::from(format!("{parent}/{}", spec.name)),
+            spec,
+            generation: 0,
+            consecutive: 0,
+            since: now,
+            settled: false,
+            last_exit: None,
+            caller: None,
+            state: State::Waiting(Wait::Now),
+        });
+        self.to_start = true;
+        self.unsettled += 1;
+        self.slots.len() - 1
+    }
+
+    /// Removes a child that does not run.
+    fn remove(&mut self, index: usize) -> Slot<R> {
+        let slot = self.slots.remove(index);
+        self.positions.remove(&slot.id);
+        for (position, later) in self.slots.iter().enumerate().skip(index) {
+            self.positions.insert(later.id, position);
+        }
+        if !slot.settled {
+            self.unsettled -= 1;
+        }
+        slot
+    }
+
+    /// Marks a child as settled: ready once, or never starting again.
+    fn settle(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        if !slot.settled {
+            slot.settled = true;
+            self.unsettled -= 1;
+        }
+    }
+
+    /// Sets a child that does not run to wait, cancelling the backoff it
+    /// was waiting out.
+    fn set_waiting(&mut self, index: usize, wait: Wait) {
+        let slot = &mut self.slots[index];
+        if let State::Waiting(Wait::Until(at)) = slot.state {
+            self.timers.remove(at, slot.id);
+        }
+        if let Wait::Until(at) = wait {
+            self.timers.insert(at, slot.id);
+        }
+        self.to_start |= wait == Wait::Now;
+        slot.state = State::Waiting(wait);
     }
 }
 
@@ -182,96 +367,108 @@ impl<R: Runtime> Tree<R> {
     pub(crate) async fn run(self) {
         let Self {
             runtime,
-            shared,
+            closing,
             strategy,
-            mut intensity,
+            auto_shutdown,
+            intensity,
             backoff,
             children,
         } = self;
-        let _closing = Closing(Arc::clone(&shared));
+        let shared = &closing.0;
         let now = runtime.now();
-        let slots = children
-            .into_iter()
-            .map(|spec| Slot {
-                path: Arc::from(format!("{}/{}", shared.path, spec.name)),
-                spec,
-                generation: 0,
-                consecutive: 0,
-                since: now,
-                last_exit: None,
-                state: State::Waiting,
-            })
-            .collect();
         let mut tree = Running {
-            slots,
+            slots: Vec::with_capacity(children.len()),
+            positions: HashMap::with_capacity(children.len()),
+            next_id: 0,
             running: FuturesUnordered::new(),
             pending: VecDeque::new(),
+            deferred: None,
+            to_start: false,
+            unsettled: 0,
             timers: Timers::new(),
+            intensity,
             history: VecDeque::new(),
+            finished: false,
         };
         let this = Loop {
             runtime: &runtime,
-            shared: &shared,
+            shared,
             strategy,
+            auto_shutdown,
             backoff,
         };
-        tracing::debug!(supervisor = &*shared.path, "starting");
-        for index in 0..tree.slots.len() {
-            this.start(index, &mut tree);
+        if let Some(error) = this.invalid(&children) {
+            tracing::error!(supervisor = &*shared.path, %error, "not started");
+            *shared.ending.lock().unwrap_or_else(|e| e.into_inner()) = Some(Ending::Failed(error));
+            return;
         }
+        for child in children {
+            tree.add(child, &shared.path, now);
+        }
+        tracing::debug!(
+            supervisor = &*shared.path,
+            children = tree.slots.len(),
+            "starting"
+        );
         let end = loop {
-            if tree
-                .slots
-                .iter()
-                .all(|slot| matches!(slot.state, State::Ended))
-            {
+            if tree.finished {
                 break End::Finished;
             }
-            let event = match tree.pending.pop_front() {
-                Some((index, generation, ended)) => Event::Exit(index, generation, ended),
-                None => this.next_event(&mut tree).await,
+            if tree.to_start {
+                this.start_waiting(&mut tree).await;
+            }
+            if tree.unsettled == 0 && !shared.ready.is_requested() {
+                tracing::debug!(supervisor = &*shared.path, "ready");
+                shared.ready.request();
+            }
+            let event = if let Some(request) = tree.deferred.take() {
+                Event::Request(request)
+            } else if let Some(exited) = tree.pending.pop_front() {
+                Event::Exit(exited)
+            } else {
+                this.next_event(&mut tree).await
             };
             match event {
                 Event::Request(Request::Stop) => break End::Stop,
                 Event::Request(Request::Shutdown { grace }) => break End::Shutdown(grace),
                 Event::Request(Request::Release) => {}
-                Event::Due(failed) => {
-                    for index in failed {
-                        let count = tree.slots.len();
-                        for affected in strategy.affected(index, count) {
-                            if matches!(tree.slots[affected].state, State::Waiting) {
-                                this.start(affected, &mut tree);
-                            }
+                Event::Due(ids) => {
+                    for id in ids {
+                        if let Some(index) = tree.position(id) {
+                            tree.slots[index].state = State::Waiting(Wait::Now);
+                            tree.to_start = true;
                         }
                     }
                 }
-                Event::Exit(index, generation, ended) => {
-                    if let Err(error) = this
-                        .child_ended(index, generation, ended, &mut intensity, &mut tree)
-                        .await
-                    {
+                Event::Exit(exited) => {
+                    if let Err(error) = this.child_ended(exited, &mut tree).await {
                         break End::Failed(error);
                     }
                 }
+                Event::Command(command) => this.command(command, &mut tree).await,
             }
         };
         let ending = match end {
-            End::Stop => Some(Ending::ShutDown(
-                this.stop_all(Some(runtime.now()), &mut tree).await,
-            )),
+            End::Stop => Ending::ShutDown(this.stop_all(Some(runtime.now()), &mut tree).await),
             End::Shutdown(grace) => {
                 tracing::info!(supervisor = &*shared.path, ?grace, "shutting down");
                 let deadline = deadline::after(runtime.now(), grace);
-                Some(Ending::ShutDown(this.stop_all(deadline, &mut tree).await))
+                Ending::ShutDown(this.stop_all(deadline, &mut tree).await)
             }
-            End::Finished => Some(Ending::ShutDown(this.stop_all(None, &mut tree).await)),
+            End::Finished => {
+                tracing::info!(
+                    supervisor = &*shared.path,
+                    "significant children ended; shutting down"
+                );
+                Ending::ShutDown(this.stop_all(None, &mut tree).await)
+            }
             End::Failed(error) => {
                 tracing::error!(supervisor = &*shared.path, %error, "giving up");
                 this.stop_all(None, &mut tree).await;
-                Some(Ending::Failed(error))
+                Ending::Failed(error)
             }
         };
-        *shared.ending.lock().unwrap_or_else(|e| e.into_inner()) = ending;
+        *shared.ending.lock().unwrap_or_else(|e| e.into_inner()) = Some(ending);
         tracing::debug!(supervisor = &*shared.path, "ended");
     }
 }
@@ -279,34 +476,88 @@ impl<R: Runtime> Tree<R> {
 /// The loop's settings, borrowed while it runs.
 struct Loop<'a, R: Runtime> {
     runtime: &'a R,
-    shared: &'a Arc<Shared>,
+    shared: &'a Arc<Shared<R>>,
     strategy: Strategy,
+    auto_shutdown: AutoShutdown,
     backoff: Backoff,
 }
 
+/// How a child's start went.
+enum Started {
+    Ready,
+    /// It ended first, or was not ready in time: its exit is in `pending`.
+    Failed,
+    /// A request to stop came first (kept in `deferred`).
+    Interrupted,
+}
+
 impl<R: Runtime> Loop<'_, R> {
-    async fn next_event(&self, tree: &mut Running<R>) -> Event {
+    /// The error of a supervisor given children it cannot have.
+    fn invalid(&self, children: &[Child<R>]) -> Option<SupervisorError> {
+        let supervisor = self.shared.path.to_string();
+        for (index, child) in children.iter().enumerate() {
+            let reason = if children[..index].iter().any(|c| c.name == child.name) {
+                Some("two children have this name")
+            } else {
+                child.invalid(self.auto_shutdown)
+            };
+            if let Some(reason) = reason {
+                return Some(SupervisorError::InvalidChild {
+                    supervisor,
+                    child: child.name.to_string(),
+                    reason,
+                });
+            }
+        }
+        None
+    }
+
+    async fn next_event(&self, tree: &mut Running<R>) -> Event<R> {
         core::future::poll_fn(|cx| {
             self.shared.control.register(cx.waker());
             if let Some(request) = self.shared.control.take_request() {
                 return Poll::Ready(Event::Request(request));
             }
-            if let Poll::Ready(Some((index, generation, ended))) =
-                Pin::new(&mut tree.running).poll_next(cx)
-            {
-                return Poll::Ready(Event::Exit(index, generation, ended));
+            if let Poll::Ready(Some(exited)) = Pin::new(&mut tree.running).poll_next(cx) {
+                return Poll::Ready(Event::Exit(exited));
             }
             let mut due = Vec::new();
             if tree
                 .timers
-                .poll_due(self.runtime, cx, |index| due.push(index))
+                .poll_due(self.runtime, cx, |id| due.push(id))
                 .is_ready()
             {
                 return Poll::Ready(Event::Due(due));
             }
+            if let Some(command) = self.shared.next_command() {
+                return Poll::Ready(Event::Command(command));
+            }
             Poll::Pending
         })
         .await
+    }
+
+    /// Starts, in order, every child waiting to start now, each once the
+    /// one before it is ready. Stops at a child that failed to start (its
+    /// exit waits in `pending`, and the sweep goes on after it is handled)
+    /// or at a request to stop.
+    async fn start_waiting(&self, tree: &mut Running<R>) {
+        tree.to_start = false;
+        let mut index = 0;
+        while index < tree.slots.len() {
+            if matches!(tree.slots[index].state, State::Waiting(Wait::Now)) {
+                self.start(index, tree);
+                match self.until_ready(index, tree).await {
+                    Started::Ready => self.ready(index, tree),
+                    Started::Failed => {
+                        tree.to_start = true; // the rest, once it is handled
+                        return;
+                    }
+                    Started::Interrupted => return,
+                }
+            }
+            index += 1;
+        }
     }
 
     /// Starts the next incarnation of child `index`.
@@ -314,101 +565,193 @@ impl<R: Runtime> Loop<'_, R> {
         let slot = &mut tree.slots[index];
         slot.generation += 1;
         slot.since = self.runtime.now();
-        let (generation, path) = (slot.generation, Arc::clone(&slot.path));
-        let (stopper, future): (Stopper<R>, BoxFuture<Ended>) = match &mut slot.spec.kind {
-            Kind::Worker(factory) => {
-                let signal = StopSignal::default();
-                // A factory that panics fails the worker, not the supervisor.
-                let made =
-                    std::panic::catch_unwind(AssertUnwindSafe(|| factory.make(signal.clone())));
-                let task = match made {
-                    Ok(future) => self.runtime.spawn(future),
-                    Err(payload) => self
-                        .runtime
-                        .spawn(async move { std::panic::resume_unwind(payload) }),
-                };
-                let abort = task.abort_handle();
-                let task = OwnedTask::new(task);
-                let future = Box::pin(async move {
-                    let exit = task.await;
-                    let ended = ChildExit::from_exit(&exit);
-                    drop_exit(exit);
-                    Ended {
-                        exit: ended,
-                        inside: Vec::new(),
-                    }
-                });
-                (Stopper::Worker { abort, signal }, future)
-            }
-            Kind::Group {
-                builder, factory, ..
-            } => {
-                let mut factory = factory.clone_box();
-                let group = builder
-                    .clone()
-                    .name(&*path)
-                    .spawn_graceful(move |stop| factory.make(stop));
-                let handle = group.handle();
-                let future = Box::pin(async move {
-                    match group.wait_report().await {
-                        Ok(report) => Ended {
-                            exit: ChildExit::Returned,
-                            inside: report
-                                .map(|report| group_task_reports(&path, report))
-                                .unwrap_or_default(),
-                        },
-                        Err(error) => Ended {
-                            exit: ChildExit::GaveUp(error),
+        let (id, generation, path) = (slot.id, slot.generation, Arc::clone(&slot.path));
+        let (stopper, ready, future): (Stopper<R>, Option<StopSignal>, BoxFuture<Ended>) =
+            match &mut slot.spec.kind {
+                Kind::Worker { factory, announces } => {
+                    let (signal, ready) = (StopSignal::default(), Ready::default());
+                    // A factory that panics fails the worker, not the supervisor.
+                    let made = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        factory.make(signal.clone(), ready.clone())
+                    }));
+                    let task = match made {
+                        Ok(future) => self.runtime.spawn(future),
+                        Err(payload) => self
+                            .runtime
+                            .spawn(async move { std::panic::resume_unwind(payload) }),
+                    };
+                    let abort = task.abort_handle();
+                    let task = OwnedTask::new(task);
+                    let future = Box::pin(async move {
+                        let exit = task.await;
+                        let ended = ChildExit::from_exit(&exit);
+                        drop_exit(exit);
+                        Ended {
+                            exit: ended,
                             inside: Vec::new(),
-                        },
-                    }
-                });
-                (Stopper::Group(handle), future)
-            }
-            Kind::Supervisor(builder) => {
-                let mut child = builder.clone().under(&self.shared.path).spawn();
-                let shared = child.shared();
-                let future = Box::pin(async move {
-                    match child.wait_report().await {
-                        Ok(report) => Ended {
-                            exit: ChildExit::Returned,
-                            inside: report.map(|r| r.children).unwrap_or_default(),
-                        },
-                        Err(error) => Ended {
-                            exit: ChildExit::Failed(Box::new(error)),
-                            inside: Vec::new(),
-                        },
-                    }
-                });
-                (Stopper::Supervisor(shared), future)
-            }
-        };
-        slot.state = State::Running(stopper);
+                        }
+                    });
+                    let ready = announces.then(|| ready.signal().clone());
+                    (Stopper::Worker { abort, signal }, ready, future)
+                }
+                Kind::Group {
+                    builder, factory, ..
+                } => {
+                    let mut factory = factory.clone_box();
+                    let group = builder
+                        .clone()
+                        .name(&*path)
+                        .spawn_graceful(move |stop| factory.make(stop, Ready::default()));
+                    let handle = group.handle();
+                    let future = Box::pin(async move {
+                        match group.wait_report().await {
+                            Ok(report) => Ended {
+                                exit: ChildExit::Returned,
+                                inside: report
+                                    .map(|report| group_task_reports(&path, report))
+                                    .unwrap_or_default(),
+                            },
+                            Err(error) => Ended {
+                                exit: ChildExit::GaveUp(error),
+                                inside: Vec::new(),
+                            },
+                        }
+                    });
+                    (Stopper::Group(handle), None, future)
+                }
+                Kind::Supervisor(builder) => {
+                    let mut child = builder.clone().under(&self.shared.path).spawn();
+                    let shared = Arc::clone(&child.handle.shared);
+                    let ready = shared.ready.clone();
+                    let future = Box::pin(async move { supervisor_ended(&mut child).await });
+                    (Stopper::Supervisor(shared), Some(ready), future)
+                }
+            };
+        slot.state = State::Running { stopper, ready };
         tree.running.push(Tagged {
-            index,
+            id,
             generation,
             future,
         });
         tracing::debug!(child = &*slot.path, generation, "child started");
     }
 
+    /// Waits until child `index`, just started, is ready.
+    async fn until_ready(&self, index: usize, tree: &mut Running<R>) -> Started {
+        let slot = &tree.slots[index];
+        let State::Running {
+            ready: Some(signal),
+            ..
+        } = &slot.state
+        else {
+            return Started::Ready;
+        };
+        let (id, generation, timeout) = (slot.id, slot.generation, slot.spec.start_timeout);
+        let signal = signal.clone();
+        let mut ready = pin!(signal.requested());
+        let mut deadline = deadline::after(self.runtime.now(), timeout).map(Deadline::<R>::new);
+        enum Outcome {
+            Ready,
+            Exited(bool),
+            Request(Request),
+            TimedOut,
+        }
+        let outcome = core::future::poll_fn(|cx| {
+            if ready.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Outcome::Ready);
+            }
+            self.shared.control.register(cx.waker());
+            if let Some(request) = self.shared.control.take_request() {
+                return Poll::Ready(Outcome::Request(request));
+            }
+            while let Poll::Ready(Some(exited)) = Pin::new(&mut tree.running).poll_next(cx) {
+                let own = (exited.0, exited.1) == (id, generation);
+                let returned = !exited.2.exit.is_failure();
+                tree.pending.push_back(exited);
+                if own {
+                    return Poll::Ready(Outcome::Exited(returned));
+                }
+            }
+            if deadline
+                .as_mut()
+                .is_some_and(|d| d.poll(self.runtime, cx).is_ready())
+            {
+                return Poll::Ready(Outcome::TimedOut);
+            }
+            Poll::Pending
+        })
+        .await;
+        match outcome {
+            // A child that returned before it said so has done its start.
+            Outcome::Ready | Outcome::Exited(true) => Started::Ready,
+            Outcome::Exited(false) => Started::Failed,
+            Outcome::Request(request) => {
+                tree.deferred = Some(request);
+                Started::Interrupted
+            }
+            Outcome::TimedOut => {
+                let path = &*tree.slots[index].path;
+                tracing::warn!(
+                    child = path,
+                    generation,
+                    ?timeout,
+                    "child not ready in time; aborting it"
+                );
+                if let State::Running { stopper, .. } = &tree.slots[index].state {
+                    stopper.stop(Duration::ZERO);
+                }
+                let mut ended = self.wait_exit(id, generation, None, tree).await;
+                ended.exit = ChildExit::StartTimedOut(timeout);
+                tree.pending.push_front((id, generation, ended));
+                Started::Failed
+            }
+        }
+    }
+
+    /// Child `index` is ready: answers whoever waits for it.
+    fn ready(&self, index: usize, tree: &mut Running<R>) {
+        tree.settle(index);
+        let slot = &mut tree.slots[index];
+        if let State::Running { ready, .. } = &mut slot.state {
+            *ready = None;
+        }
+        if let Some((reply, _)) = slot.caller.take() {
+            reply.send(Ok(slot.generation));
+        }
+    }
+
     /// Handles a child's exit: restarts it and the children the strategy
     /// says, or gives up.
     async fn child_ended(
         &self,
-        index: usize,
-        generation: u64,
-        ended: Ended,
-        intensity: &mut Intensity,
+        (id, generation, ended): Exited,
         tree: &mut Running<R>,
     ) -> Result<(), SupervisorError> {
+        let Some(index) = tree.position(id) else {
+            return Ok(()); // stale: removed meanwhile
+        };
         let slot = &mut tree.slots[index];
-        if slot.generation != generation || !matches!(slot.state, State::Running(_)) {
-            return Ok(()); // stale: a child stopped on purpose meanwhile
+        if slot.generation != generation || !matches!(slot.state, State::Running { .. }) {
+            return Ok(()); // stale: stopped or restarted on purpose meanwhile
         }
         let exit = ended.exit;
         let child = &*slot.path;
         slot.last_exit = Some(exit.clone());
+        if let Some((reply, added)) = slot.caller.take() {
+            // A start someone waits for failed: theirs to handle.
+            tracing::warn!(child, generation, %exit, "child failed to start");
+            reply.send(Err(ChildError::StartFailed {
+                path: child.to_owned(),
+                exit,
+            }));
+            if added {
+                tree.remove(index);
+            } else {
+                slot.state = State::Stopped;
+                tree.settle(index);
+            }
+            return Ok(());
+        }
         if !restarts(slot.spec.restart, &exit) {
             if exit.is_failure() {
                 tracing::warn!(child, generation, %exit, "child failed; not restarted");
@@ -416,17 +759,30 @@ impl<R: Runtime> Loop<'_, R> {
                 tracing::debug!(child, generation, "child returned; not restarted");
             }
             slot.state = State::Ended;
+            let significant = slot.spec.significant;
+            tree.settle(index);
+            if significant {
+                tree.finished |= match self.auto_shutdown {
+                    AutoShutdown::Never => false,
+                    AutoShutdown::AnySignificant => true,
+                    AutoShutdown::AllSignificant => tree
+                        .slots
+                        .iter()
+                        .filter(|slot| slot.spec.significant)
+                        .all(|slot| matches!(slot.state, State::Ended)),
+                };
+            }
             return Ok(());
         }
         let now = self.runtime.now();
-        if !intensity.admit(now) {
+        if !tree.intensity.admit(now) {
             slot.state = State::Ended;
             return Err(SupervisorError::GaveUp {
                 supervisor: self.shared.path.to_string(),
                 child: child.to_owned(),
                 exit,
-                restarts: intensity.restarts(),
-                within: intensity.within(),
+                restarts: tree.intensity.restarts(),
+                within: tree.intensity.within(),
                 history: tree.history.iter().cloned().collect(),
             });
         }
@@ -435,7 +791,7 @@ impl<R: Runtime> Loop<'_, R> {
         }
         let delay = self
             .backoff
-            .delay(slot.consecutive, ((index as u64) << 32) ^ generation);
+            .delay(slot.consecutive, ((id as u64) << 32) ^ generation);
         slot.consecutive = slot.consecutive.saturating_add(1);
         tracing::warn!(child, generation, %exit, ?delay, strategy = ?self.strategy, "child failed; restarting");
         tree.history.push_back(Restarted {
@@ -443,38 +799,113 @@ impl<R: Runtime> Loop<'_, R> {
             generation,
             exit,
         });
-        while tree.history.len() > intensity.restarts() as usize {
+        while tree.history.len() > tree.intensity.restarts() as usize {
             tree.history.pop_front();
         }
-        slot.state = State::Waiting;
-        // The affected children stop, in reverse start order, each fully
-        // before the next; then they start again, in order.
-        let affected = self.strategy.affected(index, tree.slots.len());
-        for other in affected.clone().rev() {
-            if other != index && matches!(tree.slots[other].state, State::Running(_)) {
+        slot.state = State::Stopped;
+        // The affected children (but those stopped on purpose, or ended for
+        // good) stop, in reverse start order, each fully before the next;
+        // then they all wait for the same moment to start again, in order.
+        let affected: Vec<usize> = self
+            .strategy
+            .affected(index, tree.slots.len())
+            .filter(|&other| {
+                other == index
+                    || matches!(
+                        tree.slots[other].state,
+                        State::Running { .. } | State::Waiting(_)
+                    )
+            })
+            .collect();
+        for &other in affected.iter().rev() {
+            if matches!(tree.slots[other].state, State::Running { .. }) {
                 self.stop_child(other, None, tree).await;
-                tree.slots[other].state = State::Waiting;
             }
         }
-        match deadline::after(now, delay) {
-            _ if delay.is_zero() => {
-                for affected in affected {
-                    if matches!(tree.slots[affected].state, State::Waiting) {
-                        self.start(affected, tree);
-                    }
-                }
-            }
-            Some(until) => tree.timers.insert(until, index),
-            // A backoff that never ends: they wait until the supervisor
-            // stops.
-            None => {}
+        let wait = match deadline::after(now, delay) {
+            _ if delay.is_zero() => Wait::Now,
+            Some(until) => Wait::Until(until),
+            None => Wait::Forever,
+        };
+        for other in affected {
+            tree.set_waiting(other, wait);
         }
         Ok(())
     }
 
+    /// Handles a command about a child by name.
+    async fn command(&self, command: Command<R>, tree: &mut Running<R>) {
+        let supervisor = || self.shared.path.to_string();
+        let not_found = |name: String| ChildError::NotFound {
+            supervisor: supervisor(),
+            name,
+        };
+        match command {
+            Command::Start(child, reply) => {
+                let name = child.name.to_string();
+                if tree.named(&name).is_some() {
+                    reply.send(Err(ChildError::NameTaken {
+                        supervisor: supervisor(),
+                        name,
+                    }));
+                } else if let Some(reason) = child.invalid(self.auto_shutdown) {
+                    reply.send(Err(ChildError::Invalid {
+                        supervisor: supervisor(),
+                        name,
+                        reason,
+                    }));
+                } else {
+                    let index = tree.add(child, &self.shared.path, self.runtime.now());
+                    tree.slots[index].caller = Some((reply, true));
+                }
+            }
+            Command::Stop(name, reply) => match tree.named(&name) {
+                None => reply.send(Err(not_found(name))),
+                Some(index) => {
+                    self.stop_on_purpose(index, tree).await;
+                    reply.send(Ok(()));
+                }
+            },
+            Command::Restart(name, reply) => match tree.named(&name) {
+                None => reply.send(Err(not_found(name))),
+                Some(index) => {
+                    self.stop_on_purpose(index, tree).await;
+                    tree.set_waiting(index, Wait::Now);
+                    tree.slots[index].caller = Some((reply, false));
+                }
+            },
+            Command::Remove(name, reply) => match tree.named(&name) {
+                None => reply.send(Err(not_found(name))),
+                Some(index) => {
+                    self.stop_on_purpose(index, tree).await;
+                    let removed = tree.remove(index);
+                    tracing::debug!(child = &*removed.path, "child removed");
+                    drop_quietly(removed);
+                    reply.send(Ok(()));
+                }
+            },
+        }
+    }
+
+    /// Stops child `index` on purpose, whatever it was doing: by its stop
+    /// mode if it runs, cancelling its backoff if it waits.
+    async fn stop_on_purpose(&self, index: usize, tree: &mut Running<R>) {
+        match tree.slots[index].state {
+            State::Running { .. } => {
+                self.stop_child(index, None, tree).await;
+            }
+            State::Waiting(_) => tree.set_waiting(index, Wait::Forever),
+            State::Stopped | State::Ended => {}
+        }
+        tree.slots[index].state = State::Stopped;
+        tree.settle(index);
+        tracing::debug!(child = &*tree.slots[index].path, "child stopped on request");
+    }
+
     /// Stops running child `index` by its stop mode, within `overall` if
     /// given, and waits until it has ended; exits of other children that
-    /// arrive meanwhile wait in `pending`. Returns how it ended.
+    /// arrive meanwhile wait in `pending`. Leaves it `Stopped`, with its
+    /// last exit, and returns how it ended.
     async fn stop_child(
         &self,
         index: usize,
@@ -482,8 +913,8 @@ impl<R: Runtime> Loop<'_, R> {
         tree: &mut Running<R>,
     ) -> Ended {
         let slot = &tree.slots[index];
-        let generation = slot.generation;
-        let State::Running(stopper) = &slot.state else {
+        let (id, generation) = (slot.id, slot.generation);
+        let State::Running { stopper, .. } = &slot.state else {
             unreachable!("only running children are stopped")
         };
         let now = self.runtime.now();
@@ -498,9 +929,26 @@ impl<R: Runtime> Loop<'_, R> {
             (_, None) => Duration::MAX,
         };
         stopper.stop(grace);
-        let mut deadline = deadline
-            .filter(|_| !grace.is_zero())
-            .map(Deadline::<R>::new);
+        let deadline = deadline.filter(|_| !grace.is_zero());
+        let ended = self.wait_exit(id, generation, deadline, tree).await;
+        let slot = &mut tree.slots[index];
+        slot.last_exit = Some(ended.exit.clone());
+        slot.state = State::Stopped;
+        tracing::debug!(child = &*slot.path, generation, exit = %ended.exit, "child stopped");
+        ended
+    }
+
+    /// Waits for the exit of child `id`'s incarnation `generation`, which
+    /// was asked to stop, aborting it at `deadline`; other exits wait in
+    /// `pending`.
+    async fn wait_exit(
+        &self,
+        id: usize,
+        generation: u64,
+        deadline: Option<Instant>,
+        tree: &mut Running<R>,
+    ) -> Ended {
+        let mut deadline = deadline.map(Deadline::<R>::new);
         core::future::poll_fn(|cx| {
             if deadline
                 .as_mut()
@@ -508,18 +956,20 @@ impl<R: Runtime> Loop<'_, R> {
             {
                 // Its grace is over: abort it.
                 deadline = None;
-                if let State::Running(stopper) = &tree.slots[index].state {
-                    stopper.stop(Duration::ZERO);
+                if let Some(index) = tree.position(id) {
+                    if let State::Running { stopper, .. } = &tree.slots[index].state {
+                        stopper.stop(Duration::ZERO);
+                    }
                 }
             }
             loop {
                 match Pin::new(&mut tree.running).poll_next(cx) {
-                    Poll::Ready(Some((i, g, ended))) if (i, g) == (index, generation) => {
+                    Poll::Ready(Some((i, g, ended))) if (i, g) == (id, generation) => {
                         return Poll::Ready(ended)
                     }
                     Poll::Ready(Some(other)) => tree.pending.push_back(other),
-                    Poll::Ready(None) => unreachable!("the child's future is in the set"),
-                    Poll::Pending => return Poll::Pending,
+                    // Not reached: the child's future is in the set.
+                    Poll::Ready(None) | Poll::Pending => return Poll::Pending,
                 }
             }
         })
@@ -532,12 +982,10 @@ impl<R: Runtime> Loop<'_, R> {
         tree.timers.clear();
         let mut reports: Vec<Vec<ChildReport>> = vec![Vec::new(); tree.slots.len()];
         for index in (0..tree.slots.len()).rev() {
-            let ended = if matches!(tree.slots[index].state, State::Running(_)) {
-                let ended = self.stop_child(index, overall, tree).await;
-                tree.slots[index].last_exit = Some(ended.exit.clone());
-                Some(ended)
+            let inside = if matches!(tree.slots[index].state, State::Running { .. }) {
+                self.stop_child(index, overall, tree).await.inside
             } else {
-                None
+                Vec::new()
             };
             let slot = &mut tree.slots[index];
             slot.state = State::Ended;
@@ -548,14 +996,26 @@ impl<R: Runtime> Loop<'_, R> {
                     exit,
                 });
             }
-            if let Some(ended) = ended {
-                reports[index].extend(ended.inside);
-            }
+            reports[index].extend(inside);
         }
         tree.pending.clear();
         ShutdownReport {
             children: reports.into_iter().flatten().collect(),
         }
+    }
+}
+
+/// How a child supervisor ended, as a child.
+async fn supervisor_ended<R: Runtime>(child: &mut Supervisor<R>) -> Ended {
+    match child.wait_report().await {
+        Ok(report) => Ended {
+            exit: ChildExit::Returned,
+            inside: report.map(|r| r.children).unwrap_or_default(),
+        },
+        Err(error) => Ended {
+            exit: ChildExit::Failed(Box::new(error)),
+            inside: Vec::new(),
+        },
     }
 }
 

@@ -11,7 +11,9 @@ use futures_util::future::{select, Either};
 use stage::group::{Backoff, Restart, StopSignal};
 use stage::mailbox::Sender;
 use stage::runtime::Runtime;
-use stage::supervisor::{Builder, Child, ChildExit, StopMode, Strategy, SupervisorError};
+use stage::supervisor::{
+    AutoShutdown, Builder, Child, ChildError, ChildExit, StopMode, Strategy, SupervisorError,
+};
 
 /// Invokes `$runner!` with the name of every scenario below.
 macro_rules! all_tree_scenarios {
@@ -25,7 +27,13 @@ macro_rules! all_tree_scenarios {
             shutdown_stops_children_in_reverse_order_under_one_deadline,
             linked_groups_restart_together_and_their_mailbox_keeps_its_messages,
             dropping_the_supervisor_stops_every_child,
-            a_tree_whose_children_all_returned_ends_on_its_own,
+            significant_children_end_the_tree_and_others_do_not,
+            children_that_cannot_be_children_are_refused_with_a_typed_error,
+            children_are_started_stopped_restarted_and_removed_by_name,
+            a_restart_pending_for_an_old_generation_is_dropped,
+            children_start_in_order_each_once_the_one_before_is_ready,
+            a_child_not_ready_in_time_fails_to_start,
+            requests_to_a_supervisor_that_ended_say_so,
         );
     };
 }
@@ -154,12 +162,13 @@ pub(crate) async fn restart_types_decide_which_exits_are_restarted<R: Runtime>(r
     let tree = Builder::new(rt.clone())
         .backoff(Backoff::none())
         .intensity(100, Duration::from_secs(60))
+        .auto_shutdown(AutoShutdown::AllSignificant)
         // Transient: restarted after a failure, not after a return.
-        .child(returning("transient_returns", Restart::OnFailure, false))
+        .child(returning("transient_returns", Restart::OnFailure, false).significant())
         // Temporary: never restarted.
-        .child(returning("temporary_fails", Restart::Never, true))
+        .child(returning("temporary_fails", Restart::Never, true).significant())
         .spawn();
-    // Every child ended for good: the tree ends on its own.
+    // Both ended for good: the tree ends on its own.
     tree.join().await.unwrap();
     let mut starts = starts.lock().unwrap().clone();
     starts.sort_unstable();
@@ -391,10 +400,347 @@ pub(crate) async fn dropping_the_supervisor_stops_every_child<R: Runtime>(rt: R)
     assert_eq!(stopped, ["stop a#1", "stop b#1", "stop task", "stop task"]);
 }
 
-pub(crate) async fn a_tree_whose_children_all_returned_ends_on_its_own<R: Runtime>(rt: R) {
-    let tree = Builder::new(rt)
-        .child(Child::worker("job", |_stop| async {}).restart(Restart::OnFailure))
-        .child(Child::worker("other", |_stop| async {}).restart(Restart::Never))
+/// A worker that runs until stopped, logging its starts and stops, and
+/// says it is ready after `after` (never, if `None`).
+fn slow_starter<R: Runtime>(
+    name: &'static str,
+    log: &Log,
+    rt: &R,
+    after: Option<Duration>,
+) -> Child<R> {
+    let (log, rt, starts) = (log.clone(), rt.clone(), Arc::new(AtomicU64::new(0)));
+    Child::worker_with_ready(name, move |stop: StopSignal, ready| {
+        let n = starts.fetch_add(1, Ordering::SeqCst) + 1;
+        let me = format!("{name}#{n}");
+        log.push(format!("start {me}"));
+        let (stopped, rt, log) = (Stopped(log.clone(), me.clone()), rt.clone(), log.clone());
+        async move {
+            let _stopped = stopped;
+            if let Some(after) = after {
+                rt.sleep_until(rt.now() + after).await;
+                log.push(format!("ready {me}"));
+                ready.notify();
+            }
+            stop.requested().await;
+        }
+    })
+    .stop_mode(StopMode::Abort)
+}
+
+pub(crate) async fn significant_children_end_the_tree_and_others_do_not<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let job = |name: &'static str, secs: u64| {
+        let (log, rt) = (log.clone(), rt.clone());
+        Child::worker(name, move |_stop| {
+            let (log, rt) = (log.clone(), rt.clone());
+            async move {
+                rt.sleep_until(rt.now() + Duration::from_secs(secs)).await;
+                log.push(format!("done {name}"));
+            }
+        })
+        .restart(Restart::OnFailure)
+        .stop_mode(StopMode::Abort)
+    };
+    // Any: the first significant child to end ends the tree, and stops
+    // the others.
+    let (server, _) = worker("server", &log);
+    let tree = Builder::new(rt.clone())
+        .auto_shutdown(AutoShutdown::AnySignificant)
+        .child(server)
+        .child(job("job", 1).significant())
         .spawn();
-    assert_eq!(tree.join().await, Ok(()));
+    tree.join().await.unwrap();
+    assert_eq!(log.take(), ["start server#1", "done job", "stop server#1"]);
+
+    // All: the tree runs until the last significant child has ended.
+    let tree = Builder::new(rt.clone())
+        .auto_shutdown(AutoShutdown::AllSignificant)
+        .child(job("short", 1).significant())
+        .child(job("long", 5).significant())
+        .child(job("unimportant", 7))
+        .spawn();
+    let handle = tree.handle();
+    rt.sleep_until(rt.now() + Duration::from_secs(2)).await;
+    assert!(!handle.is_ended(), "one significant child still runs");
+    tree.join().await.unwrap();
+    assert_eq!(log.take(), ["done short", "done long"]);
+
+    // Never (the default): a tree whose children all ended goes on, and
+    // takes new children.
+    let tree = Builder::new(rt.clone()).child(job("once", 1)).spawn();
+    rt.sleep_until(rt.now() + Duration::from_secs(10)).await;
+    assert_eq!(log.take(), ["done once"]);
+    assert!(!tree.is_ended());
+    let (later, _) = worker("later", &log);
+    assert_eq!(tree.start_child(later).await, Ok(1));
+    tree.stop().await.unwrap();
+    assert_eq!(log.take(), ["start later#1", "stop later#1"]);
+}
+
+pub(crate) async fn children_that_cannot_be_children_are_refused_with_a_typed_error<R: Runtime>(
+    rt: R,
+) {
+    let log = Log::default();
+    let refused = |builder: Builder<R>| async {
+        match builder.name("app").spawn().join().await {
+            Err(SupervisorError::InvalidChild { child, reason, .. }) => (child, reason),
+            other => panic!("{other:?}"),
+        }
+    };
+    let (a, _) = worker::<R>("a", &log);
+    let (child, reason) = refused(Builder::new(rt.clone()).child(a.clone()).child(a.clone())).await;
+    assert_eq!(
+        (child.as_str(), reason),
+        ("a", "two children have this name")
+    );
+    let permanent = a.clone().significant();
+    let auto = Builder::new(rt.clone()).auto_shutdown(AutoShutdown::AnySignificant);
+    let (child, reason) = refused(auto.clone().child(permanent)).await;
+    assert_eq!(child, "a");
+    assert!(reason.contains("must not be restarted"), "{reason}");
+    let (t, _) = worker::<R>("t", &log);
+    let transient = t.restart(Restart::OnFailure).significant();
+    let (_, reason) = refused(Builder::new(rt.clone()).child(transient.clone())).await;
+    assert!(reason.contains("auto_shutdown"), "{reason}");
+    assert!(log.take().is_empty(), "no child was started");
+
+    // The same checks for a child started later.
+    let tree = Builder::new(rt.clone())
+        .name("app")
+        .child(a.clone())
+        .spawn();
+    let taken = tree.start_child(a).await.unwrap_err();
+    assert!(
+        matches!(taken, ChildError::NameTaken { ref name, .. } if name == "a"),
+        "{taken}"
+    );
+    let invalid = tree.start_child(transient).await.unwrap_err();
+    assert!(matches!(invalid, ChildError::Invalid { .. }), "{invalid}");
+    tree.stop().await.unwrap();
+}
+
+pub(crate) async fn children_are_started_stopped_restarted_and_removed_by_name<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let (a, _) = worker("a", &log);
+    let (b, kill_b) = worker("b", &log);
+    let tree = Builder::new(rt.clone())
+        .name("app")
+        .strategy(Strategy::OneForAll)
+        .backoff(Backoff::none())
+        .child(a)
+        .spawn();
+    assert_eq!(tree.start_child(b).await, Ok(1), "the first generation");
+    assert_eq!(
+        log.take(),
+        ["start a#1", "start b#1"],
+        "added after the others"
+    );
+
+    // Stopped on purpose: stays stopped, also when a strategy restarts the
+    // others.
+    tree.stop_child("a").await.unwrap();
+    assert_eq!(log.take(), ["stop a#1"]);
+    kill_b.send(()).await.unwrap();
+    tick(&rt).await;
+    assert_eq!(log.take(), ["stop b#1", "start b#2"], "a is not restarted");
+    tree.stop_child("a").await.unwrap(); // stopping it again does nothing
+    assert!(log.take().is_empty());
+
+    // Restarted on purpose: this child alone, whatever the strategy.
+    assert_eq!(tree.restart_child("a").await, Ok(2));
+    assert_eq!(tree.restart_child("b").await, Ok(3));
+    assert_eq!(log.take(), ["start a#2", "stop b#2", "start b#3"]);
+
+    // Removed: stopped, and its name is free.
+    tree.remove_child("a").await.unwrap();
+    assert_eq!(log.take(), ["stop a#2"]);
+    let missing = tree.stop_child("a").await.unwrap_err();
+    assert_eq!(
+        missing,
+        ChildError::NotFound {
+            supervisor: "app".into(),
+            name: "a".into()
+        }
+    );
+    assert!(tree.restart_child("a").await.is_err());
+    assert!(tree.remove_child("a").await.is_err());
+    let (a, _) = worker("a", &log);
+    assert_eq!(
+        tree.start_child(a).await,
+        Ok(1),
+        "a new child, by the old name"
+    );
+    let report = tree.shutdown(Duration::from_secs(1)).await.unwrap();
+    let paths: Vec<_> = report.children.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(paths, ["app/b", "app/a"], "in start order");
+}
+
+pub(crate) async fn a_restart_pending_for_an_old_generation_is_dropped<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let (a, kill_a) = worker("a", &log);
+    let backoff = Backoff::exponential(Duration::from_secs(1), Duration::from_secs(1))
+        .free_restarts(0)
+        .without_jitter();
+    let tree = Builder::new(rt.clone())
+        .backoff(backoff)
+        .intensity(100, Duration::from_secs(60))
+        .child(a)
+        .spawn();
+    let second = || rt.sleep_until(rt.now() + Duration::from_millis(1_500));
+    tick(&rt).await;
+    // Stopped on purpose during its backoff: the restart is dropped.
+    kill_a.send(()).await.unwrap();
+    tick(&rt).await;
+    tree.stop_child("a").await.unwrap();
+    second().await;
+    assert_eq!(log.take(), ["start a#1", "stop a#1"], "not restarted");
+
+    // Restarted on purpose during its backoff: the old restart does not
+    // start a second incarnation.
+    assert_eq!(tree.restart_child("a").await, Ok(2));
+    kill_a.send(()).await.unwrap();
+    tick(&rt).await;
+    assert_eq!(
+        tree.restart_child("a").await,
+        Ok(3),
+        "at once, not after the backoff"
+    );
+    second().await;
+    assert_eq!(log.take(), ["start a#2", "stop a#2", "start a#3"]);
+
+    // Removed during its backoff: nothing starts.
+    kill_a.send(()).await.unwrap();
+    tick(&rt).await;
+    tree.remove_child("a").await.unwrap();
+    second().await;
+    assert_eq!(log.take(), ["stop a#3"]);
+    tree.stop().await.unwrap();
+}
+
+pub(crate) async fn children_start_in_order_each_once_the_one_before_is_ready<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let inner = Builder::new(rt.clone()).child(slow_starter(
+        "cache",
+        &log,
+        &rt,
+        Some(Duration::from_secs(2)),
+    ));
+    let tree = Builder::new(rt.clone())
+        .child(slow_starter("db", &log, &rt, Some(Duration::from_secs(1))))
+        .child(Child::supervisor("inner", inner))
+        .child(worker("api", &log).0)
+        .spawn();
+    let start = rt.now();
+    tree.ready().await.unwrap();
+    assert_eq!(
+        rt.now() - start,
+        Duration::from_secs(3),
+        "one after the other"
+    );
+    assert_eq!(
+        log.take(),
+        [
+            "start db#1",
+            "ready db#1",
+            "start cache#1",
+            "ready cache#1",
+            "start api#1"
+        ],
+        "a child supervisor is ready once its children are"
+    );
+    tree.stop().await.unwrap();
+}
+
+pub(crate) async fn a_child_not_ready_in_time_fails_to_start<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let never = slow_starter("db", &log, &rt, None).start_timeout(Duration::from_secs(2));
+    let tree = Builder::new(rt.clone())
+        .name("app")
+        .backoff(Backoff::none())
+        .intensity(1, Duration::from_secs(60))
+        .child(never.clone())
+        .child(worker("api", &log).0)
+        .spawn();
+    let start = rt.now();
+    let error = tree.join().await.unwrap_err();
+    assert_eq!(
+        rt.now() - start,
+        Duration::from_secs(4),
+        "two starts, two timeouts"
+    );
+    let (path, exit) = error.root_cause().unwrap();
+    assert_eq!(
+        (path, exit),
+        ("app/db", &ChildExit::StartTimedOut(Duration::from_secs(2)))
+    );
+    assert_eq!(
+        log.take(),
+        ["start db#1", "stop db#1", "start db#2", "stop db#2"],
+        "aborted at its timeout; the next child never started"
+    );
+
+    // Started later: the caller gets the failure, and the child is gone.
+    let tree = Builder::new(rt.clone()).name("app").spawn();
+    let failed = tree.start_child(never).await.unwrap_err();
+    assert_eq!(
+        failed,
+        ChildError::StartFailed {
+            path: "app/db".into(),
+            exit: ChildExit::StartTimedOut(Duration::from_secs(2))
+        }
+    );
+    assert_eq!(log.take(), ["start db#3", "stop db#3"]);
+    assert!(matches!(
+        tree.stop_child("db").await,
+        Err(ChildError::NotFound { .. })
+    ));
+    // A child that panics before it is ready fails its start too.
+    let crashing =
+        Child::worker_with_ready("crashing", |_stop, _ready| async { panic!("no config") });
+    let failed = tree.start_child(crashing).await.unwrap_err();
+    assert_eq!(
+        failed.to_string(),
+        "app/crashing failed to start: panicked: no config"
+    );
+    tree.stop().await.unwrap();
+}
+
+pub(crate) async fn requests_to_a_supervisor_that_ended_say_so<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let tree = Builder::new(rt.clone())
+        .name("app")
+        .child(slow_starter("db", &log, &rt, None).start_timeout(Duration::MAX))
+        .spawn();
+    let handle = tree.handle();
+    tree.stop().await.unwrap();
+    assert_eq!(log.take(), ["start db#1", "stop db#1"]);
+    let ended = ChildError::SupervisorEnded {
+        supervisor: "app".into(),
+    };
+    assert_eq!(
+        handle.start_child(worker("a", &log).0).await,
+        Err(ended.clone())
+    );
+    assert_eq!(handle.stop_child("a").await, Err(ended.clone()));
+    assert_eq!(handle.ready().await, Err(stage::group::Ended));
+    assert!(handle.is_ended());
+    assert!(log.take().is_empty(), "nothing started");
+
+    // A request in flight when the tree is dropped is answered too.
+    let tree = Builder::new(rt.clone())
+        .name("app")
+        .child(slow_starter("db", &log, &rt, None).start_timeout(Duration::MAX))
+        .spawn();
+    let handle = tree.handle();
+    let mut ready = std::pin::pin!(handle.ready());
+    let polled = futures_util::FutureExt::now_or_never(ready.as_mut());
+    assert!(polled.is_none(), "db is never ready");
+    let waiting = handle.start_child(worker("late", &log).0);
+    let dropping = async move {
+        tick(&rt).await;
+        drop(tree);
+    };
+    let (answer, ()) = futures_util::future::join(waiting, dropping).await;
+    assert_eq!(answer, Err(ended));
+    assert_eq!(ready.await, Err(stage::group::Ended), "nor is the tree");
 }

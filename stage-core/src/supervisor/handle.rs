@@ -1,0 +1,342 @@
+//! A running supervisor's handle: what any task may ask of it.
+
+use core::fmt;
+use std::time::Duration;
+
+use super::child::Child;
+use super::error::ChildError;
+use super::reply::{reply, Answer};
+use super::tree::{Command, Shared};
+use crate::group::control::Request;
+use crate::group::Ended;
+use crate::runtime::Runtime;
+use crate::sync::Arc;
+
+/// A handle to a running supervisor: cloned freely, it starts, stops,
+/// restarts and removes children by name, and asks the supervisor to stop.
+/// It does not keep the supervisor running: dropping the [`Supervisor`]
+/// stops the tree, and then every request says
+/// [`ChildError::SupervisorEnded`].
+///
+/// A [`Supervisor`] derefs to its handle.
+///
+/// [`Supervisor`]: super::Supervisor
+///
+/// # Examples
+///
+/// ```
+/// use stage::supervisor::Child;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let tree = stage::supervisor().name("app").spawn();
+/// let handle = tree.handle();
+/// tokio::spawn(async move {
+///     let worker = Child::worker("late", |stop| async move { stop.requested().await });
+///     handle.start_child(worker).await.unwrap();
+/// })
+/// .await
+/// .unwrap();
+/// tree.remove_child("late").await.unwrap();
+/// tree.stop().await.unwrap();
+/// # }
+/// ```
+pub struct SupervisorHandle<R: Runtime> {
+    pub(crate) shared: Arc<Shared<R>>,
+}
+
+impl<R: Runtime> SupervisorHandle<R> {
+    /// The supervisor's path (`app/pipeline`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor().name("app").spawn();
+    /// assert_eq!(tree.path(), "app");
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn path(&self) -> &str {
+        &self.shared.path
+    }
+
+    /// Adds a child after the others and starts it. Returns once it is
+    /// ready (for a worker that [says so](Child::worker_with_ready)), with
+    /// its generation (1).
+    ///
+    /// # Errors
+    ///
+    /// [`ChildError::NameTaken`] if a child has its name,
+    /// [`ChildError::Invalid`] if it cannot be this supervisor's child,
+    /// [`ChildError::StartFailed`] if it ended before it was ready or was
+    /// not ready in time (it is removed again), and
+    /// [`ChildError::SupervisorEnded`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future does not cancel the request: the child is still
+    /// added and started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::supervisor::Child;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor().spawn();
+    /// let worker = Child::worker("w", |stop| async move { stop.requested().await });
+    /// assert_eq!(tree.start_child(worker.clone()).await, Ok(1));
+    /// assert!(tree.start_child(worker).await.is_err()); // the name is taken
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub async fn start_child(&self, child: Child<R>) -> Result<u64, ChildError> {
+        let (reply, answer) = reply();
+        self.submit(Command::Start(child, reply), answer).await
+    }
+
+    /// Stops a child by its [`StopMode`](super::StopMode), and keeps it,
+    /// stopped: it is not restarted until
+    /// [`restart_child`](SupervisorHandle::restart_child). A restart it was
+    /// waiting for (its backoff) is cancelled. Stopping a child that is
+    /// not running does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ChildError::NotFound`] and [`ChildError::SupervisorEnded`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future does not cancel the request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::supervisor::Child;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor()
+    ///     .child(Child::worker("w", |stop| async move { stop.requested().await }))
+    ///     .spawn();
+    /// tree.stop_child("w").await.unwrap();
+    /// assert_eq!(tree.restart_child("w").await, Ok(2)); // its second incarnation
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub async fn stop_child(&self, name: &str) -> Result<(), ChildError> {
+        let (reply, answer) = reply();
+        self.submit(Command::Stop(name.to_owned(), reply), answer)
+            .await
+    }
+
+    /// Restarts a child: stops it if it runs (by its stop mode), and starts
+    /// its next incarnation — this child alone, whatever the strategy, and
+    /// without counting against the restart intensity. A restart it was
+    /// waiting for (its backoff) is cancelled. Returns the new generation,
+    /// once the child is ready.
+    ///
+    /// # Errors
+    ///
+    /// [`ChildError::NotFound`], [`ChildError::StartFailed`] (the child
+    /// stays, stopped) and [`ChildError::SupervisorEnded`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future does not cancel the request.
+    ///
+    /// # Examples
+    ///
+    /// See [`stop_child`](SupervisorHandle::stop_child).
+    ///
+    /// ```
+    /// use stage::supervisor::Child;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor()
+    ///     .child(Child::worker("w", |stop| async move { stop.requested().await }))
+    ///     .spawn();
+    /// assert_eq!(tree.restart_child("w").await, Ok(2));
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub async fn restart_child(&self, name: &str) -> Result<u64, ChildError> {
+        let (reply, answer) = reply();
+        self.submit(Command::Restart(name.to_owned(), reply), answer)
+            .await
+    }
+
+    /// Stops a child if it runs (by its stop mode) and removes it: its name
+    /// is free again.
+    ///
+    /// # Errors
+    ///
+    /// [`ChildError::NotFound`] and [`ChildError::SupervisorEnded`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future does not cancel the request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::supervisor::Child;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let worker = Child::worker("w", |stop| async move { stop.requested().await });
+    /// let tree = stage::supervisor().child(worker.clone()).spawn();
+    /// tree.remove_child("w").await.unwrap();
+    /// tree.start_child(worker).await.unwrap(); // the name is free again
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub async fn remove_child(&self, name: &str) -> Result<(), ChildError> {
+        let (reply, answer) = reply();
+        self.submit(Command::Remove(name.to_owned(), reply), answer)
+            .await
+    }
+
+    /// Waits until every child has started and been ready once (the
+    /// supervisor's `init` is done, in OTP's words). Children that fail
+    /// and restart meanwhile are waited for.
+    ///
+    /// # Errors
+    ///
+    /// [`Ended`] if the supervisor ended first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::supervisor::Child;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor()
+    ///     .child(Child::worker_with_ready("db", |stop, ready| async move {
+    ///         ready.notify();
+    ///         stop.requested().await
+    ///     }))
+    ///     .spawn();
+    /// tree.ready().await.unwrap();
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub async fn ready(&self) -> Result<(), Ended> {
+        let ready = core::pin::pin!(self.shared.ready.requested());
+        let ended = core::pin::pin!(self.shared.ended.requested());
+        futures_util::future::select(ready, ended).await;
+        if self.shared.ready.is_requested() {
+            Ok(())
+        } else {
+            Err(Ended)
+        }
+    }
+
+    /// Asks the supervisor to stop: its children are aborted, in reverse
+    /// order, and it ends. Returns at once; [`ended`](Self::ended) waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor().spawn();
+    /// tree.request_stop();
+    /// tree.ended().await;
+    /// # }
+    /// ```
+    pub fn request_stop(&self) {
+        self.shared.control.request(Request::Stop);
+    }
+
+    /// Asks the supervisor to shut down within `grace`, as
+    /// [`Supervisor::shutdown`](super::Supervisor::shutdown) does. Returns
+    /// at once; the owner's `join` or `shutdown` gets the report.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor().spawn();
+    /// tree.request_shutdown(std::time::Duration::from_secs(1));
+    /// tree.join().await.unwrap();
+    /// # }
+    /// ```
+    pub fn request_shutdown(&self, grace: Duration) {
+        self.shared.control.request(Request::Shutdown { grace });
+    }
+
+    /// Waits until the supervisor has ended, however it ended (its children
+    /// all stopped).
+    ///
+    /// # Examples
+    ///
+    /// See [`request_stop`](Self::request_stop).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor().spawn();
+    /// let handle = tree.handle();
+    /// drop(tree);
+    /// handle.ended().await;
+    /// # }
+    /// ```
+    pub async fn ended(&self) {
+        self.shared.ended.requested().await;
+    }
+
+    /// Whether the supervisor has ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor().spawn();
+    /// assert!(!tree.is_ended());
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn is_ended(&self) -> bool {
+        self.shared.ended.is_requested()
+    }
+
+    /// Queues `command` for the supervisor's task (dropped at once if the
+    /// task has ended, which answers nothing) and waits for its answer.
+    async fn submit<T>(
+        &self,
+        command: Command<R>,
+        answer: Answer<Result<T, ChildError>>,
+    ) -> Result<T, ChildError> {
+        self.shared.submit(command);
+        answer.get().await.unwrap_or_else(|| {
+            Err(ChildError::SupervisorEnded {
+                supervisor: self.shared.path.to_string(),
+            })
+        })
+    }
+}
+
+impl<R: Runtime> Clone for SupervisorHandle<R> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<R: Runtime> fmt::Debug for SupervisorHandle<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SupervisorHandle")
+            .field("path", &&*self.shared.path)
+            .field("ended", &self.is_ended())
+            .finish()
+    }
+}
