@@ -24,7 +24,7 @@ pub(crate) mod policy;
 mod pool;
 mod shutdown;
 mod slots;
-mod stats;
+pub(crate) mod stats;
 mod supervisor;
 mod task;
 pub(crate) mod timers;
@@ -418,7 +418,10 @@ impl<R: Runtime> Builder<R> {
         let shared = Arc::new(Shared {
             name: self.name,
             control: Control::new(self.tasks, self.max_tasks),
-            stats: StatsCell::new(self.tasks),
+            stats: StatsCell::new(Stats {
+                tasks: self.tasks,
+                ..Stats::default()
+            }),
             ending: Mutex::new(None),
         });
         let signal = StopSignal::default();

@@ -30,9 +30,10 @@ mod ready;
 mod reply;
 mod strategy;
 mod tree;
+mod view;
 
 use core::fmt;
-use core::ops::Deref;
+use core::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 pub use child::Child;
@@ -40,6 +41,7 @@ pub use error::{ChildError, ChildExit, ChildReport, Restarted, ShutdownReport, S
 pub use handle::SupervisorHandle;
 pub use ready::Ready;
 pub use strategy::{AutoShutdown, StopMode, Strategy};
+pub use view::{ChildKind, ChildSnapshot, ChildState, Snapshot, TreeStats};
 
 use crate::group::control::Request;
 use crate::group::policy::Intensity;
@@ -47,6 +49,7 @@ use crate::group::Backoff;
 use crate::runtime::{drop_exit, Exit, Runtime};
 use crate::sync::Arc;
 use tree::{Closing, Ending, Shared, Tree};
+use view::Views;
 
 /// How many restarts a supervisor allows within [`DEFAULT_WITHIN`] unless
 /// told otherwise (see [`Builder::intensity`]).
@@ -94,6 +97,7 @@ pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
 ///     .child(Child::worker("db", |stop| async move { stop.requested().await }))
 ///     .child(Child::worker("api", |stop| async move { stop.requested().await }))
 ///     .spawn();
+/// tree.ready().await.unwrap(); // both started, in order
 /// let report = tree.shutdown(Duration::from_secs(5)).await.unwrap();
 /// // Stopped in reverse order, reported in start order.
 /// let paths: Vec<_> = report.children.iter().map(|c| c.path.as_str()).collect();
@@ -308,7 +312,8 @@ impl<R: Runtime> Builder<R> {
             Some(parent) => Arc::from(format!("{parent}/{}", self.name)),
             None => Arc::clone(&self.name),
         };
-        let shared = Arc::new(Shared::new(path));
+        let views = Views::new(self.strategy, self.intensity);
+        let shared = Arc::new(Shared::new(path, views, self.runtime.clone()));
         let tree = Tree {
             runtime: self.runtime.clone(),
             // Made here, so that the supervisor's future, dropped even
@@ -316,13 +321,12 @@ impl<R: Runtime> Builder<R> {
             closing: Closing(Arc::clone(&shared)),
             strategy: self.strategy,
             auto_shutdown: self.auto_shutdown,
-            intensity: self.intensity,
             backoff: self.backoff,
             children: self.children,
         };
         let task = self.runtime.spawn(tree.run());
         Supervisor {
-            handle: SupervisorHandle { shared },
+            handle: SupervisorHandle { shared, seen: 0 },
             task: Some(task),
         }
     }
@@ -531,6 +535,12 @@ impl<R: Runtime> Deref for Supervisor<R> {
 
     fn deref(&self) -> &SupervisorHandle<R> {
         &self.handle
+    }
+}
+
+impl<R: Runtime> DerefMut for Supervisor<R> {
+    fn deref_mut(&mut self) -> &mut SupervisorHandle<R> {
+        &mut self.handle
     }
 }
 

@@ -270,6 +270,15 @@ impl Intensity {
         self.within
     }
 
+    /// Restarts inside the window ending at `now`.
+    pub(crate) fn in_window(&self, now: Instant) -> u32 {
+        let inside = match now.checked_sub(self.within) {
+            Some(window_start) => self.recent.iter().filter(|&&t| t > window_start).count(),
+            None => self.recent.len(),
+        };
+        u32::try_from(inside).unwrap_or(u32::MAX)
+    }
+
     /// Records a restart at `now`, if the window ending at `now` has room
     /// for one more; `false` (and nothing recorded) if it would exceed it.
     pub(crate) fn admit(&mut self, now: Instant) -> bool {

@@ -77,8 +77,28 @@ impl Stats {
 /// The value sits behind a mutex that is held only to copy it in or out, by
 /// stage's own code: no caller can hold it, so the supervisor never waits on
 /// one (a borrow is a copy, see [`StatsRef`]).
-pub(crate) struct StatsCell {
-    stats: Mutex<Stats>,
+/// Figures that count things in motion: when whatever publishes them has
+/// ended, nothing moves any more.
+pub(crate) trait Gauges: Copy {
+    /// Sets the counts of things in motion to what they are once nothing
+    /// runs; `false` if they were already.
+    fn at_rest(&mut self) -> bool;
+}
+
+impl Gauges for Stats {
+    fn at_rest(&mut self) -> bool {
+        if (self.running, self.backing_off, self.stopping) == (0, 0, 0) {
+            return false;
+        }
+        (self.running, self.backing_off, self.stopping) = (0, 0, 0);
+        true
+    }
+}
+
+/// The last figures a supervisor published, and a way to wait for the
+/// next: a group's [`Stats`], a supervision tree's.
+pub(crate) struct StatsCell<S = Stats> {
+    stats: Mutex<S>,
     /// Bumped on every publish; readers compare it with what they saw.
     version: AtomicU64,
     /// Set once the supervisor has ended (however it ended): the stats are
@@ -91,14 +111,10 @@ pub(crate) struct StatsCell {
     watchers: AtomicUsize,
 }
 
-impl StatsCell {
-    /// Stats of a group of `tasks` tasks, none started yet.
-    pub(crate) fn new(tasks: usize) -> Self {
+impl<S: Gauges> StatsCell<S> {
+    pub(crate) fn new(stats: S) -> Self {
         Self {
-            stats: Mutex::new(Stats {
-                tasks,
-                ..Stats::default()
-            }),
+            stats: Mutex::new(stats),
             version: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             changed: Event::new(),
@@ -106,7 +122,7 @@ impl StatsCell {
         }
     }
 
-    pub(crate) fn publish(&self, stats: &Stats) {
+    pub(crate) fn publish(&self, stats: &S) {
         // Nothing panics while the lock is held, so it is never poisoned; if
         // it were, the copy inside would still be whole.
         *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = *stats;
@@ -126,8 +142,7 @@ impl StatsCell {
     /// final stats say so even if the supervisor could not publish them.
     pub(crate) fn close(&self) {
         let mut stats = self.get();
-        if (stats.running, stats.backing_off, stats.stopping) != (0, 0, 0) {
-            (stats.running, stats.backing_off, stats.stopping) = (0, 0, 0);
+        if stats.at_rest() {
             self.publish(&stats);
         }
         // Release: a watcher that sees `closed` sees the final version.
@@ -148,7 +163,7 @@ impl StatsCell {
         self.version.load(Ordering::Acquire)
     }
 
-    pub(crate) fn get(&self) -> Stats {
+    pub(crate) fn get(&self) -> S {
         *self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use super::ready::Ready;
 use super::strategy::{AutoShutdown, StopMode};
+use super::view::ChildKind;
 use super::{Builder, DEFAULT_START_TIMEOUT};
 use crate::group::{self, Restart, StopSignal};
+use crate::mailbox::Receiver;
 use crate::runtime::Runtime;
 use crate::sync::Arc;
 
@@ -58,6 +60,20 @@ pub(crate) enum Kind<R: Runtime> {
     Supervisor(Builder<R>),
 }
 
+impl<R: Runtime> Kind<R> {
+    pub(crate) fn view_kind(&self) -> ChildKind {
+        match self {
+            Self::Worker { .. } => ChildKind::Worker,
+            Self::Group { linked: false, .. } => ChildKind::Group,
+            Self::Group { linked: true, .. } => ChildKind::LinkedGroup,
+            Self::Supervisor(_) => ChildKind::Supervisor,
+        }
+    }
+}
+
+/// Reads how many messages a child's mailbox holds.
+pub(crate) type Depth = Arc<dyn Fn() -> usize + Send + Sync>;
+
 /// A child of a [supervisor](super::Builder): a worker, a group, or another
 /// supervisor, with a name, a restart type and a stop mode.
 ///
@@ -84,6 +100,7 @@ pub struct Child<R: Runtime> {
     pub(crate) stop: StopMode,
     pub(crate) significant: bool,
     pub(crate) start_timeout: Duration,
+    pub(crate) mailbox: Option<Depth>,
 }
 
 impl<R: Runtime> Child<R> {
@@ -95,6 +112,7 @@ impl<R: Runtime> Child<R> {
             stop: StopMode::default(),
             significant: false,
             start_timeout: DEFAULT_START_TIMEOUT,
+            mailbox: None,
         }
     }
 
@@ -411,6 +429,34 @@ impl<R: Runtime> Child<R> {
         self
     }
 
+    /// Declares the mailbox this child consumes, so that the tree's
+    /// [snapshot](super::SupervisorHandle::snapshot) shows how many
+    /// messages wait in it. (The child keeps a handle to it: a mailbox
+    /// outlives its consumers anyway.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::supervisor::Child;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (jobs, inbox) = stage::mailbox::<u32>(64);
+    /// jobs.send(7).await.unwrap();
+    /// let worker = Child::worker("idle", |stop| async move { stop.requested().await })
+    ///     .mailbox(&inbox);
+    /// let tree = stage::supervisor().child(worker).spawn();
+    /// tree.ready().await.unwrap();
+    /// assert_eq!(tree.snapshot().children[0].mailbox, Some(1));
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn mailbox<T: Send + 'static>(mut self, mailbox: &Receiver<T>) -> Self {
+        let mailbox = mailbox.clone();
+        self.mailbox = Some(Arc::new(move || mailbox.len()));
+        self
+    }
+
     /// The child's name, unique among its supervisor's children.
     ///
     /// # Examples
@@ -462,21 +508,16 @@ impl<R: Runtime> Clone for Child<R> {
             stop: self.stop,
             significant: self.significant,
             start_timeout: self.start_timeout,
+            mailbox: self.mailbox.clone(),
         }
     }
 }
 
 impl<R: Runtime> fmt::Debug for Child<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match &self.kind {
-            Kind::Worker { .. } => "worker",
-            Kind::Group { linked: false, .. } => "group",
-            Kind::Group { linked: true, .. } => "linked group",
-            Kind::Supervisor(_) => "supervisor",
-        };
         f.debug_struct("Child")
             .field("name", &&*self.name)
-            .field("kind", &kind)
+            .field("kind", &self.kind.view_kind())
             .field("restart", &self.restart)
             .field("stop", &self.stop)
             .field("significant", &self.significant)

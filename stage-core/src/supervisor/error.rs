@@ -232,7 +232,8 @@ impl fmt::Display for SupervisorError {
 
 impl std::error::Error for SupervisorError {}
 
-/// How every child of a tree ended in a shutdown: one entry per child, in
+/// How every child of a tree ended in a shutdown: one entry per child that
+/// ran (a tree stopped before it started a child has none to report), in
 /// start order, by path; a child supervisor's children follow it, and a
 /// group's tasks follow the group (`app/workers/0`).
 ///
@@ -248,6 +249,7 @@ impl std::error::Error for SupervisorError {}
 ///     .name("app")
 ///     .child(Child::worker("flusher", |stop| async move { stop.requested().await }))
 ///     .spawn();
+/// tree.ready().await.unwrap();
 /// let report = tree.shutdown(Duration::from_secs(5)).await.unwrap();
 /// for child in &report.children {
 ///     println!("{} (generation {}): {}", child.path, child.generation, child.exit);

@@ -7,6 +7,7 @@ use super::child::Child;
 use super::error::ChildError;
 use super::reply::{reply, Answer};
 use super::tree::{Command, Shared};
+use super::view::{self, Snapshot, TreeStats};
 use crate::group::control::Request;
 use crate::group::Ended;
 use crate::runtime::Runtime;
@@ -43,6 +44,8 @@ use crate::sync::Arc;
 /// ```
 pub struct SupervisorHandle<R: Runtime> {
     pub(crate) shared: Arc<Shared<R>>,
+    /// The stats version this handle saw last.
+    pub(crate) seen: u64,
 }
 
 impl<R: Runtime> SupervisorHandle<R> {
@@ -95,7 +98,8 @@ impl<R: Runtime> SupervisorHandle<R> {
     /// ```
     pub async fn start_child(&self, child: Child<R>) -> Result<u64, ChildError> {
         let (reply, answer) = reply();
-        self.submit(Command::Start(child, reply), answer).await
+        self.submit(Command::Start(Box::new(child), reply), answer)
+            .await
     }
 
     /// Stops a child by its [`StopMode`](super::StopMode), and keeps it,
@@ -308,6 +312,119 @@ impl<R: Runtime> SupervisorHandle<R> {
         self.shared.ended.is_requested()
     }
 
+    /// The tree below this supervisor as it is now: every child by path,
+    /// kind, state and generation, with its restarts, its last exit, its
+    /// running tasks and its mailbox's depth, and child supervisors'
+    /// children under them. Its `Display` is an indented tree.
+    ///
+    /// It never waits for the supervisor's task (which may be busy stopping
+    /// a child): each supervisor publishes its children at every change.
+    ///
+    /// # Examples
+    ///
+    /// See [`Snapshot`].
+    ///
+    /// ```
+    /// use stage::supervisor::Child;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let inner = stage::supervisor()
+    ///     .child(Child::worker("writer", |stop| async move { stop.requested().await }));
+    /// let tree = stage::supervisor()
+    ///     .name("app")
+    ///     .child(Child::supervisor("pipeline", inner))
+    ///     .spawn();
+    /// tree.ready().await.unwrap();
+    /// let snapshot = tree.snapshot();
+    /// assert!(snapshot.find("app/pipeline/writer").is_some());
+    /// println!("{snapshot}");
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn snapshot(&self) -> Snapshot {
+        view::snapshot(&self.shared, self.shared.runtime.now())
+    }
+
+    /// The counts over this supervisor's children it published last.
+    ///
+    /// # Examples
+    ///
+    /// See [`TreeStats`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor().spawn();
+    /// assert_eq!(tree.stat_borrow().children, 0);
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn stat_borrow(&self) -> TreeStats {
+        self.shared.views.stats.get()
+    }
+
+    /// The counts it published last, marked as seen by this handle (see
+    /// [`changed`](Self::changed)).
+    ///
+    /// # Examples
+    ///
+    /// See [`changed`](Self::changed).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut tree = stage::supervisor().spawn();
+    /// assert_eq!(tree.stat_borrow_and_update().running, 0);
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn stat_borrow_and_update(&mut self) -> TreeStats {
+        self.seen = self.shared.views.stats.version();
+        self.shared.views.stats.get()
+    }
+
+    /// Waits until the supervisor publishes stats this handle has not seen
+    /// (through [`stat_borrow_and_update`](Self::stat_borrow_and_update)),
+    /// as a group's
+    /// [`changed`](crate::group::GroupHandle::changed) does.
+    ///
+    /// # Errors
+    ///
+    /// [`Ended`] once the supervisor has ended and its last stats were
+    /// marked as seen.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it marks nothing as seen.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::supervisor::Child;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor().spawn();
+    /// let mut watcher = tree.handle();
+    /// tree.start_child(Child::worker("w", |stop| async move { stop.requested().await }))
+    ///     .await
+    ///     .unwrap();
+    /// while watcher.stat_borrow_and_update().running == 0 {
+    ///     watcher.changed().await.unwrap();
+    /// }
+    /// tree.stop().await.unwrap();
+    /// // Watch until the tree has ended: the loop ends with it.
+    /// while watcher.changed().await.is_ok() {
+    ///     println!("{:?}", watcher.stat_borrow_and_update());
+    /// }
+    /// assert_eq!(watcher.stat_borrow().running, 0);
+    /// # }
+    /// ```
+    pub async fn changed(&mut self) -> Result<(), Ended> {
+        self.shared.views.stats.changed_since(self.seen).await
+    }
+
     /// Queues `command` for the supervisor's task (dropped at once if the
     /// task has ended, which answers nothing) and waits for its answer.
     async fn submit<T>(
@@ -328,6 +445,7 @@ impl<R: Runtime> Clone for SupervisorHandle<R> {
     fn clone(&self) -> Self {
         Self {
             shared: Arc::clone(&self.shared),
+            seen: self.seen,
         }
     }
 }

@@ -41,10 +41,10 @@ use super::error::{
 use super::ready::Ready;
 use super::reply::Reply;
 use super::strategy::{AutoShutdown, StopMode, Strategy};
+use super::view::{ChildState, ChildView, Inside, TreeStats, Views};
 use super::Supervisor;
 use crate::group::control::{Control, Request};
 use crate::group::deadline::{self, Deadline};
-use crate::group::policy::Intensity;
 use crate::group::timers::Timers;
 use crate::group::{self, Backoff, GroupHandle, Restart, StopSignal};
 use crate::runtime::{drop_exit, drop_quietly, AbortHandle, OwnedTask, Runtime, Task};
@@ -63,12 +63,18 @@ pub(crate) struct Shared<R: Runtime> {
     pub(crate) ready: StopSignal,
     /// Raised once the supervisor has ended, however it ended.
     pub(crate) ended: StopSignal,
+    /// What its children are doing, for snapshots and stats.
+    pub(crate) views: Views<R>,
+    /// Its runtime, whose clock snapshots read.
+    pub(crate) runtime: R,
 }
 
 impl<R: Runtime> Shared<R> {
-    pub(crate) fn new(path: Arc<str>) -> Self {
+    pub(crate) fn new(path: Arc<str>, views: Views<R>, runtime: R) -> Self {
         Self {
             path,
+            views,
+            runtime,
             control: Control::new(0, 0),
             commands: Mutex::new(Some(VecDeque::new())),
             ending: Mutex::new(None),
@@ -110,7 +116,7 @@ impl<R: Runtime> Shared<R> {
 
 /// A request about a child by name, with where to answer.
 pub(crate) enum Command<R: Runtime> {
-    Start(Child<R>, Reply<Result<u64, ChildError>>),
+    Start(Box<Child<R>>, Reply<Result<u64, ChildError>>),
     Stop(String, Reply<Result<(), ChildError>>),
     Restart(String, Reply<Result<u64, ChildError>>),
     Remove(String, Reply<Result<(), ChildError>>),
@@ -160,6 +166,15 @@ enum Stopper<R: Runtime> {
 }
 
 impl<R: Runtime> Stopper<R> {
+    /// What runs inside the child, for its view.
+    fn inside(&self) -> Inside<R> {
+        match self {
+            Self::Worker { .. } => Inside::Nothing,
+            Self::Group(handle) => Inside::Group(handle.clone()),
+            Self::Supervisor(shared) => Inside::Supervisor(Arc::clone(shared)),
+        }
+    }
+
     /// Asks the child to stop within `grace` (zero: abort at once).
     fn stop(&self, grace: Duration) {
         match self {
@@ -206,6 +221,8 @@ struct Slot<R: Runtime> {
     path: Arc<str>,
     /// Starts so far.
     generation: u64,
+    /// Restarts after a failure, in all.
+    restarts: u64,
     /// Restarts in a row without a quiet period between them.
     consecutive: u32,
     since: Instant,
@@ -250,6 +267,7 @@ impl<R: Runtime> Drop for Closing<R> {
             .take();
         drop_quietly(queued);
         self.0.ended.request();
+        self.0.views.stats.close();
     }
 }
 
@@ -258,13 +276,13 @@ pub(crate) struct Tree<R: Runtime> {
     pub(crate) closing: Closing<R>,
     pub(crate) strategy: Strategy,
     pub(crate) auto_shutdown: AutoShutdown,
-    pub(crate) intensity: Intensity,
     pub(crate) backoff: Backoff,
     pub(crate) children: Vec<Child<R>>,
 }
 
 /// The loop's state.
 struct Running<R: Runtime> {
+    shared: Arc<Shared<R>>,
     slots: Vec<Slot<R>>,
     /// Position of each child by id.
     positions: HashMap<usize, usize>,
@@ -280,9 +298,9 @@ struct Running<R: Runtime> {
     /// Children not yet settled (ready once, or never starting again).
     unsettled: usize,
     timers: Timers<R>,
-    intensity: Intensity,
-    /// The restarts in the intensity window, for the error that gives up.
-    history: VecDeque<Restarted>,
+    /// The restarts in the intensity window (at most as many as it allows),
+    /// with when they were made, for the error that gives up.
+    history: VecDeque<(Instant, Restarted)>,
     /// Set when its significant children have ended.
     finished: bool,
 }
@@ -301,10 +319,28 @@ impl<R: Runtime> Running<R> {
         let id = self.next_id;
         self.next_id += 1;
         self.positions.insert(id, self.slots.len());
+        let path: Arc<str> = Arc::from(format!("{parent}/{}", spec.name));
+        let view = ChildView {
+            name: Arc::clone(&spec.name),
+            path: Arc::clone(&path),
+            kind: spec.kind.view_kind(),
+            state: ChildState::Starting,
+            generation: 0,
+            restarts: 0,
+            last_exit: None,
+            inside: Inside::Nothing,
+            mailbox: spec.mailbox.clone(),
+        };
+        self.shared.views.update(|views| {
+            views.children.push(view);
+            views.stats.children += 1;
+            views.stats.starting += 1;
+        });
         self.slots.push(Slot {
             id,
-            path: Arc::from(format!("{parent}/{}", spec.name)),
+            path,
             spec,
+            restarts: 0,
             generation: 0,
             consecutive: 0,
             since: now,
@@ -321,6 +357,11 @@ impl<R: Runtime> Running<R> {
     /// Removes a child that does not run.
     fn remove(&mut self, index: usize) -> Slot<R> {
         let slot = self.slots.remove(index);
+        self.shared.views.update(|views| {
+            let view = views.children.remove(index);
+            views.stats.children -= 1;
+            *views.stats.gauge(view.state) -= 1;
+        });
         self.positions.remove(&slot.id);
         for (position, later) in self.slots.iter().enumerate().skip(index) {
             self.positions.insert(later.id, position);
@@ -351,7 +392,55 @@ impl<R: Runtime> Running<R> {
             self.timers.insert(at, slot.id);
         }
         self.to_start |= wait == Wait::Now;
-        slot.state = State::Waiting(wait);
+        self.set(index, State::Waiting(wait));
+    }
+
+    /// Moves child `index` to `state`, and publishes it.
+    fn set(&mut self, index: usize, state: State<R>) {
+        self.set_counting(index, state, |_| {});
+    }
+
+    /// Moves child `index` to `state`, and publishes it, with `count`
+    /// applied to the stats.
+    fn set_counting(&mut self, index: usize, state: State<R>, count: impl FnOnce(&mut TreeStats)) {
+        self.slots[index].state = state;
+        self.publish(index, count);
+    }
+
+    /// Publishes child `index` as it is, with `count` applied to the stats.
+    fn publish(&self, index: usize, count: impl FnOnce(&mut TreeStats)) {
+        let slot = &self.slots[index];
+        let (published, inside) = match &slot.state {
+            State::Running { stopper, ready } => {
+                let published = if ready.is_some() {
+                    ChildState::Starting
+                } else {
+                    ChildState::Running
+                };
+                (published, stopper.inside())
+            }
+            State::Waiting(Wait::Now) => (ChildState::Starting, Inside::Nothing),
+            State::Waiting(Wait::Until(at)) => (ChildState::BackingOff(Some(*at)), Inside::Nothing),
+            State::Waiting(Wait::Forever) => (ChildState::BackingOff(None), Inside::Nothing),
+            State::Stopped => (ChildState::Stopped, Inside::Nothing),
+            State::Ended => (ChildState::Ended, Inside::Nothing),
+        };
+        self.shared.views.update(|views| {
+            Views::set_state(views, index, published);
+            let view = &mut views.children[index];
+            view.generation = slot.generation;
+            view.restarts = slot.restarts;
+            view.last_exit.clone_from(&slot.last_exit);
+            view.inside = inside;
+            count(&mut views.stats);
+        });
+    }
+
+    /// Publishes that child `index` is being stopped.
+    fn stopping(&self, index: usize) {
+        self.shared
+            .views
+            .update(|views| Views::set_state(views, index, ChildState::Stopping));
     }
 }
 
@@ -370,13 +459,13 @@ impl<R: Runtime> Tree<R> {
             closing,
             strategy,
             auto_shutdown,
-            intensity,
             backoff,
             children,
         } = self;
         let shared = &closing.0;
         let now = runtime.now();
         let mut tree = Running {
+            shared: Arc::clone(shared),
             slots: Vec::with_capacity(children.len()),
             positions: HashMap::with_capacity(children.len()),
             next_id: 0,
@@ -386,7 +475,6 @@ impl<R: Runtime> Tree<R> {
             to_start: false,
             unsettled: 0,
             timers: Timers::new(),
-            intensity,
             history: VecDeque::new(),
             finished: false,
         };
@@ -435,8 +523,9 @@ impl<R: Runtime> Tree<R> {
                 Event::Due(ids) => {
                     for id in ids {
                         if let Some(index) = tree.position(id) {
-                            tree.slots[index].state = State::Waiting(Wait::Now);
-                            tree.to_start = true;
+                            // Its deadline has left the timers already.
+                            tree.slots[index].state = State::Stopped;
+                            tree.set_waiting(index, Wait::Now);
                         }
                     }
                 }
@@ -495,8 +584,9 @@ impl<R: Runtime> Loop<'_, R> {
     /// The error of a supervisor given children it cannot have.
     fn invalid(&self, children: &[Child<R>]) -> Option<SupervisorError> {
         let supervisor = self.shared.path.to_string();
-        for (index, child) in children.iter().enumerate() {
-            let reason = if children[..index].iter().any(|c| c.name == child.name) {
+        let mut names = std::collections::HashSet::with_capacity(children.len());
+        for child in children {
+            let reason = if !names.insert(&*child.name) {
                 Some("two children have this name")
             } else {
                 child.invalid(self.auto_shutdown)
@@ -546,6 +636,13 @@ impl<R: Runtime> Loop<'_, R> {
         let mut index = 0;
         while index < tree.slots.len() {
             if matches!(tree.slots[index].state, State::Waiting(Wait::Now)) {
+                // A tree asked to stop starts nothing more.
+                if tree.deferred.is_none() {
+                    tree.deferred = self.shared.control.take_request();
+                }
+                if tree.deferred.is_some() {
+                    return;
+                }
                 self.start(index, tree);
                 match self.until_ready(index, tree).await {
                     Started::Ready => self.ready(index, tree),
@@ -627,13 +724,15 @@ impl<R: Runtime> Loop<'_, R> {
                     (Stopper::Supervisor(shared), Some(ready), future)
                 }
             };
-        slot.state = State::Running { stopper, ready };
+        tracing::debug!(child = &*slot.path, generation, "child started");
+        tree.set_counting(index, State::Running { stopper, ready }, |stats| {
+            stats.started += 1
+        });
         tree.running.push(Tagged {
             id,
             generation,
             future,
         });
-        tracing::debug!(child = &*slot.path, generation, "child started");
     }
 
     /// Waits until child `index`, just started, is ready.
@@ -712,11 +811,15 @@ impl<R: Runtime> Loop<'_, R> {
     fn ready(&self, index: usize, tree: &mut Running<R>) {
         tree.settle(index);
         let slot = &mut tree.slots[index];
-        if let State::Running { ready, .. } = &mut slot.state {
-            *ready = None;
-        }
         if let Some((reply, _)) = slot.caller.take() {
             reply.send(Ok(slot.generation));
+        }
+        let was_starting = match &mut slot.state {
+            State::Running { ready, .. } => ready.take().is_some(),
+            _ => false,
+        };
+        if was_starting {
+            tree.publish(index, |_| {});
         }
     }
 
@@ -737,6 +840,9 @@ impl<R: Runtime> Loop<'_, R> {
         let exit = ended.exit;
         let child = &*slot.path;
         slot.last_exit = Some(exit.clone());
+        if exit.is_failure() {
+            tree.shared.views.update(|views| views.stats.failures += 1);
+        }
         if let Some((reply, added)) = slot.caller.take() {
             // A start someone waits for failed: theirs to handle.
             tracing::warn!(child, generation, %exit, "child failed to start");
@@ -747,7 +853,7 @@ impl<R: Runtime> Loop<'_, R> {
             if added {
                 tree.remove(index);
             } else {
-                slot.state = State::Stopped;
+                tree.set(index, State::Stopped);
                 tree.settle(index);
             }
             return Ok(());
@@ -758,8 +864,8 @@ impl<R: Runtime> Loop<'_, R> {
             } else {
                 tracing::debug!(child, generation, "child returned; not restarted");
             }
-            slot.state = State::Ended;
             let significant = slot.spec.significant;
+            tree.set(index, State::Ended);
             tree.settle(index);
             if significant {
                 tree.finished |= match self.auto_shutdown {
@@ -775,16 +881,31 @@ impl<R: Runtime> Loop<'_, R> {
             return Ok(());
         }
         let now = self.runtime.now();
-        if !tree.intensity.admit(now) {
-            slot.state = State::Ended;
-            return Err(SupervisorError::GaveUp {
+        let views = &self.shared.views;
+        let (admitted, restarts, within) = views.update(|views| {
+            let intensity = &mut views.intensity;
+            (
+                intensity.admit(now),
+                intensity.restarts(),
+                intensity.within(),
+            )
+        });
+        if !admitted {
+            let error = SupervisorError::GaveUp {
                 supervisor: self.shared.path.to_string(),
                 child: child.to_owned(),
                 exit,
-                restarts: tree.intensity.restarts(),
-                within: tree.intensity.within(),
-                history: tree.history.iter().cloned().collect(),
-            });
+                restarts,
+                within,
+                history: tree
+                    .history
+                    .iter()
+                    .filter(|&&(at, _)| now.checked_sub(within).is_none_or(|start| at > start))
+                    .map(|(_, restart)| restart.clone())
+                    .collect(),
+            };
+            tree.set(index, State::Ended);
+            return Err(error);
         }
         if now.saturating_duration_since(slot.since) >= self.backoff.quiet_period() {
             slot.consecutive = 0;
@@ -793,16 +914,28 @@ impl<R: Runtime> Loop<'_, R> {
             .backoff
             .delay(slot.consecutive, ((id as u64) << 32) ^ generation);
         slot.consecutive = slot.consecutive.saturating_add(1);
+        slot.restarts += 1;
         tracing::warn!(child, generation, %exit, ?delay, strategy = ?self.strategy, "child failed; restarting");
-        tree.history.push_back(Restarted {
-            child: child.to_owned(),
-            generation,
-            exit,
-        });
-        while tree.history.len() > tree.intensity.restarts() as usize {
+        tree.history.push_back((
+            now,
+            Restarted {
+                child: child.to_owned(),
+                generation,
+                exit,
+            },
+        ));
+        // Kept as the intensity keeps its restarts: those in the window, at
+        // most as many as it allows.
+        let window_start = now.checked_sub(within);
+        while tree.history.len() > restarts as usize
+            || tree
+                .history
+                .front()
+                .is_some_and(|&(at, _)| window_start.is_some_and(|start| at <= start))
+        {
             tree.history.pop_front();
         }
-        slot.state = State::Stopped;
+        tree.set_counting(index, State::Stopped, |stats| stats.restarts += 1);
         // The affected children (but those stopped on purpose, or ended for
         // good) stop, in reverse start order, each fully before the next;
         // then they all wait for the same moment to start again, in order.
@@ -855,7 +988,7 @@ impl<R: Runtime> Loop<'_, R> {
                         reason,
                     }));
                 } else {
-                    let index = tree.add(child, &self.shared.path, self.runtime.now());
+                    let index = tree.add(*child, &self.shared.path, self.runtime.now());
                     tree.slots[index].caller = Some((reply, true));
                 }
             }
@@ -897,7 +1030,7 @@ impl<R: Runtime> Loop<'_, R> {
             State::Waiting(_) => tree.set_waiting(index, Wait::Forever),
             State::Stopped | State::Ended => {}
         }
-        tree.slots[index].state = State::Stopped;
+        tree.set(index, State::Stopped);
         tree.settle(index);
         tracing::debug!(child = &*tree.slots[index].path, "child stopped on request");
     }
@@ -929,18 +1062,20 @@ impl<R: Runtime> Loop<'_, R> {
             (_, None) => Duration::MAX,
         };
         stopper.stop(grace);
+        tree.stopping(index);
         let deadline = deadline.filter(|_| !grace.is_zero());
         let ended = self.wait_exit(id, generation, deadline, tree).await;
         let slot = &mut tree.slots[index];
         slot.last_exit = Some(ended.exit.clone());
-        slot.state = State::Stopped;
         tracing::debug!(child = &*slot.path, generation, exit = %ended.exit, "child stopped");
+        tree.set(index, State::Stopped);
         ended
     }
 
     /// Waits for the exit of child `id`'s incarnation `generation`, which
-    /// was asked to stop, aborting it at `deadline`; other exits wait in
-    /// `pending`.
+    /// was asked to stop, aborting it at `deadline`, or at once if the
+    /// supervisor is asked to stop meanwhile (the request is kept in
+    /// `deferred`); other exits wait in `pending`.
     async fn wait_exit(
         &self,
         id: usize,
@@ -949,11 +1084,22 @@ impl<R: Runtime> Loop<'_, R> {
         tree: &mut Running<R>,
     ) -> Ended {
         let mut deadline = deadline.map(Deadline::<R>::new);
+        let mut aborted = false;
         core::future::poll_fn(|cx| {
-            if deadline
-                .as_mut()
-                .is_some_and(|d| d.poll(self.runtime, cx).is_ready())
+            self.shared.control.register(cx.waker());
+            if let Some(request) = self.shared.control.take_request() {
+                tree.deferred = match (tree.deferred, request) {
+                    (Some(Request::Stop), _) => Some(Request::Stop),
+                    (_, request) => Some(request),
+                };
+            }
+            let cut_short = !aborted && tree.deferred == Some(Request::Stop);
+            if cut_short
+                || deadline
+                    .as_mut()
+                    .is_some_and(|d| d.poll(self.runtime, cx).is_ready())
             {
+                aborted = true;
                 // Its grace is over: abort it.
                 deadline = None;
                 if let Some(index) = tree.position(id) {
@@ -978,17 +1124,25 @@ impl<R: Runtime> Loop<'_, R> {
 
     /// Stops every child in reverse start order, within `overall` (none:
     /// by their own stop modes alone), and reports how each ended.
-    async fn stop_all(&self, overall: Option<Instant>, tree: &mut Running<R>) -> ShutdownReport {
+    async fn stop_all(
+        &self,
+        mut overall: Option<Instant>,
+        tree: &mut Running<R>,
+    ) -> ShutdownReport {
         tree.timers.clear();
         let mut reports: Vec<Vec<ChildReport>> = vec![Vec::new(); tree.slots.len()];
         for index in (0..tree.slots.len()).rev() {
+            if tree.deferred == Some(Request::Stop) {
+                // Asked to stop meanwhile: the rest are aborted.
+                overall = Some(self.runtime.now());
+            }
             let inside = if matches!(tree.slots[index].state, State::Running { .. }) {
                 self.stop_child(index, overall, tree).await.inside
             } else {
                 Vec::new()
             };
-            let slot = &mut tree.slots[index];
-            slot.state = State::Ended;
+            tree.set(index, State::Ended);
+            let slot = &tree.slots[index];
             if let Some(exit) = slot.last_exit.clone() {
                 reports[index].push(ChildReport {
                     path: slot.path.to_string(),

@@ -12,7 +12,8 @@ use stage::group::{Backoff, Restart, StopSignal};
 use stage::mailbox::Sender;
 use stage::runtime::Runtime;
 use stage::supervisor::{
-    AutoShutdown, Builder, Child, ChildError, ChildExit, StopMode, Strategy, SupervisorError,
+    AutoShutdown, Builder, Child, ChildError, ChildExit, ChildKind, ChildState, StopMode, Strategy,
+    SupervisorError,
 };
 
 /// Invokes `$runner!` with the name of every scenario below.
@@ -34,6 +35,9 @@ macro_rules! all_tree_scenarios {
             children_start_in_order_each_once_the_one_before_is_ready,
             a_child_not_ready_in_time_fails_to_start,
             requests_to_a_supervisor_that_ended_say_so,
+            the_snapshot_shows_every_child_and_the_stats_follow_the_tree,
+            dropping_a_shutdown_midway_cuts_it_short,
+            a_tree_dropped_before_it_ran_starts_no_child,
         );
     };
 }
@@ -712,6 +716,7 @@ pub(crate) async fn requests_to_a_supervisor_that_ended_say_so<R: Runtime>(rt: R
         .child(slow_starter("db", &log, &rt, None).start_timeout(Duration::MAX))
         .spawn();
     let handle = tree.handle();
+    tick(&rt).await;
     tree.stop().await.unwrap();
     assert_eq!(log.take(), ["start db#1", "stop db#1"]);
     let ended = ChildError::SupervisorEnded {
@@ -743,4 +748,172 @@ pub(crate) async fn requests_to_a_supervisor_that_ended_say_so<R: Runtime>(rt: R
     let (answer, ()) = futures_util::future::join(waiting, dropping).await;
     assert_eq!(answer, Err(ended));
     assert_eq!(ready.await, Err(stage::group::Ended), "nor is the tree");
+}
+
+pub(crate) async fn the_snapshot_shows_every_child_and_the_stats_follow_the_tree<R: Runtime>(
+    rt: R,
+) {
+    let log = Log::default();
+    let (jobs, inbox) = stage::mailbox::<u32>(8);
+    for job in 0..3 {
+        jobs.try_send(job).unwrap();
+    }
+    let pipeline = Builder::new(rt.clone())
+        .child(worker("reader", &log).0.mailbox(&inbox))
+        .child(Child::group(
+            "writers",
+            stage::group::Builder::new(rt.clone()).tasks(2),
+            |stop: StopSignal| async move { stop.requested().await },
+        ));
+    let (api, kill_api) = worker("api", &log);
+    let backoff = Backoff::exponential(Duration::from_secs(1), Duration::from_secs(1))
+        .free_restarts(0)
+        .without_jitter();
+    let mut tree = Builder::new(rt.clone())
+        .name("app")
+        .backoff(backoff)
+        .child(worker("db", &log).0)
+        .child(Child::supervisor("pipeline", pipeline))
+        .child(api)
+        .spawn();
+    tree.ready().await.unwrap();
+    tick(&rt).await;
+    let stats = tree.stat_borrow_and_update();
+    assert_eq!((stats.children, stats.running, stats.started), (3, 3, 3));
+
+    kill_api.send(()).await.unwrap();
+    tree.changed().await.unwrap();
+    while tree.stat_borrow_and_update().backing_off == 0 {
+        tree.changed().await.unwrap();
+    }
+    let stats = tree.stat_borrow_and_update();
+    assert_eq!(
+        (
+            stats.running,
+            stats.backing_off,
+            stats.restarts,
+            stats.failures
+        ),
+        (2, 1, 1, 1)
+    );
+    let snapshot = tree.snapshot();
+    assert_eq!(
+        (
+            snapshot.path.as_str(),
+            snapshot.restarts,
+            snapshot.max_restarts
+        ),
+        ("app", 1, 5)
+    );
+    let api = snapshot.find("app/api").unwrap();
+    assert_eq!(api.kind, ChildKind::Worker);
+    assert_eq!(
+        api.state,
+        ChildState::BackingOff(Some(snapshot.at + Duration::from_secs(1)))
+    );
+    assert_eq!((api.generation, api.restarts, api.running_tasks), (1, 1, 0));
+    assert_eq!(
+        api.last_exit,
+        Some(ChildExit::Panicked(Some("api crashed".into())))
+    );
+    assert_eq!(
+        snapshot.find("app/pipeline/reader").unwrap().mailbox,
+        Some(3)
+    );
+    assert_eq!(
+        snapshot.find("app/pipeline/writers").unwrap().running_tasks,
+        2
+    );
+    assert_eq!(snapshot.find("app/pipeline").unwrap().running_tasks, 3);
+    let depths: Vec<_> = snapshot
+        .walk()
+        .map(|(depth, c)| (depth, c.name.as_str()))
+        .collect();
+    assert_eq!(
+        depths,
+        [
+            (0, "db"),
+            (0, "pipeline"),
+            (1, "reader"),
+            (1, "writers"),
+            (0, "api")
+        ]
+    );
+    assert_eq!(
+        snapshot.to_string(),
+        "app  one_for_one  restarts 1/5 in 10s\n\
+         ├─ db        worker        running      gen 1\n\
+         ├─ pipeline  supervisor    running      gen 1\n\
+         │  ├─ reader   worker        running      gen 1  mailbox 3\n\
+         │  └─ writers  group         running      gen 1  tasks 2\n\
+         └─ api       worker        backing off  gen 1  restarts 1  in 1.0s  last: panicked: api crashed"
+    );
+
+    // The backoff passes: api runs again.
+    rt.sleep_until(rt.now() + Duration::from_millis(1_100))
+        .await;
+    let stats = tree.stat_borrow_and_update();
+    assert_eq!((stats.running, stats.backing_off, stats.started), (3, 0, 4));
+    let mut watcher = tree.handle();
+    tree.stop().await.unwrap();
+    while watcher.changed().await.is_ok() {
+        watcher.stat_borrow_and_update();
+    }
+    let stats = watcher.stat_borrow();
+    assert_eq!(
+        (stats.running, stats.ended),
+        (0, 3),
+        "nothing runs after the end"
+    );
+    assert!(watcher.snapshot().ended);
+}
+
+pub(crate) async fn dropping_a_shutdown_midway_cuts_it_short<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let stubborn = |name: &'static str| {
+        let log = log.clone();
+        Child::worker(name, move |_stop| {
+            let stopped = Stopped(log.clone(), name.into());
+            async move {
+                let _stopped = stopped;
+                std::future::pending::<()>().await;
+            }
+        })
+        .stop_mode(StopMode::Graceful(Duration::from_secs(30)))
+    };
+    let tree = Builder::new(rt.clone())
+        .child(worker("first", &log).0)
+        .child(stubborn("middle"))
+        .child(stubborn("last"))
+        .spawn();
+    tick(&rt).await;
+    log.take();
+    let handle = tree.handle();
+    let start = rt.now();
+    {
+        let shutdown = pin!(tree.shutdown(Duration::from_secs(10)));
+        let timeout = pin!(rt.sleep_until(start + Duration::from_secs(1)));
+        let first = select(shutdown, timeout).await;
+        assert!(matches!(first, Either::Right(_)), "still shutting down");
+    } // the shutdown's future, and the tree with it, dropped here
+    handle.ended().await;
+    assert_eq!(
+        rt.now() - start,
+        Duration::from_secs(1),
+        "not at the shutdown's deadline"
+    );
+    assert_eq!(log.take(), ["stop last", "stop middle", "stop first#1"]);
+}
+
+pub(crate) async fn a_tree_dropped_before_it_ran_starts_no_child<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let mut builder = Builder::new(rt.clone());
+    for name in ["a", "b", "c"] {
+        builder = builder.child(worker(name, &log).0);
+    }
+    let tree = builder.spawn();
+    let handle = tree.handle();
+    drop(tree);
+    handle.ended().await;
+    assert!(log.take().is_empty(), "nobody owns it: nothing started");
 }
