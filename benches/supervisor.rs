@@ -10,9 +10,10 @@
 //! starts the next child only then. They are stopped by abort, as an OTP
 //! worker that does not trap exits dies of its shutdown signal at once.
 //!
-//! - one_for_one: a worker crashes (on an order, at once: "kill"; or in the
-//!   handler of a message from its mailbox: "raise"), timed until its new
-//!   incarnation runs.
+//! - one_for_one: a worker is killed (`kill_child`: aborted, a failure),
+//!   or crashes (a panic on an order, at once; or in the handler of a
+//!   message from its mailbox: "raise"), timed until its new incarnation
+//!   runs.
 //! - one_for_all (10, 100, 1,000 workers) and rest_for_one (100 workers, the
 //!   51st crashes): one crash, timed until every worker it stopped runs
 //!   again.
@@ -204,6 +205,22 @@ async fn time_crashes(
     took
 }
 
+/// Starts `tree` (one worker, `w0`), then times `iters` kills of its worker
+/// through `kill_child`, each until the worker has started again.
+async fn time_kills(tree: Builder, probe: Arc<Probe>, iters: u64) -> Duration {
+    let tree = tree.spawn();
+    tree.ready().await.unwrap();
+    let start = Instant::now();
+    for _ in 0..iters {
+        let target = probe.expect(1);
+        tree.kill_child("w0").await.unwrap();
+        probe.reach(target).await;
+    }
+    let took = start.elapsed();
+    tree.stop().await.unwrap();
+    took
+}
+
 /// Times `iters` starts of the trees `build` makes: from `spawn` until
 /// every worker is ready, as OTP's `start_link` returns once every child's
 /// `init` has. The children are listed, and the tree stopped, outside the
@@ -241,9 +258,10 @@ fn handle(request: &str) {
     panic!("handler raised on {request:?}");
 }
 
-/// one_for_one, one worker: killed (OTP 5.7 µs), or raising in the handler
-/// of a message from its mailbox (OTP 7.1 µs); until its new incarnation
-/// runs.
+/// one_for_one, one worker: killed (OTP 5.7 µs; in stage by
+/// `kill_child`, or by a panic of its own on an order), or raising in the
+/// handler of a message from its mailbox (OTP 7.1 µs); until its new
+/// incarnation runs.
 fn one_for_one(c: &mut Criterion) {
     // The workers panic on purpose; keep the output quiet.
     std::panic::set_hook(Box::new(|_| {}));
@@ -251,6 +269,13 @@ fn one_for_one(c: &mut Criterion) {
     let mut group = c.benchmark_group("supervisor/one_for_one");
     group.measurement_time(Duration::from_secs(3));
     group.bench_function("kill_otp_5.7us", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let probe = Probe::new(1);
+            let tree = flat(Strategy::OneForOne, 0, 1, &probe);
+            on_runtime(time_kills(tree, probe, iters))
+        })
+    });
+    group.bench_function("panic_on_order_otp_kill_5.7us", |b| {
         b.to_async(&rt).iter_custom(|iters| {
             let probe = Probe::new(1);
             let tree = flat(Strategy::OneForOne, 0, 1, &probe);

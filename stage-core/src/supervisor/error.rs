@@ -31,6 +31,9 @@ pub enum ChildExit {
     GaveUp(GroupError),
     /// A supervisor failed: its restart intensity was exceeded.
     Failed(Box<SupervisorError>),
+    /// It was killed on request
+    /// ([`kill_child`](super::SupervisorHandle::kill_child)).
+    Killed,
     /// It was not ready within its
     /// [start timeout](super::Child::start_timeout), and was aborted.
     StartTimedOut(Duration),
@@ -64,6 +67,7 @@ impl fmt::Display for ChildExit {
             Self::Panicked(Some(message)) => write!(f, "panicked: {message}"),
             Self::Panicked(None) => f.write_str("panicked"),
             Self::Aborted => f.write_str("aborted"),
+            Self::Killed => f.write_str("killed"),
             Self::GaveUp(error) => write!(f, "{error}"),
             Self::Failed(error) => write!(f, "{error}"),
             Self::StartTimedOut(after) => write!(f, "not ready within {after:?}"),

@@ -174,6 +174,44 @@ impl<R: Runtime> SupervisorHandle<R> {
             .await
     }
 
+    /// Kills a child, as a failure would (OTP's `exit(Child, kill)`): it is
+    /// aborted at once — a group or a child supervisor stopped, its own
+    /// children aborted — and ends [`ChildExit::Killed`], a failure, which
+    /// its supervisor handles as any other: by strategy, restart type,
+    /// intensity and backoff. For chaos tests, and for a child that is
+    /// stuck. Returns once the kill is under way; killing a child that does
+    /// not run does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ChildError::NotFound`] and [`ChildError::SupervisorEnded`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::supervisor::{Child, ChildExit};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut tree = stage::supervisor()
+    ///     .child(Child::worker("stuck", |_stop| std::future::pending::<()>()))
+    ///     .spawn();
+    /// tree.ready().await.unwrap();
+    /// tree.kill_child("stuck").await.unwrap();
+    /// while tree.stat_borrow_and_update().restarts == 0 {
+    ///     tree.changed().await.unwrap();
+    /// }
+    /// let stuck = &tree.snapshot().children[0];
+    /// assert_eq!(stuck.last_exit, Some(ChildExit::Killed));
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub async fn kill_child(&self, name: &str) -> Result<(), ChildError> {
+        let (reply, answer) = reply();
+        self.submit(Command::Kill(name.to_owned(), reply), answer)
+            .await
+    }
+
     /// Stops a child if it runs (by its stop mode) and removes it: its name
     /// is free again.
     ///

@@ -120,6 +120,7 @@ pub(crate) enum Command<R: Runtime> {
     Stop(String, Reply<Result<(), ChildError>>),
     Restart(String, Reply<Result<u64, ChildError>>),
     Remove(String, Reply<Result<(), ChildError>>),
+    Kill(String, Reply<Result<(), ChildError>>),
 }
 
 pub(crate) enum Ending {
@@ -229,6 +230,9 @@ struct Slot<R: Runtime> {
     /// Whether it has been ready once (or will never start again).
     settled: bool,
     last_exit: Option<ChildExit>,
+    /// Whether its running incarnation was killed on request: its exit,
+    /// however it comes, is then [`ChildExit::Killed`].
+    killed: bool,
     /// A caller waiting for this start, and whether its child was added by
     /// that call (removed again if the start fails).
     caller: Option<(Reply<Result<u64, ChildError>>, bool)>,
@@ -345,6 +349,7 @@ impl<R: Runtime> Running<R> {
             consecutive: 0,
             since: now,
             settled: false,
+            killed: false,
             last_exit: None,
             caller: None,
             state: State::Waiting(Wait::Now),
@@ -662,6 +667,7 @@ impl<R: Runtime> Loop<'_, R> {
         let slot = &mut tree.slots[index];
         slot.generation += 1;
         slot.since = self.runtime.now();
+        slot.killed = false;
         let (id, generation, path) = (slot.id, slot.generation, Arc::clone(&slot.path));
         let (stopper, ready, future): (Stopper<R>, Option<StopSignal>, BoxFuture<Ended>) =
             match &mut slot.spec.kind {
@@ -837,7 +843,11 @@ impl<R: Runtime> Loop<'_, R> {
         if slot.generation != generation || !matches!(slot.state, State::Running { .. }) {
             return Ok(()); // stale: stopped or restarted on purpose meanwhile
         }
-        let exit = ended.exit;
+        let exit = if slot.killed {
+            ChildExit::Killed
+        } else {
+            ended.exit
+        };
         let child = &*slot.path;
         slot.last_exit = Some(exit.clone());
         if exit.is_failure() {
@@ -1007,12 +1017,29 @@ impl<R: Runtime> Loop<'_, R> {
                     tree.slots[index].caller = Some((reply, false));
                 }
             },
+            Command::Kill(name, reply) => match tree.named(&name) {
+                None => reply.send(Err(not_found(name))),
+                Some(index) => {
+                    let slot = &mut tree.slots[index];
+                    if let State::Running { stopper, .. } = &slot.state {
+                        tracing::debug!(
+                            child = &*slot.path,
+                            generation = slot.generation,
+                            "killing child"
+                        );
+                        slot.killed = true;
+                        stopper.stop(Duration::ZERO);
+                    }
+                    reply.send(Ok(()));
+                }
+            },
             Command::Remove(name, reply) => match tree.named(&name) {
                 None => reply.send(Err(not_found(name))),
                 Some(index) => {
                     self.stop_on_purpose(index, tree).await;
                     let removed = tree.remove(index);
-                    tracing::debug!(child = &*removed.path, "child removed");
+                    let generation = removed.generation;
+                    tracing::debug!(child = &*removed.path, generation, "child removed");
                     drop_quietly(removed);
                     reply.send(Ok(()));
                 }
@@ -1032,7 +1059,9 @@ impl<R: Runtime> Loop<'_, R> {
         }
         tree.set(index, State::Stopped);
         tree.settle(index);
-        tracing::debug!(child = &*tree.slots[index].path, "child stopped on request");
+        let slot = &tree.slots[index];
+        let generation = slot.generation;
+        tracing::debug!(child = &*slot.path, generation, "child stopped on request");
     }
 
     /// Stops running child `index` by its stop mode, within `overall` if

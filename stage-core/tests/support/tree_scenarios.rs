@@ -38,6 +38,7 @@ macro_rules! all_tree_scenarios {
             the_snapshot_shows_every_child_and_the_stats_follow_the_tree,
             dropping_a_shutdown_midway_cuts_it_short,
             a_tree_dropped_before_it_ran_starts_no_child,
+            killing_a_child_fails_it_as_a_crash_would,
         );
     };
 }
@@ -916,4 +917,57 @@ pub(crate) async fn a_tree_dropped_before_it_ran_starts_no_child<R: Runtime>(rt:
     drop(tree);
     handle.ended().await;
     assert!(log.take().is_empty(), "nobody owns it: nothing started");
+}
+
+pub(crate) async fn killing_a_child_fails_it_as_a_crash_would<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let group = Child::group(
+        "workers",
+        stage::group::Builder::new(rt.clone()).tasks(2),
+        |stop: StopSignal| async move { stop.requested().await },
+    )
+    .restart(Restart::OnFailure);
+    let tree = Builder::new(rt.clone())
+        .name("app")
+        .strategy(Strategy::OneForAll)
+        .backoff(Backoff::none())
+        .child(worker("a", &log).0)
+        .child(worker("b", &log).0)
+        .child(group)
+        .spawn();
+    tree.ready().await.unwrap();
+    log.take();
+    tree.kill_child("b").await.unwrap();
+    tick(&rt).await;
+    assert_eq!(
+        log.take(),
+        ["stop b#1", "stop a#1", "start a#2", "start b#2"],
+        "killed, then the strategy restarts all"
+    );
+    let snapshot = tree.snapshot();
+    let b = snapshot.find("app/b").unwrap();
+    assert_eq!(
+        (b.generation, b.last_exit.clone()),
+        (2, Some(ChildExit::Killed))
+    );
+    assert_eq!(snapshot.find("app/workers").unwrap().generation, 2);
+
+    // A killed group fails too (it would have returned if stopped): its
+    // restart type restarts it.
+    tree.kill_child("workers").await.unwrap();
+    tick(&rt).await;
+    let workers = tree.snapshot().find("app/workers").unwrap().clone();
+    assert_eq!(
+        (workers.generation, workers.last_exit, workers.running_tasks),
+        (3, Some(ChildExit::Killed), 2)
+    );
+    assert!(tree.kill_child("nobody").await.is_err());
+    tree.stop_child("a").await.unwrap();
+    tree.kill_child("a").await.unwrap(); // not running: nothing to kill
+    tick(&rt).await;
+    assert_eq!(
+        tree.snapshot().find("app/a").unwrap().state,
+        ChildState::Stopped
+    );
+    tree.stop().await.unwrap();
 }
