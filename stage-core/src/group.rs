@@ -26,7 +26,7 @@ mod shutdown;
 mod slots;
 pub(crate) mod stats;
 mod supervisor;
-mod task;
+pub(crate) mod task;
 pub(crate) mod timers;
 
 #[cfg(test)]

@@ -153,6 +153,17 @@ impl Incarnation {
     }
 
     /// Whether the task called [`made_progress`] during this incarnation.
+    /// A supervision tree's worker: [`current`] names it by its path (as
+    /// its group, with index 0), and its span is `child{child, generation}`.
+    pub(crate) fn child(path: Arc<str>, generation: u64) -> Arc<Self> {
+        let span = tracing::info_span!("child", child = &*path, generation);
+        Arc::new(Self {
+            id: TaskId::new(path, 0, generation),
+            span,
+            progress: AtomicBool::new(false),
+        })
+    }
+
     pub(crate) fn made_progress(&self) -> bool {
         // Relaxed: read after the task's exit, which the runtime's join
         // orders after everything the task did.
@@ -172,6 +183,11 @@ std::thread_local! {
 /// inside a task also runs in a `tracing` span named `task`, with the
 /// fields `group`, `task` (the index) and `generation`, so its own log
 /// lines carry them with no extra code.
+///
+/// A supervision tree's [worker](crate::supervisor::Child::worker) is a
+/// task too: its id's group is the worker's path (`app/db`), its index 0,
+/// and its span is named `child`, with the fields `child` (the path) and
+/// `generation`.
 ///
 /// # Examples
 ///
@@ -272,10 +288,10 @@ impl<F: Future> Future for Supervised<F> {
 /// panic hook's lines on stderr; other panics go to the hook that was
 /// installed before (the standard one, unless replaced).
 ///
-/// Each panic inside a group's task — also one the task catches itself —
-/// becomes one event at error level, in the
-/// task's span (`group`, `task`, `generation`), with the panic's message
-/// (`panic`) and `location`. The group goes on counting and restarting the
+/// Each panic inside a group's task or a supervision tree's worker — also
+/// one the task catches itself — becomes one event at error level, in the
+/// task's span (`group`, `task`, `generation`; a worker's `child`,
+/// `generation`), with the panic's message (`panic`) and `location`. The group goes on counting and restarting the
 /// task as before; its own events say what it did about it.
 ///
 /// Without this, the standard hook prints each panic on stderr, whether or

@@ -45,6 +45,7 @@ use super::view::{ChildState, ChildView, Inside, TreeStats, Views};
 use super::Supervisor;
 use crate::group::control::{Control, Request};
 use crate::group::deadline::{self, Deadline};
+use crate::group::task::{Incarnation, Supervised};
 use crate::group::timers::Timers;
 use crate::group::{self, Backoff, GroupHandle, Restart, StopSignal};
 use crate::runtime::{drop_exit, drop_quietly, AbortHandle, OwnedTask, Runtime, Task};
@@ -678,7 +679,10 @@ impl<R: Runtime> Loop<'_, R> {
                         factory.make(signal.clone(), ready.clone())
                     }));
                     let task = match made {
-                        Ok(future) => self.runtime.spawn(future),
+                        Ok(future) => {
+                            let me = Incarnation::child(Arc::clone(&path), generation);
+                            self.runtime.spawn(Supervised::new(future, me))
+                        }
                         Err(payload) => self
                             .runtime
                             .spawn(async move { std::panic::resume_unwind(payload) }),
