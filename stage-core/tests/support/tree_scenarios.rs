@@ -270,9 +270,24 @@ pub(crate) async fn shutdown_stops_children_in_reverse_order_under_one_deadline<
         })
         .stop_mode(StopMode::Graceful(Duration::from_secs(10)))
     };
+    // Waits as long as it takes (1 s, to flush), within the overall
+    // deadline.
+    let patient = {
+        let (log, rt) = (log.clone(), rt.clone());
+        Child::worker("patient", move |stop: StopSignal| {
+            let (stopped, rt) = (Stopped(log.clone(), "patient".into()), rt.clone());
+            async move {
+                let _stopped = stopped;
+                stop.requested().await;
+                rt.sleep_until(rt.now() + Duration::from_secs(1)).await;
+            }
+        })
+        .stop_mode(StopMode::Wait)
+    };
     let tree = Builder::new(rt.clone())
         .name("app")
         .child(stubborn)
+        .child(patient)
         .child(quick)
         .spawn();
     tick(&rt).await;
@@ -281,7 +296,7 @@ pub(crate) async fn shutdown_stops_children_in_reverse_order_under_one_deadline<
     assert_eq!(rt.now() - start, Duration::from_secs(3), "one deadline");
     assert_eq!(
         log.take(),
-        ["stop quick", "stop stubborn"],
+        ["stop quick", "stop patient", "stop stubborn"],
         "reverse start order"
     );
     let children: Vec<_> = report
@@ -293,6 +308,7 @@ pub(crate) async fn shutdown_stops_children_in_reverse_order_under_one_deadline<
         children,
         [
             ("app/stubborn", 1, ChildExit::Aborted),
+            ("app/patient", 1, ChildExit::Returned),
             ("app/quick", 1, ChildExit::Returned)
         ]
     );
