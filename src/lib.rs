@@ -148,9 +148,9 @@ pub mod runtime {
 /// ```
 pub mod supervisor {
     pub use stage_core::supervisor::{
-        AutoShutdown, ChildError, ChildExit, ChildKind, ChildReport, ChildSnapshot, ChildState,
-        Ready, Restarted, ShutdownReport, Snapshot, StopMode, Strategy, SupervisorError, TreeStats,
-        DEFAULT_RESTARTS, DEFAULT_START_TIMEOUT, DEFAULT_WITHIN,
+        AutoShutdown, Backoff, ChildError, ChildExit, ChildKind, ChildReport, ChildSnapshot,
+        ChildState, Ready, Restart, Restarted, ShutdownReport, Snapshot, StopMode, Strategy,
+        SupervisorError, TreeStats, DEFAULT_RESTARTS, DEFAULT_START_TIMEOUT, DEFAULT_WITHIN,
     };
 
     /// A supervisor's settings and children, before it starts: on tokio

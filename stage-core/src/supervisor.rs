@@ -36,6 +36,8 @@ use core::fmt;
 use core::ops::{Deref, DerefMut};
 use std::time::Duration;
 
+/// Restart types and backoff are the groups' own, here too.
+pub use crate::group::{Backoff, Restart};
 pub use child::Child;
 pub use error::{ChildError, ChildExit, ChildReport, Restarted, ShutdownReport, SupervisorError};
 pub use handle::SupervisorHandle;
@@ -45,7 +47,6 @@ pub use view::{ChildKind, ChildSnapshot, ChildState, Snapshot, TreeStats};
 
 use crate::group::control::Request;
 use crate::group::policy::Intensity;
-use crate::group::Backoff;
 use crate::runtime::{drop_exit, Exit, Runtime};
 use crate::sync::Arc;
 use tree::{Closing, Ending, Shared, Tree};

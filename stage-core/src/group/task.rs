@@ -208,7 +208,8 @@ pub fn current() -> Option<TaskId> {
 /// Tells the group that the calling task did useful work: its next failure
 /// is not counted as part of a crash loop, so its restart is immediate
 /// rather than backed off (see [`Backoff`](super::Backoff)). Does nothing
-/// outside a group's task.
+/// outside a group's task or a supervision tree's worker (whose supervisor
+/// starts its backoff anew the same way).
 ///
 /// A pool's workers call it after each message they handle
 /// ([`Worker::serve`](super::Worker::serve)); call it in tasks of your own

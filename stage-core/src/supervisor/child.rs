@@ -119,6 +119,11 @@ impl<R: Runtime> Child<R> {
     /// Why this child cannot be a child of a supervisor that shuts down
     /// automatically as `auto` says, if it cannot.
     pub(crate) fn invalid(&self, auto: AutoShutdown) -> Option<&'static str> {
+        if self.name.is_empty() || self.name.contains('/') {
+            return Some(
+                "a child's name must not be empty or contain '/' (it is a part of a path)",
+            );
+        }
         match (self.significant, self.restart, auto) {
             (true, Restart::Always, _) => Some(
                 "a significant child must not be restarted after it returns \
@@ -222,7 +227,11 @@ impl<R: Runtime> Child<R> {
 
     /// A group that heals its own tasks, as groups do, and fails as a child
     /// only when it gives up (its [`intensity`](group::Builder::intensity)
-    /// exceeded); its tasks get the group's [`StopSignal`].
+    /// exceeded); its tasks get the group's [`StopSignal`]. The group is
+    /// named by the child (a name given to the builder is replaced). A
+    /// group whose tasks all ended for good (with
+    /// [`Restart::OnFailure`](group::Restart) or `Never`) has returned, as
+    /// a child: its own restart type decides what comes next.
     ///
     /// # Examples
     ///
@@ -323,7 +332,7 @@ impl<R: Runtime> Child<R> {
     /// ```
     pub fn supervisor(name: impl AsRef<str>, supervisor: Builder<R>) -> Self {
         let supervisor = supervisor.name(name.as_ref());
-        Self::new(name, Kind::Supervisor(supervisor))
+        Self::new(name, Kind::Supervisor(supervisor)).stop_mode(StopMode::Wait)
     }
 
     /// Which exits of this child are restarted: [`Restart::Always`] (OTP's
@@ -349,7 +358,9 @@ impl<R: Runtime> Child<R> {
         self
     }
 
-    /// How this child is stopped (see [`StopMode`]; graceful for up to 5 s
+    /// How this child is stopped (see [`StopMode`]; a child supervisor
+    /// waits for its children, by their own stop modes, and any other
+    /// child is graceful for up to 5 s
     /// unless set).
     ///
     /// # Examples

@@ -131,7 +131,9 @@ pub enum SupervisorError {
         supervisor: String,
         /// The path of the child whose failure was one too many.
         child: String,
-        /// How that child failed (for a child supervisor, its own error).
+        /// How that child ended: a failure, or the return of a
+        /// [`Restart::Always`](crate::group::Restart::Always) child, which
+        /// needs a restart too (for a child supervisor, its own error).
         exit: ChildExit,
         /// The most restarts the window allows.
         restarts: u32,
@@ -203,11 +205,19 @@ impl fmt::Display for SupervisorError {
                 restarts,
                 within,
                 ..
-            } => write!(
-                f,
-                "supervisor {supervisor} gave up: more than {restarts} restarts within \
-                 {within:?}, the last for {child} ({exit})"
-            ),
+            } => {
+                write!(
+                    f,
+                    "supervisor {supervisor} gave up: more than {restarts} restarts within \
+                     {within:?}, the last for {child}"
+                )?;
+                // What a child supervisor or group said is this error's
+                // source, not part of its message.
+                match exit {
+                    ChildExit::Failed(_) | ChildExit::GaveUp(_) => f.write_str(", which gave up"),
+                    exit => write!(f, " ({exit})"),
+                }
+            }
             Self::InvalidChild {
                 supervisor,
                 child,
@@ -234,7 +244,23 @@ impl fmt::Display for SupervisorError {
     }
 }
 
-impl std::error::Error for SupervisorError {}
+impl std::error::Error for SupervisorError {
+    /// For a supervisor that gave up on a child supervisor or a group that
+    /// gave up itself: that one's error.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::GaveUp {
+                exit: ChildExit::Failed(inner),
+                ..
+            } => Some(&**inner),
+            Self::GaveUp {
+                exit: ChildExit::GaveUp(inner),
+                ..
+            } => Some(inner),
+            _ => None,
+        }
+    }
+}
 
 /// How every child of a tree ended in a shutdown: one entry per child that
 /// ran (a tree stopped before it started a child has none to report), in
@@ -269,6 +295,39 @@ pub struct ShutdownReport {
     pub children: Vec<ChildReport>,
 }
 
+impl ShutdownReport {
+    /// The children that were aborted: at the deadline, or asked to stop
+    /// at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn f(report: stage::supervisor::ShutdownReport) {
+    /// for child in report.aborted() {
+    ///     eprintln!("{} was cut short", child.path);
+    /// }
+    /// # }
+    /// ```
+    pub fn aborted(&self) -> impl Iterator<Item = &ChildReport> {
+        self.children
+            .iter()
+            .filter(|child| child.exit == ChildExit::Aborted)
+    }
+}
+
+/// One line per child: `app/db (generation 2): returned`.
+impl fmt::Display for ShutdownReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, child) in self.children.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{child}")?;
+        }
+        Ok(())
+    }
+}
+
 /// How one child ended in a shutdown.
 ///
 /// # Examples
@@ -285,7 +344,7 @@ pub struct ShutdownReport {
 pub struct ChildReport {
     /// Its path (`app/pipeline/writer`).
     pub path: String,
-    /// Its incarnation: 1 for the first start, one more per restart.
+    /// Its incarnation: 1 for the first start, one more per start after.
     pub generation: u64,
     /// How it ended.
     pub exit: ChildExit,
@@ -310,7 +369,8 @@ pub struct ChildReport {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ChildError {
-    /// No child has that name.
+    /// No child has that name (or, for a path, no child supervisor runs
+    /// at a part of it).
     NotFound {
         /// The supervisor's path.
         supervisor: String,
@@ -380,3 +440,14 @@ impl fmt::Display for ChildError {
 }
 
 impl std::error::Error for ChildError {}
+
+/// `app/db (generation 2): returned`.
+impl fmt::Display for ChildReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (generation {}): {}",
+            self.path, self.generation, self.exit
+        )
+    }
+}

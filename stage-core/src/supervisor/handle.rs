@@ -14,7 +14,9 @@ use crate::runtime::Runtime;
 use crate::sync::Arc;
 
 /// A handle to a running supervisor: cloned freely, it starts, stops,
-/// restarts and removes children by name, and asks the supervisor to stop.
+/// restarts, kills and removes children by name (or by path, for a child
+/// of a child supervisor: `pipeline/writer`), reads the tree's snapshot and
+/// stats, and asks the supervisor to stop.
 /// It does not keep the supervisor running: dropping the [`Supervisor`]
 /// stops the tree, and then every request says
 /// [`ChildError::SupervisorEnded`].
@@ -65,6 +67,56 @@ impl<R: Runtime> SupervisorHandle<R> {
         &self.shared.path
     }
 
+    /// The handle of a child supervisor, by its path below this one
+    /// (`pipeline`, `pipeline/inner`), while it runs: to start children in
+    /// it, or to watch its stats. It is the handle of the incarnation
+    /// running now: once that one has ended (restarted by this supervisor,
+    /// say), it answers [`ChildError::SupervisorEnded`]; look it up again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::supervisor::Child;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let tree = stage::supervisor()
+    ///     .name("app")
+    ///     .child(Child::supervisor("pipeline", stage::supervisor()))
+    ///     .spawn();
+    /// tree.ready().await.unwrap();
+    /// let pipeline = tree.child_supervisor("pipeline").unwrap();
+    /// assert_eq!(pipeline.path(), "app/pipeline");
+    /// let writer = Child::worker("writer", |stop| async move { stop.requested().await });
+    /// pipeline.start_child(writer).await.unwrap();
+    /// tree.stop_child("pipeline/writer").await.unwrap(); // a path works too
+    /// # tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn child_supervisor(&self, path: &str) -> Option<SupervisorHandle<R>> {
+        let mut shared = Arc::clone(&self.shared);
+        for name in path.split('/') {
+            shared = view::child_supervisor(&shared, name)?;
+        }
+        Some(SupervisorHandle { shared, seen: 0 })
+    }
+
+    /// The supervisor that holds the child at `path` (`writer`, or
+    /// `pipeline/writer` for a child of a child supervisor), and the
+    /// child's name.
+    fn holder<'p>(&self, path: &'p str) -> Result<(Arc<Shared<R>>, &'p str), ChildError> {
+        match path.rsplit_once('/') {
+            None => Ok((Arc::clone(&self.shared), path)),
+            Some((parents, name)) => match self.child_supervisor(parents) {
+                Some(holder) => Ok((holder.shared, name)),
+                None => Err(ChildError::NotFound {
+                    supervisor: self.shared.path.to_string(),
+                    name: parents.to_owned(),
+                }),
+            },
+        }
+    }
+
     /// Adds a child after the others and starts it. Returns once it is
     /// ready (for a worker that [says so](Child::worker_with_ready)), with
     /// its generation (1).
@@ -98,8 +150,7 @@ impl<R: Runtime> SupervisorHandle<R> {
     /// ```
     pub async fn start_child(&self, child: Child<R>) -> Result<u64, ChildError> {
         let (reply, answer) = reply();
-        self.submit(Command::Start(Box::new(child), reply), answer)
-            .await
+        submit(&self.shared, Command::Start(Box::new(child), reply), answer).await
     }
 
     /// Stops a child by its [`StopMode`](super::StopMode), and keeps it,
@@ -132,9 +183,9 @@ impl<R: Runtime> SupervisorHandle<R> {
     /// # }
     /// ```
     pub async fn stop_child(&self, name: &str) -> Result<(), ChildError> {
+        let (holder, name) = self.holder(name)?;
         let (reply, answer) = reply();
-        self.submit(Command::Stop(name.to_owned(), reply), answer)
-            .await
+        submit(&holder, Command::Stop(name.to_owned(), reply), answer).await
     }
 
     /// Restarts a child: stops it if it runs (by its stop mode), and starts
@@ -169,9 +220,9 @@ impl<R: Runtime> SupervisorHandle<R> {
     /// # }
     /// ```
     pub async fn restart_child(&self, name: &str) -> Result<u64, ChildError> {
+        let (holder, name) = self.holder(name)?;
         let (reply, answer) = reply();
-        self.submit(Command::Restart(name.to_owned(), reply), answer)
-            .await
+        submit(&holder, Command::Restart(name.to_owned(), reply), answer).await
     }
 
     /// Kills a child, as a failure would (OTP's `exit(Child, kill)`): it is
@@ -207,9 +258,9 @@ impl<R: Runtime> SupervisorHandle<R> {
     /// # }
     /// ```
     pub async fn kill_child(&self, name: &str) -> Result<(), ChildError> {
+        let (holder, name) = self.holder(name)?;
         let (reply, answer) = reply();
-        self.submit(Command::Kill(name.to_owned(), reply), answer)
-            .await
+        submit(&holder, Command::Kill(name.to_owned(), reply), answer).await
     }
 
     /// Stops a child if it runs (by its stop mode) and removes it: its name
@@ -238,9 +289,9 @@ impl<R: Runtime> SupervisorHandle<R> {
     /// # }
     /// ```
     pub async fn remove_child(&self, name: &str) -> Result<(), ChildError> {
+        let (holder, name) = self.holder(name)?;
         let (reply, answer) = reply();
-        self.submit(Command::Remove(name.to_owned(), reply), answer)
-            .await
+        submit(&holder, Command::Remove(name.to_owned(), reply), answer).await
     }
 
     /// Waits until every child has started and been ready once (the
@@ -298,7 +349,9 @@ impl<R: Runtime> SupervisorHandle<R> {
 
     /// Asks the supervisor to shut down within `grace`, as
     /// [`Supervisor::shutdown`](super::Supervisor::shutdown) does. Returns
-    /// at once; the owner's `join` or `shutdown` gets the report.
+    /// at once: the owner's [`join`](super::Supervisor::join) returns once
+    /// the tree has ended, and its [`shutdown`](super::Supervisor::shutdown)
+    /// returns the report.
     ///
     /// # Examples
     ///
@@ -462,21 +515,21 @@ impl<R: Runtime> SupervisorHandle<R> {
     pub async fn changed(&mut self) -> Result<(), Ended> {
         self.shared.views.stats.changed_since(self.seen).await
     }
+}
 
-    /// Queues `command` for the supervisor's task (dropped at once if the
-    /// task has ended, which answers nothing) and waits for its answer.
-    async fn submit<T>(
-        &self,
-        command: Command<R>,
-        answer: Answer<Result<T, ChildError>>,
-    ) -> Result<T, ChildError> {
-        self.shared.submit(command);
-        answer.get().await.unwrap_or_else(|| {
-            Err(ChildError::SupervisorEnded {
-                supervisor: self.shared.path.to_string(),
-            })
+/// Queues `command` for the task of the supervisor `shared` (dropped at once
+/// if the task has ended, which answers nothing) and waits for its answer.
+async fn submit<R: Runtime, T>(
+    shared: &Shared<R>,
+    command: Command<R>,
+    answer: Answer<Result<T, ChildError>>,
+) -> Result<T, ChildError> {
+    shared.submit(command);
+    answer.get().await.unwrap_or_else(|| {
+        Err(ChildError::SupervisorEnded {
+            supervisor: shared.path.to_string(),
         })
-    }
+    })
 }
 
 impl<R: Runtime> Clone for SupervisorHandle<R> {

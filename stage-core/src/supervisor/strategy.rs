@@ -95,7 +95,8 @@ pub enum StopMode {
     /// after this long (OTP's timeout; 5 s by default).
     Graceful(Duration),
     /// Raise the stop signal and wait as long as the overall deadline
-    /// allows (OTP's `infinity`, for children that are supervisors).
+    /// allows (OTP's `infinity`; the default of children that are
+    /// supervisors, whose own children are stopped by their stop modes).
     Wait,
 }
 

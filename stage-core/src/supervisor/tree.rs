@@ -231,6 +231,9 @@ struct Slot<R: Runtime> {
     /// Whether it has been ready once (or will never start again).
     settled: bool,
     last_exit: Option<ChildExit>,
+    /// A worker's running incarnation, which says whether it called
+    /// [`made_progress`](crate::group::made_progress).
+    incarnation: Option<Arc<Incarnation>>,
     /// Whether its running incarnation was killed on request: its exit,
     /// however it comes, is then [`ChildExit::Killed`].
     killed: bool,
@@ -350,6 +353,7 @@ impl<R: Runtime> Running<R> {
             consecutive: 0,
             since: now,
             settled: false,
+            incarnation: None,
             killed: false,
             last_exit: None,
             caller: None,
@@ -681,6 +685,7 @@ impl<R: Runtime> Loop<'_, R> {
                     let task = match made {
                         Ok(future) => {
                             let me = Incarnation::child(Arc::clone(&path), generation);
+                            slot.incarnation = Some(Arc::clone(&me));
                             self.runtime.spawn(Supervised::new(future, me))
                         }
                         Err(payload) => self
@@ -921,8 +926,9 @@ impl<R: Runtime> Loop<'_, R> {
             tree.set(index, State::Ended);
             return Err(error);
         }
-        if now.saturating_duration_since(slot.since) >= self.backoff.quiet_period() {
-            slot.consecutive = 0;
+        let progressed = slot.incarnation.take().is_some_and(|me| me.made_progress());
+        if progressed || now.saturating_duration_since(slot.since) >= self.backoff.quiet_period() {
+            slot.consecutive = 0; // a new series of restarts
         }
         let delay = self
             .backoff

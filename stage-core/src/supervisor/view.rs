@@ -116,12 +116,19 @@ pub struct ChildSnapshot {
     pub state: ChildState,
     /// Its incarnation: 1 for the first start, one more per start after.
     pub generation: u64,
-    /// Times its supervisor restarted it after a failure.
+    /// Times its supervisor restarted it because it ended (a failure; for
+    /// a [`Restart::Always`](crate::group::Restart::Always) child, a
+    /// return too). A restart because another child failed (under
+    /// one_for_all or rest_for_one), or one on request, is not counted
+    /// here; its generation says it.
     pub restarts: u64,
     /// How its last incarnation ended, if one did.
     pub last_exit: Option<ChildExit>,
     /// Tasks running: 1 or 0 for a worker, a group's running tasks.
     pub running_tasks: usize,
+    /// A group's own stats (its tasks' restarts and failures, which it
+    /// heals itself), while it runs.
+    pub group: Option<crate::group::Stats>,
     /// Messages in its mailbox, if it declared one
     /// ([`Child::mailbox`](super::Child::mailbox)).
     pub mailbox: Option<usize>,
@@ -253,6 +260,9 @@ impl Snapshot {
             if matches!(child.kind, ChildKind::Group | ChildKind::LinkedGroup) {
                 write!(f, "  tasks {}", child.running_tasks)?;
             }
+            if let Some(failed) = child.group.map(|stats| stats.failed()).filter(|&n| n > 0) {
+                write!(f, "  task failures {failed}")?;
+            }
             if let Some(depth) = child.mailbox {
                 write!(f, "  mailbox {depth}")?;
             }
@@ -331,9 +341,13 @@ pub struct TreeStats {
     pub ended: usize,
     /// Starts of children, first starts and restarts alike.
     pub started: u64,
-    /// Restarts after a failure.
+    /// Restarts of children because they ended (as
+    /// [`ChildSnapshot::restarts`] counts them), each counted against the
+    /// restart intensity.
     pub restarts: u64,
-    /// Exits that were failures.
+    /// Exits that were failures (a failed
+    /// [`start_child`](super::SupervisorHandle::start_child) included,
+    /// which does not count against the intensity).
     pub failures: u64,
 }
 
@@ -431,6 +445,22 @@ impl<R: Runtime> Views<R> {
     }
 }
 
+/// The child supervisor named `name` of the supervisor `shared`, while it
+/// runs.
+pub(crate) fn child_supervisor<R: Runtime>(
+    shared: &Shared<R>,
+    name: &str,
+) -> Option<Arc<Shared<R>>> {
+    let view = shared.views.view.lock().unwrap_or_else(|e| e.into_inner());
+    view.children
+        .iter()
+        .find(|child| &*child.name == name)
+        .and_then(|child| match &child.inside {
+            Inside::Supervisor(inner) => Some(Arc::clone(inner)),
+            _ => None,
+        })
+}
+
 /// Reads the tree below `shared`, as it is now.
 pub(crate) fn snapshot<R: Runtime>(shared: &Shared<R>, now: Instant) -> Snapshot {
     let mut below = Vec::new();
@@ -440,8 +470,12 @@ pub(crate) fn snapshot<R: Runtime>(shared: &Shared<R>, now: Instant) -> Snapshot
             .children
             .iter()
             .map(|child| {
+                let group = match &child.inside {
+                    Inside::Group(handle) => Some(*handle.stat_borrow()),
+                    _ => None,
+                };
                 let running_tasks = match (&child.inside, child.state) {
-                    (Inside::Group(handle), _) => handle.stat_borrow().running,
+                    (Inside::Group(_), _) => group.map_or(0, |stats| stats.running),
                     (_, ChildState::Running | ChildState::Starting | ChildState::Stopping) => 1,
                     _ => 0,
                 };
@@ -458,6 +492,7 @@ pub(crate) fn snapshot<R: Runtime>(shared: &Shared<R>, now: Instant) -> Snapshot
                     restarts: child.restarts,
                     last_exit: child.last_exit.clone(),
                     running_tasks,
+                    group,
                     mailbox: child.mailbox.as_ref().map(|depth| depth()),
                     supervisor: None,
                 }

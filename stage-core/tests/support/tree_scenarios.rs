@@ -39,6 +39,7 @@ macro_rules! all_tree_scenarios {
             dropping_a_shutdown_midway_cuts_it_short,
             a_tree_dropped_before_it_ran_starts_no_child,
             killing_a_child_fails_it_as_a_crash_would,
+            children_of_child_supervisors_are_reached_by_path,
         );
     };
 }
@@ -243,6 +244,21 @@ pub(crate) async fn giving_up_escalates_through_three_levels_to_a_typed_error_at
     let (path, exit) = error.root_cause().unwrap();
     assert_eq!(path, "app/services/pipeline/writer");
     assert_eq!(exit, &ChildExit::Panicked(Some("disk full".into())));
+    // As an error chain: each supervisor's own message, then its source.
+    let mut chain = vec![error.to_string()];
+    let mut source = std::error::Error::source(&error);
+    while let Some(inner) = source {
+        chain.push(inner.to_string());
+        source = inner.source();
+    }
+    assert_eq!(
+        chain,
+        [
+            "supervisor app gave up: more than 0 restarts within 60s, the last for app/services, which gave up",
+            "supervisor app/services gave up: more than 1 restarts within 60s, the last for app/services/pipeline, which gave up",
+            "supervisor app/services/pipeline gave up: more than 1 restarts within 60s, the last for app/services/pipeline/writer (panicked: disk full)",
+        ]
+    );
 }
 
 pub(crate) async fn shutdown_stops_children_in_reverse_order_under_one_deadline<R: Runtime>(rt: R) {
@@ -312,6 +328,14 @@ pub(crate) async fn shutdown_stops_children_in_reverse_order_under_one_deadline<
             ("app/quick", 1, ChildExit::Returned)
         ]
     );
+    assert_eq!(
+        report.to_string(),
+        "app/stubborn (generation 1): aborted\n\
+         app/patient (generation 1): returned\n\
+         app/quick (generation 1): returned"
+    );
+    let aborted: Vec<_> = report.aborted().map(|c| c.path.as_str()).collect();
+    assert_eq!(aborted, ["app/stubborn"]);
 }
 
 pub(crate) async fn linked_groups_restart_together_and_their_mailbox_keeps_its_messages<
@@ -985,5 +1009,69 @@ pub(crate) async fn killing_a_child_fails_it_as_a_crash_would<R: Runtime>(rt: R)
         tree.snapshot().find("app/a").unwrap().state,
         ChildState::Stopped
     );
+    tree.stop().await.unwrap();
+}
+
+pub(crate) async fn children_of_child_supervisors_are_reached_by_path<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let pipeline = Builder::new(rt.clone()).child(worker("reader", &log).0);
+    let tree = Builder::new(rt.clone())
+        .name("app")
+        .backoff(Backoff::none())
+        .child(Child::supervisor("pipeline", pipeline))
+        .spawn();
+    tree.ready().await.unwrap();
+    tree.stop_child("pipeline/reader").await.unwrap();
+    assert_eq!(tree.restart_child("pipeline/reader").await, Ok(2));
+    let inner = tree.child_supervisor("pipeline").unwrap();
+    assert_eq!(inner.path(), "app/pipeline");
+    assert_eq!(inner.start_child(worker("extra", &log).0).await, Ok(1));
+    tree.remove_child("pipeline/extra").await.unwrap();
+    assert_eq!(
+        log.take(),
+        [
+            "start reader#1",
+            "stop reader#1",
+            "start reader#2",
+            "start extra#1",
+            "stop extra#1"
+        ]
+    );
+    let missing = tree.stop_child("nope/reader").await.unwrap_err();
+    assert_eq!(
+        missing,
+        ChildError::NotFound {
+            supervisor: "app".into(),
+            name: "nope".into()
+        }
+    );
+    assert!(
+        tree.child_supervisor("pipeline/reader").is_none(),
+        "a worker"
+    );
+
+    // Names are parts of paths.
+    for name in ["a/b", ""] {
+        let child = Child::worker(
+            name,
+            |stop: StopSignal| async move { stop.requested().await },
+        );
+        let refused = tree.start_child(child).await;
+        assert!(
+            matches!(refused, Err(ChildError::Invalid { .. })),
+            "{name:?}: {refused:?}"
+        );
+    }
+
+    // A handle is to one incarnation: after a restart, look it up again.
+    tree.kill_child("pipeline").await.unwrap();
+    tick(&rt).await;
+    let stale = inner.start_child(worker("late", &log).0).await;
+    assert!(
+        matches!(stale, Err(ChildError::SupervisorEnded { .. })),
+        "{stale:?}"
+    );
+    let again = tree.child_supervisor("pipeline").unwrap();
+    assert_eq!(again.start_child(worker("late", &log).0).await, Ok(1));
     tree.stop().await.unwrap();
 }
