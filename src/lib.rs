@@ -151,6 +151,7 @@ pub mod supervisor {
         AutoShutdown, Backoff, ChildError, ChildExit, ChildKind, ChildReport, ChildSnapshot,
         ChildState, Ready, Restart, Restarted, ShutdownReport, Snapshot, StopMode, Strategy,
         SupervisorError, TreeStats, DEFAULT_RESTARTS, DEFAULT_START_TIMEOUT, DEFAULT_WITHIN,
+        HISTORY,
     };
 
     /// A supervisor's settings and children, before it starts: on tokio

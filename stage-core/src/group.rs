@@ -402,6 +402,17 @@ impl<R: Runtime> Builder<R> {
         Pool::new(group, inbox, runtime)
     }
 
+    /// Why a group of this size cannot start, if it cannot.
+    pub(crate) fn size_problem(&self) -> Option<&'static str> {
+        if self.tasks == 0 {
+            Some("a group needs at least one task")
+        } else if self.tasks > self.max_tasks {
+            Some("a group's tasks exceed its max_tasks")
+        } else {
+            None
+        }
+    }
+
     #[track_caller]
     fn start<F, Fut>(self, factory: F, graceful: bool) -> Group<R>
     where

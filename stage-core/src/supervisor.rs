@@ -71,6 +71,16 @@ pub const DEFAULT_RESTARTS: u32 = 5;
 /// ```
 pub const DEFAULT_WITHIN: Duration = Duration::from_secs(10);
 
+/// The most restarts a [`SupervisorError::GaveUp`] lists in its history
+/// (the last ones), however many its intensity allows.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(stage::supervisor::HISTORY, 64);
+/// ```
+pub const HISTORY: usize = 64;
+
 /// How long a child may take to start unless told otherwise (see
 /// [`Child::start_timeout`]).
 ///
@@ -448,7 +458,13 @@ impl<R: Runtime> Supervisor<R> {
 
     /// Shuts the tree down under one deadline: the children are stopped in
     /// reverse start order, each by its [`StopMode`] but none past the
-    /// deadline, and the report says how every child ended, by path.
+    /// deadline, and the report says how every child ended, by path. A
+    /// later, shorter shutdown (through a handle) cuts this one short; a
+    /// stop aborts what is left.
+    ///
+    /// Aborting a task is cooperative, as in any async runtime: a task that
+    /// never reaches an `.await` (a busy loop) ends at its next one, and the
+    /// shutdown waits for it.
     ///
     /// # Errors
     ///

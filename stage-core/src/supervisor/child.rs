@@ -124,6 +124,11 @@ impl<R: Runtime> Child<R> {
                 "a child's name must not be empty or contain '/' (it is a part of a path)",
             );
         }
+        if let Kind::Group { builder, .. } = &self.kind {
+            if let Some(problem) = builder.size_problem() {
+                return Some(problem);
+            }
+        }
         match (self.significant, self.restart, auto) {
             (true, Restart::Always, _) => Some(
                 "a significant child must not be restarted after it returns \
@@ -303,7 +308,7 @@ impl<R: Runtime> Child<R> {
         let builder = builder
             .name(name.as_ref())
             .restart(Restart::OnFailure)
-            .intensity(0, Duration::MAX);
+            .intensity(0, Duration::from_secs(1)); // no restart: any window
         let kind = Kind::Group {
             builder,
             factory: group_factory(factory),
@@ -421,7 +426,8 @@ impl<R: Runtime> Child<R> {
     /// it does; for a child supervisor, until its children have all started.
     /// Past it, the child is aborted and fails with
     /// [`ChildExit::StartTimedOut`](super::ChildExit::StartTimedOut).
-    /// `Duration::MAX` waits for ever.
+    /// `Duration::MAX` waits for ever; `Duration::ZERO` fails every start
+    /// (a worker has not run yet when its supervisor first looks).
     ///
     /// # Examples
     ///

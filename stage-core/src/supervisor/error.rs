@@ -51,6 +51,15 @@ impl ChildExit {
         !matches!(self, Self::Returned)
     }
 
+    /// This exit without the restart histories of the child supervisors in
+    /// it, as a history keeps it (each level's error has its own).
+    pub(crate) fn without_histories(&self) -> Self {
+        match self {
+            Self::Failed(error) => Self::Failed(Box::new(error.without_histories())),
+            other => other.clone(),
+        }
+    }
+
     pub(crate) fn from_exit(exit: &Exit) -> Self {
         match exit {
             Exit::Returned => Self::Returned,
@@ -139,7 +148,10 @@ pub enum SupervisorError {
         restarts: u32,
         /// The window.
         within: Duration,
-        /// The restarts in the window, oldest first.
+        /// The restarts in the window, oldest first: the last
+        /// [`HISTORY`](super::HISTORY) of them at most. A child supervisor
+        /// that failed is kept here without its own history (its error, in
+        /// `exit`, has it when it is the last).
         history: Vec<Restarted>,
     },
     /// A child it was given cannot be its child (see
@@ -168,6 +180,27 @@ pub enum SupervisorError {
 }
 
 impl SupervisorError {
+    fn without_histories(&self) -> Self {
+        match self {
+            Self::GaveUp {
+                supervisor,
+                child,
+                exit,
+                restarts,
+                within,
+                ..
+            } => Self::GaveUp {
+                supervisor: supervisor.clone(),
+                child: child.clone(),
+                exit: exit.without_histories(),
+                restarts: *restarts,
+                within: *within,
+                history: Vec::new(),
+            },
+            other => other.clone(),
+        }
+    }
+
     /// The child at the bottom of the failure: following child supervisors
     /// that failed, the path of the worker or group whose failures started
     /// it, and how it failed last.

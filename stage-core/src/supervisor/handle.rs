@@ -9,7 +9,7 @@ use super::reply::{reply, Answer};
 use super::tree::{Command, Shared};
 use super::view::{self, Snapshot, TreeStats};
 use crate::group::control::Request;
-use crate::group::Ended;
+use crate::group::{current, Ended};
 use crate::runtime::Runtime;
 use crate::sync::Arc;
 
@@ -22,6 +22,10 @@ use crate::sync::Arc;
 /// [`ChildError::SupervisorEnded`].
 ///
 /// A [`Supervisor`] derefs to its handle.
+///
+/// A child may ask to stop, restart or remove itself (or a supervisor
+/// above it): it gets its answer at once, before it is stopped, since it
+/// could not wait for its own end.
 ///
 /// [`Supervisor`]: super::Supervisor
 ///
@@ -185,7 +189,8 @@ impl<R: Runtime> SupervisorHandle<R> {
     pub async fn stop_child(&self, name: &str) -> Result<(), ChildError> {
         let (holder, name) = self.holder(name)?;
         let (reply, answer) = reply();
-        submit(&holder, Command::Stop(name.to_owned(), reply), answer).await
+        let command = Command::Stop(name.to_owned(), reply, current());
+        submit(&holder, command, answer).await
     }
 
     /// Restarts a child: stops it if it runs (by its stop mode), and starts
@@ -222,7 +227,8 @@ impl<R: Runtime> SupervisorHandle<R> {
     pub async fn restart_child(&self, name: &str) -> Result<u64, ChildError> {
         let (holder, name) = self.holder(name)?;
         let (reply, answer) = reply();
-        submit(&holder, Command::Restart(name.to_owned(), reply), answer).await
+        let command = Command::Restart(name.to_owned(), reply, current());
+        submit(&holder, command, answer).await
     }
 
     /// Kills a child, as a failure would (OTP's `exit(Child, kill)`): it is
@@ -291,7 +297,8 @@ impl<R: Runtime> SupervisorHandle<R> {
     pub async fn remove_child(&self, name: &str) -> Result<(), ChildError> {
         let (holder, name) = self.holder(name)?;
         let (reply, answer) = reply();
-        submit(&holder, Command::Remove(name.to_owned(), reply), answer).await
+        let command = Command::Remove(name.to_owned(), reply, current());
+        submit(&holder, command, answer).await
     }
 
     /// Waits until every child has started and been ready once (the

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use futures_util::stream::FuturesUnordered;
+use futures_util::FutureExt as _;
 
 use super::child::{BoxFuture, Child, Kind};
 use super::error::{
@@ -47,8 +48,11 @@ use crate::group::control::{Control, Request};
 use crate::group::deadline::{self, Deadline};
 use crate::group::task::{Incarnation, Supervised};
 use crate::group::timers::Timers;
+use crate::group::TaskId;
 use crate::group::{self, Backoff, GroupHandle, Restart, StopSignal};
-use crate::runtime::{drop_exit, drop_quietly, AbortHandle, OwnedTask, Runtime, Task};
+use crate::runtime::{
+    drop_exit, drop_quietly, panic_message, AbortHandle, OwnedTask, Runtime, Task,
+};
 use crate::sync::Arc;
 
 /// State shared by a supervisor's handles, its task, and its parent.
@@ -118,9 +122,12 @@ impl<R: Runtime> Shared<R> {
 /// A request about a child by name, with where to answer.
 pub(crate) enum Command<R: Runtime> {
     Start(Box<Child<R>>, Reply<Result<u64, ChildError>>),
-    Stop(String, Reply<Result<(), ChildError>>),
-    Restart(String, Reply<Result<u64, ChildError>>),
-    Remove(String, Reply<Result<(), ChildError>>),
+    // With the task that asks, if it is a tree's worker or a group's task:
+    // a child asking about itself (or about a supervisor above it) gets its
+    // answer before it is stopped, or it would wait for its own end.
+    Stop(String, Reply<Result<(), ChildError>>, Option<TaskId>),
+    Restart(String, Reply<Result<u64, ChildError>>, Option<TaskId>),
+    Remove(String, Reply<Result<(), ChildError>>, Option<TaskId>),
     Kill(String, Reply<Result<(), ChildError>>),
 }
 
@@ -165,13 +172,15 @@ enum Stopper<R: Runtime> {
     },
     Group(GroupHandle<R>),
     Supervisor(Arc<Shared<R>>),
+    /// A child that ended as it started (a group whose builder panicked).
+    Nothing,
 }
 
 impl<R: Runtime> Stopper<R> {
     /// What runs inside the child, for its view.
     fn inside(&self) -> Inside<R> {
         match self {
-            Self::Worker { .. } => Inside::Nothing,
+            Self::Worker { .. } | Self::Nothing => Inside::Nothing,
             Self::Group(handle) => Inside::Group(handle.clone()),
             Self::Supervisor(shared) => Inside::Supervisor(Arc::clone(shared)),
         }
@@ -189,6 +198,7 @@ impl<R: Runtime> Stopper<R> {
             Self::Group(handle) => handle.request_shutdown(grace),
             Self::Supervisor(shared) if grace.is_zero() => shared.control.request(Request::Stop),
             Self::Supervisor(shared) => shared.control.request(Request::Shutdown { grace }),
+            Self::Nothing => {}
         }
     }
 }
@@ -227,7 +237,9 @@ struct Slot<R: Runtime> {
     restarts: u64,
     /// Restarts in a row without a quiet period between them.
     consecutive: u32,
-    since: Instant,
+    /// When its running incarnation became ready, if it did: a quiet
+    /// period counts from then.
+    ready_at: Option<Instant>,
     /// Whether it has been ready once (or will never start again).
     settled: bool,
     last_exit: Option<ChildExit>,
@@ -274,6 +286,20 @@ impl<R: Runtime> Drop for Closing<R> {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         drop_quietly(queued);
+        // However it ended (its runtime gone, say), nothing of it runs.
+        let inside = self.0.views.update(|views| {
+            for index in 0..views.children.len() {
+                let state = views.children[index].state;
+                if !matches!(state, ChildState::Ended | ChildState::Stopped) {
+                    Views::set_state(views, index, ChildState::Ended);
+                }
+            }
+            let children = views.children.iter_mut();
+            children
+                .map(|child| core::mem::replace(&mut child.inside, Inside::Nothing))
+                .collect::<Vec<_>>()
+        });
+        drop(inside);
         self.0.ended.request();
         self.0.views.stats.close();
     }
@@ -299,8 +325,11 @@ struct Running<R: Runtime> {
     /// Exits that arrived while other children were being stopped or
     /// started.
     pending: VecDeque<Exited>,
-    /// A request that came while children were being started.
+    /// A request to stop or shut down, taken and not yet acted on (a stop
+    /// wins over a shutdown).
     deferred: Option<Request>,
+    /// The earliest deadline a shutdown request gave, once one came.
+    shutdown_by: Option<Instant>,
     /// Whether a child waits to start now.
     to_start: bool,
     /// Children not yet settled (ready once, or never starting again).
@@ -323,7 +352,7 @@ impl<R: Runtime> Running<R> {
     }
 
     /// Adds a child after the others, waiting to start.
-    fn add(&mut self, spec: Child<R>, parent: &str, now: Instant) -> usize {
+    fn add(&mut self, spec: Child<R>, parent: &str) -> usize {
         let id = self.next_id;
         self.next_id += 1;
         self.positions.insert(id, self.slots.len());
@@ -351,7 +380,7 @@ impl<R: Runtime> Running<R> {
             restarts: 0,
             generation: 0,
             consecutive: 0,
-            since: now,
+            ready_at: None,
             settled: false,
             incarnation: None,
             killed: false,
@@ -473,7 +502,6 @@ impl<R: Runtime> Tree<R> {
             children,
         } = self;
         let shared = &closing.0;
-        let now = runtime.now();
         let mut tree = Running {
             shared: Arc::clone(shared),
             slots: Vec::with_capacity(children.len()),
@@ -482,6 +510,7 @@ impl<R: Runtime> Tree<R> {
             running: FuturesUnordered::new(),
             pending: VecDeque::new(),
             deferred: None,
+            shutdown_by: None,
             to_start: false,
             unsettled: 0,
             timers: Timers::new(),
@@ -497,11 +526,12 @@ impl<R: Runtime> Tree<R> {
         };
         if let Some(error) = this.invalid(&children) {
             tracing::error!(supervisor = &*shared.path, %error, "not started");
+            drop_quietly(children);
             *shared.ending.lock().unwrap_or_else(|e| e.into_inner()) = Some(Ending::Failed(error));
             return;
         }
         for child in children {
-            tree.add(child, &shared.path, now);
+            tree.add(child, &shared.path);
         }
         tracing::debug!(
             supervisor = &*shared.path,
@@ -512,18 +542,26 @@ impl<R: Runtime> Tree<R> {
             if tree.finished {
                 break End::Finished;
             }
-            if tree.to_start {
-                this.start_waiting(&mut tree).await;
-            }
-            if tree.unsettled == 0 && !shared.ready.is_requested() {
-                tracing::debug!(supervisor = &*shared.path, "ready");
-                shared.ready.request();
-            }
             let event = if let Some(request) = tree.deferred.take() {
                 Event::Request(request)
             } else if let Some(exited) = tree.pending.pop_front() {
                 Event::Exit(exited)
+            } else if tree.to_start {
+                // What has come already (a request, a command, a backoff
+                // passed) goes first: children failing to start over and
+                // over starve nothing.
+                match this.next_event(&mut tree).now_or_never() {
+                    Some(event) => event,
+                    None => {
+                        this.start_waiting(&mut tree).await;
+                        continue;
+                    }
+                }
             } else {
+                if tree.unsettled == 0 && !shared.ready.is_requested() {
+                    tracing::debug!(supervisor = &*shared.path, "ready");
+                    shared.ready.request();
+                }
                 this.next_event(&mut tree).await
             };
             match event {
@@ -551,7 +589,7 @@ impl<R: Runtime> Tree<R> {
             End::Stop => Ending::ShutDown(this.stop_all(Some(runtime.now()), &mut tree).await),
             End::Shutdown(grace) => {
                 tracing::info!(supervisor = &*shared.path, ?grace, "shutting down");
-                let deadline = deadline::after(runtime.now(), grace);
+                let deadline = tree.shutdown_by;
                 Ending::ShutDown(this.stop_all(deadline, &mut tree).await)
             }
             End::Finished => {
@@ -567,6 +605,9 @@ impl<R: Runtime> Tree<R> {
                 Ending::Failed(error)
             }
         };
+        // What the children were made of (their factories own anything)
+        // goes first, quietly: a panic in a drop loses no report.
+        drop_quietly(tree);
         *shared.ending.lock().unwrap_or_else(|e| e.into_inner()) = Some(ending);
         tracing::debug!(supervisor = &*shared.path, "ended");
     }
@@ -612,10 +653,30 @@ impl<R: Runtime> Loop<'_, R> {
         None
     }
 
+    /// Takes a request to stop or shut down, if one came, into `deferred`
+    /// (a stop wins over a shutdown), and a shutdown's deadline into
+    /// `shutdown_by` (the earliest wins: a later, shorter shutdown cuts a
+    /// longer one short).
+    fn take_request(&self, tree: &mut Running<R>) {
+        let Some(request) = self.shared.control.take_request() else {
+            return;
+        };
+        if let Request::Shutdown { grace } = request {
+            if let Some(by) = deadline::after(self.runtime.now(), grace) {
+                tree.shutdown_by = Some(tree.shutdown_by.map_or(by, |was| was.min(by)));
+            }
+        }
+        tree.deferred = match (tree.deferred, request) {
+            (Some(Request::Stop), _) => Some(Request::Stop),
+            (_, request) => Some(request),
+        };
+    }
+
     async fn next_event(&self, tree: &mut Running<R>) -> Event<R> {
         core::future::poll_fn(|cx| {
             self.shared.control.register(cx.waker());
-            if let Some(request) = self.shared.control.take_request() {
+            self.take_request(tree);
+            if let Some(request) = tree.deferred.take() {
                 return Poll::Ready(Event::Request(request));
             }
             if let Poll::Ready(Some(exited)) = Pin::new(&mut tree.running).poll_next(cx) {
@@ -647,9 +708,7 @@ impl<R: Runtime> Loop<'_, R> {
         while index < tree.slots.len() {
             if matches!(tree.slots[index].state, State::Waiting(Wait::Now)) {
                 // A tree asked to stop starts nothing more.
-                if tree.deferred.is_none() {
-                    tree.deferred = self.shared.control.take_request();
-                }
+                self.take_request(tree);
                 if tree.deferred.is_some() {
                     return;
                 }
@@ -671,7 +730,7 @@ impl<R: Runtime> Loop<'_, R> {
     fn start(&self, index: usize, tree: &mut Running<R>) {
         let slot = &mut tree.slots[index];
         slot.generation += 1;
-        slot.since = self.runtime.now();
+        slot.ready_at = None;
         slot.killed = false;
         let (id, generation, path) = (slot.id, slot.generation, Arc::clone(&slot.path));
         let (stopper, ready, future): (Stopper<R>, Option<StopSignal>, BoxFuture<Ended>) =
@@ -710,26 +769,44 @@ impl<R: Runtime> Loop<'_, R> {
                     builder, factory, ..
                 } => {
                     let mut factory = factory.clone_box();
-                    let group = builder
-                        .clone()
-                        .name(&*path)
-                        .spawn_graceful(move |stop| factory.make(stop, Ready::default()));
-                    let handle = group.handle();
-                    let future = Box::pin(async move {
-                        match group.wait_report().await {
-                            Ok(report) => Ended {
-                                exit: ChildExit::Returned,
-                                inside: report
-                                    .map(|report| group_task_reports(&path, report))
-                                    .unwrap_or_default(),
-                            },
-                            Err(error) => Ended {
-                                exit: ChildExit::GaveUp(error),
-                                inside: Vec::new(),
-                            },
+                    // A builder that panics (a size it refuses) fails the
+                    // group, not the supervisor.
+                    let spawned = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        builder
+                            .clone()
+                            .name(&*path)
+                            .spawn_graceful(move |stop| factory.make(stop, Ready::default()))
+                    }));
+                    match spawned {
+                        Ok(group) => {
+                            let handle = group.handle();
+                            let future = Box::pin(async move {
+                                match group.wait_report().await {
+                                    Ok(report) => Ended {
+                                        exit: ChildExit::Returned,
+                                        inside: report
+                                            .map(|report| group_task_reports(&path, report))
+                                            .unwrap_or_default(),
+                                    },
+                                    Err(error) => Ended {
+                                        exit: ChildExit::GaveUp(error),
+                                        inside: Vec::new(),
+                                    },
+                                }
+                            });
+                            (Stopper::Group(handle), None, future)
                         }
-                    });
-                    (Stopper::Group(handle), None, future)
+                        Err(payload) => {
+                            let message = panic_message(&*payload).map(str::to_owned);
+                            drop_quietly(payload);
+                            let exit = ChildExit::Panicked(message);
+                            let future = Box::pin(core::future::ready(Ended {
+                                exit,
+                                inside: Vec::new(),
+                            }));
+                            (Stopper::Nothing, None, future)
+                        }
+                    }
                 }
                 Kind::Supervisor(builder) => {
                     let mut child = builder.clone().under(&self.shared.path).spawn();
@@ -767,7 +844,7 @@ impl<R: Runtime> Loop<'_, R> {
         enum Outcome {
             Ready,
             Exited(bool),
-            Request(Request),
+            Request,
             TimedOut,
         }
         let outcome = core::future::poll_fn(|cx| {
@@ -775,8 +852,9 @@ impl<R: Runtime> Loop<'_, R> {
                 return Poll::Ready(Outcome::Ready);
             }
             self.shared.control.register(cx.waker());
-            if let Some(request) = self.shared.control.take_request() {
-                return Poll::Ready(Outcome::Request(request));
+            self.take_request(tree);
+            if tree.deferred.is_some() {
+                return Poll::Ready(Outcome::Request);
             }
             while let Poll::Ready(Some(exited)) = Pin::new(&mut tree.running).poll_next(cx) {
                 let own = (exited.0, exited.1) == (id, generation);
@@ -799,10 +877,7 @@ impl<R: Runtime> Loop<'_, R> {
             // A child that returned before it said so has done its start.
             Outcome::Ready | Outcome::Exited(true) => Started::Ready,
             Outcome::Exited(false) => Started::Failed,
-            Outcome::Request(request) => {
-                tree.deferred = Some(request);
-                Started::Interrupted
-            }
+            Outcome::Request => Started::Interrupted,
             Outcome::TimedOut => {
                 let path = &*tree.slots[index].path;
                 tracing::warn!(
@@ -816,7 +891,7 @@ impl<R: Runtime> Loop<'_, R> {
                 }
                 let mut ended = self.wait_exit(id, generation, None, tree).await;
                 ended.exit = ChildExit::StartTimedOut(timeout);
-                tree.pending.push_front((id, generation, ended));
+                tree.pending.push_back((id, generation, ended));
                 Started::Failed
             }
         }
@@ -826,6 +901,7 @@ impl<R: Runtime> Loop<'_, R> {
     fn ready(&self, index: usize, tree: &mut Running<R>) {
         tree.settle(index);
         let slot = &mut tree.slots[index];
+        slot.ready_at = Some(self.runtime.now());
         if let Some((reply, _)) = slot.caller.take() {
             reply.send(Ok(slot.generation));
         }
@@ -870,7 +946,7 @@ impl<R: Runtime> Loop<'_, R> {
                 exit,
             }));
             if added {
-                tree.remove(index);
+                drop_quietly(tree.remove(index));
             } else {
                 tree.set(index, State::Stopped);
                 tree.settle(index);
@@ -927,7 +1003,10 @@ impl<R: Runtime> Loop<'_, R> {
             return Err(error);
         }
         let progressed = slot.incarnation.take().is_some_and(|me| me.made_progress());
-        if progressed || now.saturating_duration_since(slot.since) >= self.backoff.quiet_period() {
+        let quiet = slot
+            .ready_at
+            .is_some_and(|at| now.saturating_duration_since(at) >= self.backoff.quiet_period());
+        if progressed || quiet {
             slot.consecutive = 0; // a new series of restarts
         }
         let delay = self
@@ -941,13 +1020,13 @@ impl<R: Runtime> Loop<'_, R> {
             Restarted {
                 child: child.to_owned(),
                 generation,
-                exit,
+                exit: exit.without_histories(),
             },
         ));
-        // Kept as the intensity keeps its restarts: those in the window, at
-        // most as many as it allows.
+        // Those in the window, at most as many as the intensity allows, and
+        // the last HISTORY of them.
         let window_start = now.checked_sub(within);
-        while tree.history.len() > restarts as usize
+        while tree.history.len() > (restarts as usize).min(super::HISTORY)
             || tree
                 .history
                 .front()
@@ -997,34 +1076,41 @@ impl<R: Runtime> Loop<'_, R> {
             Command::Start(child, reply) => {
                 let name = child.name.to_string();
                 if tree.named(&name).is_some() {
+                    drop_quietly(child); // its factory may own anything
                     reply.send(Err(ChildError::NameTaken {
                         supervisor: supervisor(),
                         name,
                     }));
                 } else if let Some(reason) = child.invalid(self.auto_shutdown) {
+                    drop_quietly(child);
                     reply.send(Err(ChildError::Invalid {
                         supervisor: supervisor(),
                         name,
                         reason,
                     }));
                 } else {
-                    let index = tree.add(*child, &self.shared.path, self.runtime.now());
+                    let index = tree.add(*child, &self.shared.path);
                     tree.slots[index].caller = Some((reply, true));
                 }
             }
-            Command::Stop(name, reply) => match tree.named(&name) {
+            Command::Stop(name, reply, caller) => match tree.named(&name) {
                 None => reply.send(Err(not_found(name))),
                 Some(index) => {
+                    let reply = answer_inside(reply, caller, &tree.slots[index], Ok(()));
                     self.stop_on_purpose(index, tree).await;
-                    reply.send(Ok(()));
+                    if let Some(reply) = reply {
+                        reply.send(Ok(()));
+                    }
                 }
             },
-            Command::Restart(name, reply) => match tree.named(&name) {
+            Command::Restart(name, reply, caller) => match tree.named(&name) {
                 None => reply.send(Err(not_found(name))),
                 Some(index) => {
+                    let next = Ok(tree.slots[index].generation + 1);
+                    let reply = answer_inside(reply, caller, &tree.slots[index], next);
                     self.stop_on_purpose(index, tree).await;
                     tree.set_waiting(index, Wait::Now);
-                    tree.slots[index].caller = Some((reply, false));
+                    tree.slots[index].caller = reply.map(|reply| (reply, false));
                 }
             },
             Command::Kill(name, reply) => match tree.named(&name) {
@@ -1043,15 +1129,18 @@ impl<R: Runtime> Loop<'_, R> {
                     reply.send(Ok(()));
                 }
             },
-            Command::Remove(name, reply) => match tree.named(&name) {
+            Command::Remove(name, reply, caller) => match tree.named(&name) {
                 None => reply.send(Err(not_found(name))),
                 Some(index) => {
+                    let reply = answer_inside(reply, caller, &tree.slots[index], Ok(()));
                     self.stop_on_purpose(index, tree).await;
                     let removed = tree.remove(index);
                     let generation = removed.generation;
                     tracing::debug!(child = &*removed.path, generation, "child removed");
                     drop_quietly(removed);
-                    reply.send(Ok(()));
+                    if let Some(reply) = reply {
+                        reply.send(Ok(()));
+                    }
                 }
             },
         }
@@ -1122,15 +1211,24 @@ impl<R: Runtime> Loop<'_, R> {
         deadline: Option<Instant>,
         tree: &mut Running<R>,
     ) -> Ended {
+        // It may have ended already, while another child was stopped.
+        let early = tree
+            .pending
+            .iter()
+            .position(|&(i, g, _)| (i, g) == (id, generation));
+        if let Some((_, _, ended)) = early.and_then(|at| tree.pending.remove(at)) {
+            return ended;
+        }
         let mut deadline = deadline.map(Deadline::<R>::new);
         let mut aborted = false;
         core::future::poll_fn(|cx| {
             self.shared.control.register(cx.waker());
-            if let Some(request) = self.shared.control.take_request() {
-                tree.deferred = match (tree.deferred, request) {
-                    (Some(Request::Stop), _) => Some(Request::Stop),
-                    (_, request) => Some(request),
-                };
+            self.take_request(tree);
+            // A shutdown asked for meanwhile may come sooner.
+            if let Some(by) = tree.shutdown_by.filter(|_| !aborted) {
+                if deadline.as_ref().is_none_or(|d| by < d.at()) {
+                    deadline = Some(Deadline::new(by));
+                }
             }
             let cut_short = !aborted && tree.deferred == Some(Request::Stop);
             if cut_short
@@ -1175,6 +1273,10 @@ impl<R: Runtime> Loop<'_, R> {
                 // Asked to stop meanwhile: the rest are aborted.
                 overall = Some(self.runtime.now());
             }
+            if let Some(by) = tree.shutdown_by {
+                // A shutdown asked for meanwhile may come sooner.
+                overall = Some(overall.map_or(by, |was| was.min(by)));
+            }
             let inside = if matches!(tree.slots[index].state, State::Running { .. }) {
                 self.stop_child(index, overall, tree).await.inside
             } else {
@@ -1195,6 +1297,30 @@ impl<R: Runtime> Loop<'_, R> {
         ShutdownReport {
             children: reports.into_iter().flatten().collect(),
         }
+    }
+}
+
+/// Answers at once, with `answer`, a caller that runs inside `slot` (the
+/// child itself, or a task below it), which could not wait for the child
+/// to stop; hands back the reply of any other caller.
+fn answer_inside<R: Runtime, T>(
+    reply: Reply<T>,
+    caller: Option<TaskId>,
+    slot: &Slot<R>,
+    answer: T,
+) -> Option<Reply<T>> {
+    let inside = caller.is_some_and(|caller| {
+        let (task, path) = (caller.group(), &*slot.path);
+        // A worker's tasks are named by its path, a group's by its path
+        // too, a child supervisor's children below it.
+        task.strip_prefix(path)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    });
+    if inside {
+        reply.send(answer);
+        None
+    } else {
+        Some(reply)
     }
 }
 

@@ -73,7 +73,9 @@ pub enum ChildState {
     /// Being stopped (by a strategy, a request or a shutdown).
     Stopping,
     /// Stopped on request: started again only by
-    /// [`restart_child`](super::SupervisorHandle::restart_child).
+    /// [`restart_child`](super::SupervisorHandle::restart_child). (Also,
+    /// for a moment, a child that failed, while the children its failure
+    /// affects are stopped before it restarts.)
     Stopped,
     /// Ended, and not restarted (its restart type said so).
     Ended,

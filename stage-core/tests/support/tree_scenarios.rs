@@ -40,6 +40,12 @@ macro_rules! all_tree_scenarios {
             a_tree_dropped_before_it_ran_starts_no_child,
             killing_a_child_fails_it_as_a_crash_would,
             children_of_child_supervisors_are_reached_by_path,
+            an_exit_that_came_during_another_stop_is_not_lost,
+            a_child_failing_to_start_over_and_over_starves_nothing,
+            a_later_shorter_shutdown_cuts_a_longer_one_short,
+            a_child_asking_to_stop_itself_gets_its_answer,
+            values_whose_drop_panics_do_not_fell_the_tree,
+            escalation_errors_stay_small_however_deep_the_tree,
         );
     };
 }
@@ -89,6 +95,20 @@ fn worker<R: Runtime>(name: &'static str, log: &Log) -> (Child<R>, Sender<()>) {
     })
     .stop_mode(StopMode::Abort);
     (child, kill)
+}
+
+/// Lets the other tasks run once.
+async fn yield_now() {
+    let mut yielded = false;
+    core::future::poll_fn(|cx| {
+        if yielded {
+            return core::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        core::task::Poll::Pending
+    })
+    .await;
 }
 
 /// Lets the runtime run for a millisecond of its time.
@@ -547,6 +567,13 @@ pub(crate) async fn children_that_cannot_be_children_are_refused_with_a_typed_er
     let transient = t.restart(Restart::OnFailure).significant();
     let (_, reason) = refused(Builder::new(rt.clone()).child(transient.clone())).await;
     assert!(reason.contains("auto_shutdown"), "{reason}");
+    let empty = Child::group(
+        "empty",
+        stage::group::Builder::new(rt.clone()).tasks(0),
+        |_stop: StopSignal| async {},
+    );
+    let (_, reason) = refused(Builder::new(rt.clone()).child(empty)).await;
+    assert_eq!(reason, "a group needs at least one task");
     assert!(log.take().is_empty(), "no child was started");
 
     // The same checks for a child started later.
@@ -1074,4 +1101,230 @@ pub(crate) async fn children_of_child_supervisors_are_reached_by_path<R: Runtime
     let again = tree.child_supervisor("pipeline").unwrap();
     assert_eq!(again.start_child(worker("late", &log).0).await, Ok(1));
     tree.stop().await.unwrap();
+}
+
+/// A worker that ignores its stop signal, logging when it is dropped.
+fn stubborn<R: Runtime>(name: &'static str, log: &Log, stop: StopMode) -> Child<R> {
+    let log = log.clone();
+    Child::worker(name, move |_stop| {
+        let stopped = Stopped(log.clone(), name.into());
+        async move {
+            let _stopped = stopped;
+            std::future::pending::<()>().await;
+        }
+    })
+    .stop_mode(stop)
+}
+
+pub(crate) async fn an_exit_that_came_during_another_stop_is_not_lost<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let returns = {
+        let rt = rt.clone();
+        Child::worker("returns", move |_stop| {
+            let rt = rt.clone();
+            async move { rt.sleep_until(rt.now() + Duration::from_secs(1)).await }
+        })
+        .restart(Restart::Never)
+    };
+    let tree = Builder::new(rt.clone())
+        .name("app")
+        .child(worker("first", &log).0)
+        .child(returns)
+        .child(stubborn(
+            "last",
+            &log,
+            StopMode::Graceful(Duration::from_secs(5)),
+        ))
+        .spawn();
+    tree.ready().await.unwrap();
+    let start = rt.now();
+    // While `last` is given its 5 s, `returns` ends (at 1 s): its exit
+    // waits, and is found when its turn to stop comes.
+    let report = tree.shutdown(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(rt.now() - start, Duration::from_secs(5));
+    assert_eq!(
+        report.to_string(),
+        "app/first (generation 1): aborted\n\
+         app/returns (generation 1): returned\n\
+         app/last (generation 1): aborted"
+    );
+}
+
+pub(crate) async fn a_child_failing_to_start_over_and_over_starves_nothing<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let (other, kill_other) = worker("other", &log);
+    let never_ready = Child::worker_with_ready("db", |_stop, _ready| async { panic!("no config") });
+    let tree = Builder::new(rt.clone())
+        .backoff(Backoff::none())
+        .intensity(u32::MAX, Duration::from_secs(1))
+        .child(other)
+        .child(never_ready)
+        .spawn();
+    // Between two starts of db, the supervisor handles what came: the
+    // other child's crash, and requests. (The crash loop keeps the runtime
+    // busy, so its clock does not move: no ticks here.)
+    kill_other.send(()).await.unwrap();
+    while !log.0.lock().unwrap().contains(&"start other#2".to_string()) {
+        yield_now().await;
+    }
+    tree.stop_child("db").await.unwrap();
+    let stats = tree.stat_borrow();
+    assert!(stats.restarts >= 1, "db was restarted meanwhile: {stats:?}");
+    assert_eq!((stats.running, stats.stopped), (1, 1));
+    tree.stop().await.unwrap();
+
+    // A worker not ready in time, after its start timeout, is not given a
+    // quiet period that restarts it at once: it backs off.
+    let never_ready = slow_starter("db", &log, &rt, None).start_timeout(Duration::from_secs(10));
+    let backoff = Backoff::exponential(Duration::from_secs(1), Duration::from_secs(1))
+        .free_restarts(0)
+        .without_jitter();
+    let tree = Builder::new(rt.clone())
+        .backoff(backoff)
+        .child(never_ready)
+        .spawn();
+    rt.sleep_until(rt.now() + Duration::from_millis(10_500))
+        .await;
+    let db = tree.snapshot().children[0].clone();
+    assert!(
+        matches!(db.state, ChildState::BackingOff(Some(_))),
+        "{db:?}"
+    );
+    tree.stop().await.unwrap();
+}
+
+pub(crate) async fn a_later_shorter_shutdown_cuts_a_longer_one_short<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let tree = Builder::new(rt.clone())
+        .child(stubborn("waits", &log, StopMode::Wait))
+        .child(stubborn(
+            "graceful",
+            &log,
+            StopMode::Graceful(Duration::from_secs(3600)),
+        ))
+        .spawn();
+    tree.ready().await.unwrap();
+    let handle = tree.handle();
+    let start = rt.now();
+    handle.request_shutdown(Duration::from_secs(3600));
+    let shorter = async {
+        rt.sleep_until(start + Duration::from_secs(1)).await;
+        handle.request_shutdown(Duration::from_secs(1));
+    };
+    let (report, ()) = futures_util::future::join(tree.join(), shorter).await;
+    report.unwrap();
+    assert_eq!(
+        rt.now() - start,
+        Duration::from_secs(2),
+        "at the shorter deadline"
+    );
+    assert_eq!(log.take(), ["stop graceful", "stop waits"]);
+
+    // The same while a strategy stops a child that waits.
+    let (a, kill_a) = worker("a", &log);
+    let tree = Builder::new(rt.clone())
+        .strategy(Strategy::OneForAll)
+        .child(stubborn("waits", &log, StopMode::Wait))
+        .child(a)
+        .spawn();
+    tree.ready().await.unwrap();
+    kill_a.send(()).await.unwrap();
+    tick(&rt).await; // the strategy now waits for `waits`, which never ends
+    let start = rt.now();
+    tree.shutdown(Duration::from_secs(1)).await.unwrap();
+    assert_eq!(rt.now() - start, Duration::from_secs(1));
+}
+
+pub(crate) async fn a_child_asking_to_stop_itself_gets_its_answer<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let (answers, answered) = stage::mailbox::<String>(8);
+    let tree = Builder::new(rt.clone()).name("app").spawn();
+    let handle = tree.handle();
+    let quitter = Child::worker("quitter", move |stop: StopSignal| {
+        let (handle, answers) = (handle.clone(), answers.clone());
+        async move {
+            let answer = handle.stop_child("quitter").await;
+            answers.send(format!("{answer:?}")).await.unwrap();
+            stop.requested().await;
+        }
+    })
+    .stop_mode(StopMode::Wait);
+    tree.start_child(quitter).await.unwrap();
+    assert_eq!(answered.recv().await, "Ok(())");
+    tick(&rt).await;
+    let quitter = tree.snapshot().children[0].clone();
+    assert_eq!(quitter.state, ChildState::Stopped);
+    // The supervisor goes on serving.
+    assert_eq!(tree.start_child(worker("next", &log).0).await, Ok(1));
+    tree.stop().await.unwrap();
+}
+
+/// Panics when dropped.
+struct Grenade;
+
+impl Drop for Grenade {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("dropped a grenade");
+        }
+    }
+}
+
+pub(crate) async fn values_whose_drop_panics_do_not_fell_the_tree<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let armed = || {
+        let grenade = Arc::new(Grenade);
+        Child::worker("armed", move |stop: StopSignal| {
+            let _grenade = Arc::clone(&grenade);
+            async move { stop.requested().await }
+        })
+    };
+    let tree = Builder::new(rt.clone()).name("app").child(armed()).spawn();
+    tree.ready().await.unwrap();
+    // Refused, and dropped by the supervisor: quietly.
+    let refused = tree.start_child(armed()).await.unwrap_err();
+    assert!(matches!(refused, ChildError::NameTaken { .. }));
+    assert_eq!(tree.start_child(worker("next", &log).0).await, Ok(1));
+    // The factory is dropped with the tree: the report survives it.
+    let report = tree.shutdown(Duration::from_secs(1)).await.unwrap();
+    assert_eq!(report.children.len(), 2);
+}
+
+pub(crate) async fn escalation_errors_stay_small_however_deep_the_tree<R: Runtime>(rt: R) {
+    /// Restart records in an error, nested ones included.
+    fn records(error: &SupervisorError) -> usize {
+        let SupervisorError::GaveUp { exit, history, .. } = error else {
+            return 0;
+        };
+        let nested = |exit: &ChildExit| match exit {
+            ChildExit::Failed(inner) => records(inner),
+            _ => 0,
+        };
+        1 + nested(exit) + history.iter().map(|r| 1 + nested(&r.exit)).sum::<usize>()
+    }
+    let mut sizes = Vec::new();
+    for depth in 1..=5 {
+        // Two restarts allowed at each level: 3^depth crashes of the leaf.
+        let level = || {
+            Builder::new(rt.clone())
+                .backoff(Backoff::none())
+                .intensity(2, Duration::from_secs(60))
+        };
+        let mut builder = level().child(Child::worker("leaf", |_stop| async { panic!("leaf") }));
+        for depth in 0..depth {
+            builder = level().child(Child::supervisor(format!("l{depth}"), builder));
+        }
+        let error = builder.spawn().join().await.unwrap_err();
+        sizes.push(records(&error));
+    }
+    // Each level keeps its own restarts (2), each with the chain of errors
+    // below it, but not their histories: the size grows with the square
+    // of the depth, not as a power of it (which made 48,000 records at
+    // depth 5 with the default intensity).
+    let second: Vec<_> = sizes
+        .windows(3)
+        .map(|w| (w[2] - w[1]) as i64 - (w[1] - w[0]) as i64)
+        .collect();
+    assert!(second.iter().all(|&d| d <= 6), "{sizes:?}");
+    assert!(sizes[4] < 60, "{sizes:?}");
 }
