@@ -181,6 +181,7 @@ impl<R: Runtime> SupervisorHandle<R> {
     /// let tree = stage::supervisor()
     ///     .child(Child::worker("w", |stop| async move { stop.requested().await }))
     ///     .spawn();
+    /// tree.ready().await.unwrap();
     /// tree.stop_child("w").await.unwrap();
     /// assert_eq!(tree.restart_child("w").await, Ok(2)); // its second incarnation
     /// # tree.stop().await.unwrap();
@@ -220,6 +221,7 @@ impl<R: Runtime> SupervisorHandle<R> {
     /// let tree = stage::supervisor()
     ///     .child(Child::worker("w", |stop| async move { stop.requested().await }))
     ///     .spawn();
+    /// tree.ready().await.unwrap();
     /// assert_eq!(tree.restart_child("w").await, Ok(2));
     /// # tree.stop().await.unwrap();
     /// # }
