@@ -235,7 +235,7 @@ impl<R: Runtime> SupervisorHandle<R> {
 
     /// Kills a child, as a failure would (OTP's `exit(Child, kill)`): it is
     /// aborted at once — a group or a child supervisor stopped, its own
-    /// children aborted — and ends [`ChildExit::Killed`], a failure, which
+    /// children aborted — and ends [`ChildExit::Killed`](super::ChildExit::Killed), a failure, which
     /// its supervisor handles as any other: by strategy, restart type,
     /// intensity and backoff. For chaos tests, and for a child that is
     /// stuck. Returns once the kill is under way; killing a child that does
