@@ -320,6 +320,8 @@ struct Running<R: Runtime> {
     slots: Vec<Slot<R>>,
     /// Position of each child by id.
     positions: HashMap<usize, usize>,
+    /// Id of each child by name.
+    names: HashMap<Arc<str>, usize>,
     next_id: usize,
     running: FuturesUnordered<Tagged>,
     /// Exits that arrived while other children were being stopped or
@@ -348,7 +350,7 @@ impl<R: Runtime> Running<R> {
     }
 
     fn named(&self, name: &str) -> Option<usize> {
-        self.slots.iter().position(|slot| &*slot.spec.name == name)
+        self.position(*self.names.get(name)?)
     }
 
     /// Adds a child after the others, waiting to start.
@@ -356,6 +358,7 @@ impl<R: Runtime> Running<R> {
         let id = self.next_id;
         self.next_id += 1;
         self.positions.insert(id, self.slots.len());
+        self.names.insert(Arc::clone(&spec.name), id);
         let path: Arc<str> = Arc::from(format!("{parent}/{}", spec.name));
         let view = ChildView {
             name: Arc::clone(&spec.name),
@@ -402,6 +405,7 @@ impl<R: Runtime> Running<R> {
             *views.stats.gauge(view.state) -= 1;
         });
         self.positions.remove(&slot.id);
+        self.names.remove(&slot.spec.name);
         for (position, later) in self.slots.iter().enumerate().skip(index) {
             self.positions.insert(later.id, position);
         }
@@ -506,6 +510,7 @@ impl<R: Runtime> Tree<R> {
             shared: Arc::clone(shared),
             slots: Vec::with_capacity(children.len()),
             positions: HashMap::with_capacity(children.len()),
+            names: HashMap::with_capacity(children.len()),
             next_id: 0,
             running: FuturesUnordered::new(),
             pending: VecDeque::new(),
