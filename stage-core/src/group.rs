@@ -21,7 +21,7 @@ pub(crate) mod deadline;
 mod error;
 mod handle;
 pub(crate) mod policy;
-mod pool;
+pub(crate) mod pool;
 mod shutdown;
 mod slots;
 pub(crate) mod stats;

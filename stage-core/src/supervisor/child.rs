@@ -317,6 +317,55 @@ impl<R: Runtime> Child<R> {
         Self::new(name, kind)
     }
 
+    /// A pool: a group whose tasks are [`Worker`](group::Worker)s serving
+    /// one mailbox at least once, as
+    /// [`group::Builder::consume`] starts one, here as a child. The group
+    /// heals its workers (a message whose handler panicked goes to the
+    /// next one first); the mailbox is the caller's, outlives every
+    /// restart of the pool, and is [declared](Child::mailbox), so its
+    /// depth shows in the tree's snapshot. A graceful stop lets each
+    /// worker finish the message it handles.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stage::supervisor::Child;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (jobs, inbox) = stage::mailbox::<u64>(64);
+    /// let (done, finished) = stage::mailbox::<u64>(64);
+    /// let pool = Child::pool("jobs", stage::group().tasks(2), &inbox, move |worker| {
+    ///     let done = done.clone();
+    ///     async move {
+    ///         worker
+    ///             .serve(async move |job: &mut u64| done.send(*job * 10).await.unwrap())
+    ///             .await
+    ///     }
+    /// });
+    /// let tree = stage::supervisor().child(pool).spawn();
+    /// jobs.send(4).await.unwrap();
+    /// assert_eq!(finished.recv().await, 40);
+    /// tree.shutdown(Duration::from_secs(1)).await.unwrap();
+    /// # }
+    /// ```
+    pub fn pool<T, F, Fut>(
+        name: impl AsRef<str>,
+        builder: group::Builder<R>,
+        inbox: &Receiver<T>,
+        factory: F,
+    ) -> Self
+    where
+        T: Send + 'static,
+        F: FnMut(group::Worker<T>) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (workers, mut factory) = (inbox.clone(), factory);
+        let serve = move |stop| factory(group::pool::worker(&workers, stop));
+        Self::group(name, builder, serve).mailbox(inbox)
+    }
+
     /// Another supervisor, as a child: trees of any depth. When it fails
     /// (its own restart intensity exceeded), this supervisor handles the
     /// failure like any child's.

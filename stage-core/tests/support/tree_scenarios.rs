@@ -46,6 +46,7 @@ macro_rules! all_tree_scenarios {
             a_child_asking_to_stop_itself_gets_its_answer,
             values_whose_drop_panics_do_not_fell_the_tree,
             escalation_errors_stay_small_however_deep_the_tree,
+            a_pool_child_serves_its_mailbox_at_least_once,
         );
     };
 }
@@ -1327,4 +1328,49 @@ pub(crate) async fn escalation_errors_stay_small_however_deep_the_tree<R: Runtim
         .collect();
     assert!(second.iter().all(|&d| d <= 6), "{sizes:?}");
     assert!(sizes[4] < 60, "{sizes:?}");
+}
+
+pub(crate) async fn a_pool_child_serves_its_mailbox_at_least_once<R: Runtime>(rt: R) {
+    let (jobs, inbox) = stage::mailbox::<u32>(64);
+    let (done, finished) = stage::mailbox::<u32>(64);
+    let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pool = Child::pool(
+        "jobs",
+        stage::group::Builder::new(rt.clone())
+            .tasks(2)
+            .backoff(Backoff::none()),
+        &inbox,
+        move |worker| {
+            let (done, failed) = (done.clone(), Arc::clone(&failed));
+            async move {
+                worker
+                    .serve(async move |job: &mut u32| {
+                        if *job == 7 && !failed.swap(true, Ordering::SeqCst) {
+                            panic!("job 7 failed"); // once
+                        }
+                        done.send(*job).await.unwrap();
+                    })
+                    .await
+            }
+        },
+    );
+    let tree = Builder::new(rt.clone()).name("app").child(pool).spawn();
+    for job in 0..20 {
+        jobs.send(job).await.unwrap();
+    }
+    let mut handled = Vec::new();
+    while handled.len() < 20 {
+        handled.push(finished.recv().await);
+    }
+    handled.sort_unstable();
+    assert_eq!(
+        handled,
+        (0..20).collect::<Vec<_>>(),
+        "each job once, job 7 after its retry"
+    );
+    let snapshot = tree.snapshot();
+    let jobs = snapshot.find("app/jobs").unwrap();
+    assert_eq!((jobs.mailbox, jobs.running_tasks), (Some(0), 2));
+    assert_eq!(jobs.group.unwrap().panicked, 1);
+    tree.shutdown(Duration::from_secs(1)).await.unwrap();
 }
