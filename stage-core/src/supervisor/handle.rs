@@ -24,8 +24,15 @@ use crate::sync::Arc;
 /// A [`Supervisor`] derefs to its handle.
 ///
 /// A child may ask to stop, restart or remove itself (or a supervisor
-/// above it): it gets its answer at once, before it is stopped, since it
-/// could not wait for its own end.
+/// above it): since it could not wait for its own end, the request is
+/// queued and answered at once (`Ok`; for a restart, the generation it
+/// will start as). A task the child spawned itself is not known to be
+/// inside it: it waits for the answer, and holds up the stop.
+///
+/// While a child starts (until it is ready) or is being stopped, other
+/// requests wait, as OTP's supervisor is busy in a child's `init`: a child
+/// that asks its own supervisor something before it is ready waits out its
+/// start timeout. [`kill_child`](Self::kill_child) is served even then.
 ///
 /// [`Supervisor`]: super::Supervisor
 ///
@@ -190,7 +197,11 @@ impl<R: Runtime> SupervisorHandle<R> {
     pub async fn stop_child(&self, name: &str) -> Result<(), ChildError> {
         let (holder, name) = self.holder(name)?;
         let (reply, answer) = reply();
-        let command = Command::Stop(name.to_owned(), reply, current());
+        let command = Command::Stop(name.to_owned(), reply);
+        if inside(&holder, name) {
+            holder.submit(command);
+            return Ok(());
+        }
         submit(&holder, command, answer).await
     }
 
@@ -229,7 +240,15 @@ impl<R: Runtime> SupervisorHandle<R> {
     pub async fn restart_child(&self, name: &str) -> Result<u64, ChildError> {
         let (holder, name) = self.holder(name)?;
         let (reply, answer) = reply();
-        let command = Command::Restart(name.to_owned(), reply, current());
+        let command = Command::Restart(name.to_owned(), reply);
+        if inside(&holder, name) {
+            let next = view::generation(&holder, name).map(|generation| generation + 1);
+            holder.submit(command);
+            return next.ok_or_else(|| ChildError::NotFound {
+                supervisor: holder.path.to_string(),
+                name: name.to_owned(),
+            });
+        }
         submit(&holder, command, answer).await
     }
 
@@ -238,8 +257,9 @@ impl<R: Runtime> SupervisorHandle<R> {
     /// children aborted — and ends [`ChildExit::Killed`](super::ChildExit::Killed), a failure, which
     /// its supervisor handles as any other: by strategy, restart type,
     /// intensity and backoff. For chaos tests, and for a child that is
-    /// stuck. Returns once the kill is under way; killing a child that does
-    /// not run does nothing.
+    /// stuck: a kill is served even while the supervisor waits for a child
+    /// to start or to stop. Returns once the kill is under way; killing a
+    /// child that does not run does nothing.
     ///
     /// # Errors
     ///
@@ -299,7 +319,11 @@ impl<R: Runtime> SupervisorHandle<R> {
     pub async fn remove_child(&self, name: &str) -> Result<(), ChildError> {
         let (holder, name) = self.holder(name)?;
         let (reply, answer) = reply();
-        let command = Command::Remove(name.to_owned(), reply, current());
+        let command = Command::Remove(name.to_owned(), reply);
+        if inside(&holder, name) {
+            holder.submit(command);
+            return Ok(());
+        }
         submit(&holder, command, answer).await
     }
 
@@ -524,6 +548,18 @@ impl<R: Runtime> SupervisorHandle<R> {
     pub async fn changed(&mut self) -> Result<(), Ended> {
         self.shared.views.stats.changed_since(self.seen).await
     }
+}
+
+/// Whether the calling task runs inside child `name` of the supervisor
+/// `holder` (the child itself, a task of it, or a task below it): it cannot
+/// wait for that child to stop, which waits for it.
+fn inside<R: Runtime>(holder: &Shared<R>, name: &str) -> bool {
+    current().is_some_and(|task| {
+        let rest = task.group().strip_prefix(&*holder.path);
+        let rest = rest.and_then(|rest| rest.strip_prefix('/'));
+        let rest = rest.and_then(|rest| rest.strip_prefix(name));
+        rest.is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
 }
 
 /// Queues `command` for the task of the supervisor `shared` (dropped at once

@@ -48,7 +48,6 @@ use crate::group::control::{Control, Request};
 use crate::group::deadline::{self, Deadline};
 use crate::group::task::{Incarnation, Supervised};
 use crate::group::timers::Timers;
-use crate::group::TaskId;
 use crate::group::{self, Backoff, GroupHandle, Restart, StopSignal};
 use crate::runtime::{
     drop_exit, drop_quietly, panic_message, AbortHandle, OwnedTask, Runtime, Task,
@@ -110,6 +109,28 @@ impl<R: Runtime> Shared<R> {
         }
     }
 
+    /// Takes the kills out of the queue of commands.
+    fn take_kills(&self) -> Vec<(String, Reply<Result<(), ChildError>>)> {
+        let mut commands = self.commands.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(queue) = commands.as_mut() else {
+            return Vec::new();
+        };
+        if !queue.iter().any(|c| matches!(c, Command::Kill(..))) {
+            return Vec::new();
+        }
+        let (kills, others): (VecDeque<_>, VecDeque<_>) = core::mem::take(queue)
+            .into_iter()
+            .partition(|c| matches!(c, Command::Kill(..)));
+        *queue = others;
+        kills
+            .into_iter()
+            .filter_map(|c| match c {
+                Command::Kill(name, reply) => Some((name, reply)),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn next_command(&self) -> Option<Command<R>> {
         self.commands
             .lock()
@@ -122,12 +143,9 @@ impl<R: Runtime> Shared<R> {
 /// A request about a child by name, with where to answer.
 pub(crate) enum Command<R: Runtime> {
     Start(Box<Child<R>>, Reply<Result<u64, ChildError>>),
-    // With the task that asks, if it is a tree's worker or a group's task:
-    // a child asking about itself (or about a supervisor above it) gets its
-    // answer before it is stopped, or it would wait for its own end.
-    Stop(String, Reply<Result<(), ChildError>>, Option<TaskId>),
-    Restart(String, Reply<Result<u64, ChildError>>, Option<TaskId>),
-    Remove(String, Reply<Result<(), ChildError>>, Option<TaskId>),
+    Stop(String, Reply<Result<(), ChildError>>),
+    Restart(String, Reply<Result<u64, ChildError>>),
+    Remove(String, Reply<Result<(), ChildError>>),
     Kill(String, Reply<Result<(), ChildError>>),
 }
 
@@ -861,6 +879,7 @@ impl<R: Runtime> Loop<'_, R> {
             if tree.deferred.is_some() {
                 return Poll::Ready(Outcome::Request);
             }
+            self.serve_kills(tree);
             while let Poll::Ready(Some(exited)) = Pin::new(&mut tree.running).poll_next(cx) {
                 let own = (exited.0, exited.1) == (id, generation);
                 let returned = !exited.2.exit.is_failure();
@@ -1098,56 +1117,63 @@ impl<R: Runtime> Loop<'_, R> {
                     tree.slots[index].caller = Some((reply, true));
                 }
             }
-            Command::Stop(name, reply, caller) => match tree.named(&name) {
+            Command::Stop(name, reply) => match tree.named(&name) {
                 None => reply.send(Err(not_found(name))),
                 Some(index) => {
-                    let reply = answer_inside(reply, caller, &tree.slots[index], Ok(()));
                     self.stop_on_purpose(index, tree).await;
-                    if let Some(reply) = reply {
-                        reply.send(Ok(()));
-                    }
-                }
-            },
-            Command::Restart(name, reply, caller) => match tree.named(&name) {
-                None => reply.send(Err(not_found(name))),
-                Some(index) => {
-                    let next = Ok(tree.slots[index].generation + 1);
-                    let reply = answer_inside(reply, caller, &tree.slots[index], next);
-                    self.stop_on_purpose(index, tree).await;
-                    tree.set_waiting(index, Wait::Now);
-                    tree.slots[index].caller = reply.map(|reply| (reply, false));
-                }
-            },
-            Command::Kill(name, reply) => match tree.named(&name) {
-                None => reply.send(Err(not_found(name))),
-                Some(index) => {
-                    let slot = &mut tree.slots[index];
-                    if let State::Running { stopper, .. } = &slot.state {
-                        tracing::debug!(
-                            child = &*slot.path,
-                            generation = slot.generation,
-                            "killing child"
-                        );
-                        slot.killed = true;
-                        stopper.stop(Duration::ZERO);
-                    }
                     reply.send(Ok(()));
                 }
             },
-            Command::Remove(name, reply, caller) => match tree.named(&name) {
+            Command::Restart(name, reply) => match tree.named(&name) {
                 None => reply.send(Err(not_found(name))),
                 Some(index) => {
-                    let reply = answer_inside(reply, caller, &tree.slots[index], Ok(()));
+                    self.stop_on_purpose(index, tree).await;
+                    tree.set_waiting(index, Wait::Now);
+                    tree.slots[index].caller = Some((reply, false));
+                }
+            },
+            Command::Kill(name, reply) => self.kill(name, reply, tree),
+            Command::Remove(name, reply) => match tree.named(&name) {
+                None => reply.send(Err(not_found(name))),
+                Some(index) => {
                     self.stop_on_purpose(index, tree).await;
                     let removed = tree.remove(index);
                     let generation = removed.generation;
                     tracing::debug!(child = &*removed.path, generation, "child removed");
                     drop_quietly(removed);
-                    if let Some(reply) = reply {
-                        reply.send(Ok(()));
-                    }
+                    reply.send(Ok(()));
                 }
             },
+        }
+    }
+
+    /// Kills a child by name: aborts it, and marks its exit as a kill.
+    fn kill(&self, name: String, reply: Reply<Result<(), ChildError>>, tree: &mut Running<R>) {
+        let Some(index) = tree.named(&name) else {
+            return reply.send(Err(ChildError::NotFound {
+                supervisor: self.shared.path.to_string(),
+                name,
+            }));
+        };
+        let slot = &mut tree.slots[index];
+        if let State::Running { stopper, .. } = &slot.state {
+            tracing::debug!(
+                child = &*slot.path,
+                generation = slot.generation,
+                "killing child"
+            );
+            slot.killed = true;
+            stopper.stop(Duration::ZERO);
+        }
+        reply.send(Ok(()));
+    }
+
+    /// Serves the kills waiting among the commands at once, ahead of the
+    /// others: while a child starts or stops, other commands wait, but a
+    /// kill is how a stuck child is ended.
+    fn serve_kills(&self, tree: &mut Running<R>) {
+        for (name, reply) in self.shared.take_kills() {
+            self.kill(name, reply, tree);
         }
     }
 
@@ -1229,6 +1255,7 @@ impl<R: Runtime> Loop<'_, R> {
         core::future::poll_fn(|cx| {
             self.shared.control.register(cx.waker());
             self.take_request(tree);
+            self.serve_kills(tree);
             // A shutdown asked for meanwhile may come sooner.
             if let Some(by) = tree.shutdown_by.filter(|_| !aborted) {
                 if deadline.as_ref().is_none_or(|d| by < d.at()) {
@@ -1302,30 +1329,6 @@ impl<R: Runtime> Loop<'_, R> {
         ShutdownReport {
             children: reports.into_iter().flatten().collect(),
         }
-    }
-}
-
-/// Answers at once, with `answer`, a caller that runs inside `slot` (the
-/// child itself, or a task below it), which could not wait for the child
-/// to stop; hands back the reply of any other caller.
-fn answer_inside<R: Runtime, T>(
-    reply: Reply<T>,
-    caller: Option<TaskId>,
-    slot: &Slot<R>,
-    answer: T,
-) -> Option<Reply<T>> {
-    let inside = caller.is_some_and(|caller| {
-        let (task, path) = (caller.group(), &*slot.path);
-        // A worker's tasks are named by its path, a group's by its path
-        // too, a child supervisor's children below it.
-        task.strip_prefix(path)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    });
-    if inside {
-        reply.send(answer);
-        None
-    } else {
-        Some(reply)
     }
 }
 

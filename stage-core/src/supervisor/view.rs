@@ -447,6 +447,13 @@ impl<R: Runtime> Views<R> {
     }
 }
 
+/// The generation of the child named `name` of the supervisor `shared`.
+pub(crate) fn generation<R: Runtime>(shared: &Shared<R>, name: &str) -> Option<u64> {
+    let view = shared.views.view.lock().unwrap_or_else(|e| e.into_inner());
+    let child = view.children.iter().find(|child| &*child.name == name)?;
+    Some(child.generation)
+}
+
 /// The child supervisor named `name` of the supervisor `shared`, while it
 /// runs.
 pub(crate) fn child_supervisor<R: Runtime>(

@@ -47,6 +47,7 @@ macro_rules! all_tree_scenarios {
             values_whose_drop_panics_do_not_fell_the_tree,
             escalation_errors_stay_small_however_deep_the_tree,
             a_pool_child_serves_its_mailbox_at_least_once,
+            a_child_stuck_starting_can_be_killed,
         );
     };
 }
@@ -1257,6 +1258,30 @@ pub(crate) async fn a_child_asking_to_stop_itself_gets_its_answer<R: Runtime>(rt
     assert_eq!(quitter.state, ChildState::Stopped);
     // The supervisor goes on serving.
     assert_eq!(tree.start_child(worker("next", &log).0).await, Ok(1));
+
+    // Both tasks of one group restart it at once: both are answered, and
+    // the group restarts (once: the second request finds it waiting to
+    // start).
+    let (handle, calls) = (tree.handle(), Arc::new(AtomicU64::new(0)));
+    let group = Child::group(
+        "g",
+        stage::group::Builder::new(rt.clone()).tasks(2),
+        move |stop: StopSignal| {
+            let (handle, calls) = (handle.clone(), Arc::clone(&calls));
+            async move {
+                if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                    handle.restart_child("g").await.unwrap();
+                }
+                stop.requested().await;
+            }
+        },
+    )
+    .stop_mode(StopMode::Wait);
+    tree.start_child(group).await.unwrap();
+    while tree.snapshot().children[2].generation < 2 {
+        tick(&rt).await;
+    }
+    assert_eq!(tree.start_child(worker("after", &log).0).await, Ok(1));
     tree.stop().await.unwrap();
 }
 
@@ -1373,4 +1398,26 @@ pub(crate) async fn a_pool_child_serves_its_mailbox_at_least_once<R: Runtime>(rt
     assert_eq!((jobs.mailbox, jobs.running_tasks), (Some(0), 2));
     assert_eq!(jobs.group.unwrap().panicked, 1);
     tree.shutdown(Duration::from_secs(1)).await.unwrap();
+}
+
+pub(crate) async fn a_child_stuck_starting_can_be_killed<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let stuck = slow_starter("stuck", &log, &rt, None).start_timeout(Duration::MAX);
+    let tree = Builder::new(rt.clone())
+        .backoff(
+            Backoff::exponential(Duration::from_secs(60), Duration::from_secs(60)).free_restarts(0),
+        )
+        .child(stuck)
+        .spawn();
+    tick(&rt).await;
+    tree.kill_child("stuck").await.unwrap();
+    tick(&rt).await;
+    let stuck = tree.snapshot().children[0].clone();
+    assert_eq!(stuck.last_exit, Some(ChildExit::Killed));
+    assert!(
+        matches!(stuck.state, ChildState::BackingOff(_)),
+        "{stuck:?}"
+    );
+    assert_eq!(log.take(), ["start stuck#1", "stop stuck#1"]);
+    tree.stop().await.unwrap();
 }
