@@ -295,4 +295,5 @@ pub fn group() -> group::Builder {
 pub mod prelude {
     pub use crate::group::{Backoff, Group, Restart, StopSignal};
     pub use crate::mailbox::{Delivery, Receiver, Sender};
+    pub use crate::supervisor::{Child, StopMode, Strategy, Supervisor};
 }
