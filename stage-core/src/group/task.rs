@@ -261,21 +261,25 @@ pub(crate) fn enter<T>(task: &Arc<Incarnation>, f: impl FnOnce() -> T) -> T {
 ///
 /// The future is boxed so that pinning needs no `unsafe`: one allocation
 /// per task start, next to the runtime's own for the task.
-pub(crate) struct Supervised<F> {
+pub(crate) struct Supervised<F: ?Sized> {
     future: Pin<Box<F>>,
     task: Arc<Incarnation>,
 }
 
 impl<F> Supervised<F> {
     pub(crate) fn new(future: F, task: Arc<Incarnation>) -> Self {
-        Self {
-            future: Box::pin(future),
-            task,
-        }
+        Self::boxed(Box::pin(future), task)
     }
 }
 
-impl<F: Future> Future for Supervised<F> {
+impl<F: ?Sized> Supervised<F> {
+    /// Around a future boxed already (a tree's worker's): no second box.
+    pub(crate) fn boxed(future: Pin<Box<F>>, task: Arc<Incarnation>) -> Self {
+        Self { future, task }
+    }
+}
+
+impl<F: Future + ?Sized> Future for Supervised<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {

@@ -176,7 +176,8 @@ impl<R: Runtime> SupervisorHandle<R> {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future does not cancel the request.
+    /// Once the future is polled, the request is queued: dropping it then
+    /// does not cancel the request.
     ///
     /// # Examples
     ///
@@ -218,7 +219,8 @@ impl<R: Runtime> SupervisorHandle<R> {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future does not cancel the request.
+    /// Once the future is polled, the request is queued: dropping it then
+    /// does not cancel the request.
     ///
     /// # Examples
     ///
@@ -265,6 +267,11 @@ impl<R: Runtime> SupervisorHandle<R> {
     ///
     /// [`ChildError::NotFound`] and [`ChildError::SupervisorEnded`].
     ///
+    /// # Cancel safety
+    ///
+    /// Once the future is polled, the kill is queued: dropping it then does
+    /// not cancel the kill.
+    ///
     /// # Examples
     ///
     /// ```
@@ -300,7 +307,8 @@ impl<R: Runtime> SupervisorHandle<R> {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future does not cancel the request.
+    /// Once the future is polled, the request is queued: dropping it then
+    /// does not cancel the request.
     ///
     /// # Examples
     ///
@@ -334,6 +342,10 @@ impl<R: Runtime> SupervisorHandle<R> {
     /// # Errors
     ///
     /// [`Ended`] if the supervisor ended first.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits, and changes nothing.
     ///
     /// # Examples
     ///
@@ -402,6 +414,10 @@ impl<R: Runtime> SupervisorHandle<R> {
 
     /// Waits until the supervisor has ended, however it ended (its children
     /// all stopped).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits, and changes nothing.
     ///
     /// # Examples
     ///

@@ -103,7 +103,7 @@ impl<R: Runtime> Shared<R> {
         match refused {
             // Dropped outside the lock: a child's factory may own anything.
             Some(command) => {
-                drop_quietly(command);
+                drop_user(command, &self.path);
             }
             None => self.control.wake(),
         }
@@ -303,7 +303,7 @@ impl<R: Runtime> Drop for Closing<R> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        drop_quietly(queued);
+        drop_user(queued, &self.0.path);
         // However it ended (its runtime gone, say), nothing of it runs.
         let inside = self.0.views.update(|views| {
             for index in 0..views.children.len() {
@@ -549,7 +549,7 @@ impl<R: Runtime> Tree<R> {
         };
         if let Some(error) = this.invalid(&children) {
             tracing::error!(supervisor = &*shared.path, %error, "not started");
-            drop_quietly(children);
+            drop_user(children, &shared.path);
             *shared.ending.lock().unwrap_or_else(|e| e.into_inner()) = Some(Ending::Failed(error));
             return;
         }
@@ -630,7 +630,7 @@ impl<R: Runtime> Tree<R> {
         };
         // What the children were made of (their factories own anything)
         // goes first, quietly: a panic in a drop loses no report.
-        drop_quietly(tree);
+        drop_user(tree, &shared.path);
         *shared.ending.lock().unwrap_or_else(|e| e.into_inner()) = Some(ending);
         tracing::debug!(supervisor = &*shared.path, "ended");
     }
@@ -768,7 +768,7 @@ impl<R: Runtime> Loop<'_, R> {
                         Ok(future) => {
                             let me = Incarnation::child(Arc::clone(&path), generation);
                             slot.incarnation = Some(Arc::clone(&me));
-                            self.runtime.spawn(Supervised::new(future, me))
+                            self.runtime.spawn(Supervised::boxed(future, me))
                         }
                         Err(payload) => self
                             .runtime
@@ -970,7 +970,7 @@ impl<R: Runtime> Loop<'_, R> {
                 exit,
             }));
             if added {
-                drop_quietly(tree.remove(index));
+                drop_user(tree.remove(index), &self.shared.path);
             } else {
                 tree.set(index, State::Stopped);
                 tree.settle(index);
@@ -1100,13 +1100,13 @@ impl<R: Runtime> Loop<'_, R> {
             Command::Start(child, reply) => {
                 let name = child.name.to_string();
                 if tree.named(&name).is_some() {
-                    drop_quietly(child); // its factory may own anything
+                    drop_user(child, &self.shared.path); // its factory may own anything
                     reply.send(Err(ChildError::NameTaken {
                         supervisor: supervisor(),
                         name,
                     }));
                 } else if let Some(reason) = child.invalid(self.auto_shutdown) {
-                    drop_quietly(child);
+                    drop_user(child, &self.shared.path);
                     reply.send(Err(ChildError::Invalid {
                         supervisor: supervisor(),
                         name,
@@ -1140,7 +1140,7 @@ impl<R: Runtime> Loop<'_, R> {
                     let removed = tree.remove(index);
                     let generation = removed.generation;
                     tracing::debug!(child = &*removed.path, generation, "child removed");
-                    drop_quietly(removed);
+                    drop_user(removed, &self.shared.path);
                     reply.send(Ok(()));
                 }
             },
@@ -1329,6 +1329,17 @@ impl<R: Runtime> Loop<'_, R> {
         ShutdownReport {
             children: reports.into_iter().flatten().collect(),
         }
+    }
+}
+
+/// Drops what user code made (a child's factory owns anything) without
+/// letting a panic of its `Drop` fell the supervisor; says so if it did.
+fn drop_user<T>(value: T, supervisor: &str) {
+    if drop_quietly(value) {
+        tracing::warn!(
+            supervisor,
+            "a value of a child panicked when dropped; contained"
+        );
     }
 }
 
