@@ -222,6 +222,107 @@ pub mod supervisor {
     pub type Child<R = crate::runtime::Tokio> = stage_core::supervisor::Child<R>;
 }
 
+/// Actors on tokio: state owned by one task, changed by the messages it
+/// handles, supervised as a child of a supervision tree. Start one with
+/// [`actor()`](crate::actor()).
+///
+/// # Examples
+///
+/// ```
+/// use stage::actor::{Actor, Context};
+///
+/// struct Printer;
+/// impl Actor for Printer {
+///     type Msg = String;
+///     async fn handle(&mut self, line: String, _: &mut Context<Self>) {
+///         println!("{line}");
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (printer, child) = stage::actor("printer", || Printer).child();
+/// let tree = stage::supervisor().child(child).spawn();
+/// printer.tell("hello".to_owned()).await.unwrap();
+/// tree.stop().await.unwrap();
+/// # }
+/// ```
+pub mod actor {
+    pub use stage_core::actor::{
+        Actor, ActorExit, Addr, AskError, Cause, Context, Reply, Restarted, DEFAULT_CAPACITY,
+    };
+
+    /// An actor's settings, before it runs: on tokio unless given another
+    /// [`Runtime`](crate::runtime::Runtime). [`stage::actor`](crate::actor())
+    /// makes one.
+    ///
+    /// Its methods are documented on [`stage_core::actor::Builder`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::actor::{Actor, Builder, Context};
+    ///
+    /// struct Idle;
+    /// impl Actor for Idle {
+    ///     type Msg = ();
+    ///     async fn handle(&mut self, _: (), _: &mut Context<Self>) {}
+    /// }
+    ///
+    /// let builder: Builder<Idle> = stage::actor("idle", || Idle).capacity(8);
+    /// # drop(builder);
+    /// ```
+    pub type Builder<A, R = crate::runtime::Tokio> = stage_core::actor::Builder<A, R>;
+}
+
+/// Starts building an actor named `name` on the current tokio runtime,
+/// whose state `factory` makes at every start: a mailbox of
+/// [`DEFAULT_CAPACITY`](actor::DEFAULT_CAPACITY) messages, and at most once
+/// delivery (see [`redeliver`](stage_core::actor::Builder::redeliver)).
+/// [`child`](stage_core::actor::Builder::child) makes it a child of a
+/// supervision tree, and hands out its address.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use stage::actor::{Actor, Context, Reply};
+///
+/// #[derive(Default)]
+/// struct Counter(u64);
+///
+/// enum Msg {
+///     Add(u64),
+///     Get(Reply<u64>),
+/// }
+///
+/// impl Actor for Counter {
+///     type Msg = Msg;
+///     async fn handle(&mut self, msg: Msg, _: &mut Context<Self>) {
+///         match msg {
+///             Msg::Add(n) => self.0 += n,
+///             Msg::Get(reply) => reply.send(self.0),
+///         }
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (counter, child) = stage::actor("counter", Counter::default).child();
+/// let tree = stage::supervisor().name("app").child(child).spawn();
+/// counter.tell(Msg::Add(3)).await.unwrap();
+/// assert_eq!(counter.ask(Msg::Get, Duration::from_secs(1)).await, Ok(3));
+/// tree.stop().await.unwrap();
+/// # }
+/// ```
+pub fn actor<A: actor::Actor>(
+    name: impl AsRef<str>,
+    factory: impl Fn() -> A + Send + Sync + 'static,
+) -> actor::Builder<A> {
+    stage_core::actor::Builder::new(stage_tokio::Tokio::current(), name, factory)
+}
+
 /// Starts building a supervisor on the current tokio runtime: no children
 /// yet, [`Strategy::OneForOne`](supervisor::Strategy::OneForOne), and the
 /// default restart intensity.
@@ -293,6 +394,7 @@ pub fn group() -> group::Builder {
 /// # assert_eq!(consumer_count(&rx), 0);
 /// ```
 pub mod prelude {
+    pub use crate::actor::{Actor, Addr, Context, Reply};
     pub use crate::group::{Backoff, Group, Restart, StopSignal};
     pub use crate::mailbox::{Delivery, Receiver, Sender};
     pub use crate::supervisor::{Child, StopMode, Strategy, Supervisor};

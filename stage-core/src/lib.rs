@@ -13,6 +13,8 @@
 // Groups run on an executor and are tested on two of them; loom models
 // cover the lock-free mailbox only, so loom builds leave groups out.
 #[cfg(not(loom))]
+pub mod actor;
+#[cfg(not(loom))]
 pub mod group;
 pub mod mailbox;
 pub mod runtime;

@@ -23,7 +23,7 @@
 //! [`stop`]: Supervisor::stop
 //! [`shutdown`]: Supervisor::shutdown
 
-mod child;
+pub(crate) mod child;
 mod error;
 mod handle;
 mod ready;

@@ -135,6 +135,10 @@ pub(crate) struct Incarnation {
     pub(crate) id: TaskId,
     span: tracing::Span,
     progress: AtomicBool,
+    /// Whether it ended because it was killed (an actor's
+    /// [`Addr::kill`](crate::actor::Addr::kill)): its supervisor then
+    /// counts it killed, however it returned.
+    killed: AtomicBool,
 }
 
 impl Incarnation {
@@ -149,6 +153,7 @@ impl Incarnation {
             id,
             span,
             progress: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
         })
     }
 
@@ -161,6 +166,7 @@ impl Incarnation {
             id: TaskId::new(path, 0, generation),
             span,
             progress: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
         })
     }
 
@@ -168,6 +174,12 @@ impl Incarnation {
         // Relaxed: read after the task's exit, which the runtime's join
         // orders after everything the task did.
         self.progress.load(Ordering::Relaxed)
+    }
+
+    /// Whether the task said it was killed before it ended.
+    pub(crate) fn was_killed(&self) -> bool {
+        // Relaxed: as `made_progress`.
+        self.killed.load(Ordering::Relaxed)
     }
 }
 
@@ -237,6 +249,16 @@ pub fn made_progress() {
         if let Some(task) = &*current.borrow() {
             // Relaxed: see `Incarnation::made_progress`.
             task.progress.store(true, Ordering::Relaxed);
+        }
+    });
+}
+
+/// Marks the calling task as killed: its supervisor takes its end for a
+/// kill, not a return.
+pub(crate) fn mark_killed() {
+    let _ = CURRENT.try_with(|current| {
+        if let Some(task) = &*current.borrow() {
+            task.killed.store(true, Ordering::Relaxed);
         }
     });
 }

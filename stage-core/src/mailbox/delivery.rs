@@ -99,6 +99,16 @@ impl<'a, T> Delivery<'a, T> {
         })
     }
 
+    /// Records the message of a panic while this attempt handled the
+    /// message, for the next attempt and a dead letter (as
+    /// [`process`](Delivery::process) does).
+    #[cfg(not(loom))] // actors only
+    pub(crate) fn record_panic(&mut self, message: Option<&str>) {
+        if let Some(text) = message {
+            self.last_panic = Some(text.to_owned());
+        }
+    }
+
     /// Which delivery of the message this is: 1 the first time, 2 after
     /// one failed attempt, and so on.
     ///

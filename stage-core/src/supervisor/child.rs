@@ -24,6 +24,9 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>
 pub(crate) trait Factory: Send + Sync + 'static {
     fn make(&mut self, stop: StopSignal, ready: Ready) -> BoxFuture<()>;
     fn clone_box(&self) -> Box<dyn Factory>;
+    /// The child ended and its supervisor will not start it again (unless
+    /// asked to, by `restart_child`).
+    fn ended(&mut self) {}
 }
 
 impl<F, Fut> Factory for F
@@ -47,6 +50,8 @@ pub(crate) enum Kind<R: Runtime> {
     Worker {
         factory: Box<dyn Factory>,
         announces: bool,
+        /// An actor's incarnations ([`crate::actor`]).
+        actor: bool,
     },
     /// A group of tasks. Unless `linked`, it heals its own tasks and fails
     /// (as a child) only when it gives up; if `linked`, any failure of one
@@ -63,6 +68,7 @@ pub(crate) enum Kind<R: Runtime> {
 impl<R: Runtime> Kind<R> {
     pub(crate) fn view_kind(&self) -> ChildKind {
         match self {
+            Self::Worker { actor: true, .. } => ChildKind::Actor,
             Self::Worker { .. } => ChildKind::Worker,
             Self::Group { linked: false, .. } => ChildKind::Group,
             Self::Group { linked: true, .. } => ChildKind::LinkedGroup,
@@ -129,6 +135,13 @@ impl<R: Runtime> Child<R> {
                 return Some(problem);
             }
         }
+        if matches!(self.kind, Kind::Worker { actor: true, .. }) && self.restart == Restart::Always
+        {
+            return Some(
+                "an actor is restarted when it fails, and stays stopped once stopped for good \
+                 (give it Restart::OnFailure or Restart::Never)",
+            );
+        }
         match (self.significant, self.restart, auto) {
             (true, Restart::Always, _) => Some(
                 "a significant child must not be restarted after it returns \
@@ -140,6 +153,21 @@ impl<R: Runtime> Child<R> {
             ),
             _ => None,
         }
+    }
+
+    /// An actor's incarnations, as [`crate::actor::Builder::child`] makes
+    /// them: a worker that says when it is ready, restarted on failure.
+    pub(crate) fn actor(name: Arc<str>, factory: Box<dyn Factory>) -> Self {
+        let mut child = Self::new(
+            name,
+            Kind::Worker {
+                factory,
+                announces: true,
+                actor: true,
+            },
+        );
+        child.restart = Restart::OnFailure;
+        child
     }
 
     /// A worker: one supervised task, made by `factory` at each start. The
@@ -175,6 +203,7 @@ impl<R: Runtime> Child<R> {
             Kind::Worker {
                 factory,
                 announces: false,
+                actor: false,
             },
         )
     }
@@ -226,6 +255,7 @@ impl<R: Runtime> Child<R> {
         let kind = Kind::Worker {
             factory: Box::new(factory),
             announces: true,
+            actor: false,
         };
         Self::new(name, kind)
     }
@@ -552,9 +582,14 @@ where
 impl<R: Runtime> Clone for Child<R> {
     fn clone(&self) -> Self {
         let kind = match &self.kind {
-            Kind::Worker { factory, announces } => Kind::Worker {
+            Kind::Worker {
+                factory,
+                announces,
+                actor,
+            } => Kind::Worker {
                 factory: factory.clone_box(),
                 announces: *announces,
+                actor: *actor,
             },
             Kind::Group {
                 builder,

@@ -758,7 +758,9 @@ impl<R: Runtime> Loop<'_, R> {
         let (id, generation, path) = (slot.id, slot.generation, Arc::clone(&slot.path));
         let (stopper, ready, future): (Stopper<R>, Option<StopSignal>, BoxFuture<Ended>) =
             match &mut slot.spec.kind {
-                Kind::Worker { factory, announces } => {
+                Kind::Worker {
+                    factory, announces, ..
+                } => {
                     let (signal, ready) = (StopSignal::default(), Ready::default());
                     // A factory that panics fails the worker, not the supervisor.
                     let made = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -952,7 +954,8 @@ impl<R: Runtime> Loop<'_, R> {
         if slot.generation != generation || !matches!(slot.state, State::Running { .. }) {
             return Ok(()); // stale: stopped or restarted on purpose meanwhile
         }
-        let exit = if slot.killed {
+        let killed_itself = slot.incarnation.as_ref().is_some_and(|me| me.was_killed());
+        let exit = if slot.killed || killed_itself {
             ChildExit::Killed
         } else {
             ended.exit
@@ -984,6 +987,9 @@ impl<R: Runtime> Loop<'_, R> {
                 tracing::debug!(child, generation, "child returned; not restarted");
             }
             let significant = slot.spec.significant;
+            if let Kind::Worker { factory, .. } = &mut slot.spec.kind {
+                factory.ended();
+            }
             tree.set(index, State::Ended);
             tree.settle(index);
             if significant {

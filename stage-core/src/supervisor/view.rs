@@ -37,6 +37,8 @@ pub enum ChildKind {
     LinkedGroup,
     /// A supervisor ([`Child::supervisor`](super::Child::supervisor)).
     Supervisor,
+    /// An actor ([`actor::Builder::child`](crate::actor::Builder::child)).
+    Actor,
 }
 
 impl fmt::Display for ChildKind {
@@ -46,6 +48,7 @@ impl fmt::Display for ChildKind {
             Self::Group => "group",
             Self::LinkedGroup => "linked group",
             Self::Supervisor => "supervisor",
+            Self::Actor => "actor",
         })
     }
 }

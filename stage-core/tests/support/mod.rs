@@ -4,6 +4,8 @@
 //! binary uses a part of it.
 
 #[allow(dead_code, unused_macros, unused_imports)]
+pub(crate) mod actor_scenarios;
+#[allow(dead_code, unused_macros, unused_imports)]
 pub(crate) mod group_scenarios;
 #[allow(dead_code)]
 pub(crate) mod recorder;

@@ -1,0 +1,254 @@
+//! What an actor's addresses and incarnations share: the mailbox, the
+//! record of how incarnations ended, and how the actor ended for good.
+
+use core::future::Future;
+use core::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use super::behaviour::{Actor, Cause, Restarted};
+use super::error::{ActorExit, AskError};
+use super::reply::dropping_with;
+use crate::group::StopSignal;
+use crate::mailbox::{Receiver, Sender};
+use crate::runtime::Runtime;
+use crate::sync::Arc;
+
+/// The runtime's clock, with the runtime's type erased, so that addresses
+/// and contexts are not generic over it.
+pub(crate) trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Instant;
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+}
+
+impl<R: Runtime> Clock for R {
+    fn now(&self) -> Instant {
+        Runtime::now(self)
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(Runtime::sleep_until(self, deadline))
+    }
+}
+
+/// Waits until `clock` reads `deadline` (a runtime may end a sleep early).
+pub(crate) async fn sleep_until(clock: &dyn Clock, deadline: Instant) {
+    while clock.now() < deadline {
+        clock.sleep_until(deadline).await;
+    }
+}
+
+/// One running incarnation, as others reach it: its kill switch.
+#[derive(Default)]
+pub(crate) struct Running {
+    pub(crate) kill: StopSignal,
+}
+
+/// How the latest incarnation ended, as far as it said.
+enum Last {
+    /// None ran yet.
+    Never,
+    /// One is running, or was aborted before it could say (a next
+    /// incarnation that finds this knows it was killed or aborted).
+    Running,
+    /// It was stopped, and ran its `stopped` hook.
+    Stopped,
+    /// It panicked, while handling a message (its attempt) or not.
+    Panicked(Option<String>, Option<u32>),
+    /// It was killed, while handling a message or not.
+    Killed(Option<u32>),
+}
+
+struct Record {
+    last: Last,
+    restarts: u64,
+    /// The running incarnations (several, in a pool).
+    running: Vec<Arc<Running>>,
+    /// Set once the actor ended for good.
+    exit: Option<ActorExit>,
+}
+
+pub(crate) struct Cell<A: Actor> {
+    pub(crate) name: Arc<str>,
+    pub(crate) tx: Sender<A::Msg>,
+    pub(crate) rx: Receiver<A::Msg>,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Asked to stop for good; the mailbox is closed too.
+    stopping: AtomicBool,
+    record: Mutex<Record>,
+    /// Raised once `exit` is set.
+    ended: StopSignal,
+}
+
+/// What an incarnation starts with.
+pub(crate) struct Start {
+    pub(crate) running: Arc<Running>,
+    pub(crate) restarted: Option<Restarted>,
+}
+
+impl<A: Actor> Cell<A> {
+    pub(crate) fn new(
+        name: Arc<str>,
+        (tx, rx): (Sender<A::Msg>, Receiver<A::Msg>),
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            name,
+            tx,
+            rx,
+            clock,
+            stopping: AtomicBool::new(false),
+            record: Mutex::new(Record {
+                last: Last::Never,
+                restarts: 0,
+                running: Vec::new(),
+                exit: None,
+            }),
+            ended: StopSignal::default(),
+        }
+    }
+
+    fn record(&self) -> MutexGuard<'_, Record> {
+        self.record.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the actor was asked to stop for good.
+    pub(crate) fn is_stopping(&self) -> bool {
+        // Acquire: pairs with the Release in `stop`.
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Registers an incarnation; `None` if the actor is stopping, or ended.
+    pub(crate) fn begin(&self) -> Option<Start> {
+        let mut record = self.record();
+        if self.is_stopping() || record.exit.is_some() {
+            return None;
+        }
+        let cause = match std::mem::replace(&mut record.last, Last::Running) {
+            Last::Never => None,
+            Last::Running => Some((Cause::Killed, None)),
+            Last::Stopped => Some((Cause::Stopped, None)),
+            Last::Panicked(message, attempt) => Some((Cause::Panicked(message), attempt)),
+            Last::Killed(attempt) => Some((Cause::Killed, attempt)),
+        };
+        let restarted = cause.map(|(cause, attempt)| {
+            record.restarts += 1;
+            Restarted {
+                cause,
+                attempt,
+                restarts: record.restarts,
+            }
+        });
+        let running = Arc::new(Running::default());
+        record.running.push(Arc::clone(&running));
+        Some(Start { running, restarted })
+    }
+
+    /// An incarnation ended, as `how` says (`None`: stopped).
+    pub(crate) fn end(&self, running: &Arc<Running>, how: Option<Cause>, attempt: Option<u32>) {
+        let mut record = self.record();
+        record.running.retain(|other| !Arc::ptr_eq(other, running));
+        record.last = match how {
+            None | Some(Cause::Stopped) => Last::Stopped,
+            Some(Cause::Panicked(message)) => Last::Panicked(message, attempt),
+            Some(Cause::Killed) => Last::Killed(attempt),
+        };
+    }
+
+    /// An incarnation went away without saying how (it was aborted).
+    pub(crate) fn vanish(&self, running: &Arc<Running>) {
+        self.record()
+            .running
+            .retain(|other| !Arc::ptr_eq(other, running));
+    }
+
+    /// Asks the actor to stop for good: no message is taken from now on;
+    /// those queued are dropped (their asks fail with
+    /// [`AskError::Stopped`]) once the running incarnation has finished
+    /// the message it handles.
+    pub(crate) fn stop(&self) {
+        // Release: see `is_stopping`.
+        self.stopping.store(true, Ordering::Release);
+        // Closing wakes an incarnation that waits for a message, and makes
+        // every later send fail.
+        self.tx.close();
+        if self.record().running.is_empty() {
+            // Nobody runs to drain the queue: do it here. An incarnation
+            // starting meanwhile finds `stopping` and drains too.
+            self.drain();
+            self.finish(ActorExit::Stopped);
+        }
+    }
+
+    /// Kills the running incarnations; `false` if none runs.
+    pub(crate) fn kill(&self) -> bool {
+        let running = self.record().running.clone();
+        for incarnation in &running {
+            incarnation.kill.request();
+        }
+        !running.is_empty()
+    }
+
+    /// Drops what is queued, failing its asks with [`AskError::Stopped`].
+    pub(crate) fn drain(&self) {
+        dropping_with(AskError::Stopped, || {
+            while let Ok(message) = self.rx.try_recv() {
+                drop(message);
+            }
+        });
+    }
+
+    /// The actor ended for good: its supervisor will not start it again.
+    /// How is read from the last incarnation's end, unless it was stopped
+    /// for good.
+    pub(crate) fn retire(&self, supervisor_ended: bool) {
+        let exit = match &self.record().last {
+            _ if self.is_stopping() => ActorExit::Stopped,
+            Last::Panicked(message, _) => ActorExit::Failed(message.clone()),
+            Last::Killed(_) => ActorExit::Failed(None),
+            // Aborted or stopped on the supervisor's way out.
+            Last::Running | Last::Stopped | Last::Never if supervisor_ended => ActorExit::Shutdown,
+            Last::Running => ActorExit::Failed(None),
+            Last::Stopped | Last::Never => ActorExit::Stopped,
+        };
+        self.tx.close();
+        self.drain();
+        self.finish(exit);
+    }
+
+    /// Records how the actor ended for good, once; wakes its watchers.
+    pub(crate) fn finish(&self, exit: ActorExit) {
+        let mut record = self.record();
+        if record.exit.is_none() {
+            record.exit = Some(exit);
+            drop(record);
+            self.ended.request();
+        }
+    }
+
+    /// How the actor ended for good, once it has.
+    pub(crate) fn exit(&self) -> Option<ActorExit> {
+        self.record().exit.clone()
+    }
+
+    /// Waits until the actor has ended for good.
+    pub(crate) async fn ended(&self) -> ActorExit {
+        self.ended.requested().await;
+        self.exit()
+            .expect("the ended signal is raised once the exit is set")
+    }
+}
+
+/// The tree's share of an actor: when the last copy of its factory goes
+/// (the child was removed, or its supervisor ended), the actor has ended
+/// for good.
+pub(crate) struct Owner<A: Actor> {
+    pub(crate) cell: Arc<Cell<A>>,
+}
+
+impl<A: Actor> Drop for Owner<A> {
+    fn drop(&mut self) {
+        self.cell.retire(true);
+    }
+}

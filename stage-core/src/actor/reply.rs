@@ -1,0 +1,395 @@
+//! The reply port of an [`ask`](super::Addr::ask): a one-shot slot the
+//! actor answers through, and the asker's side of it, which learns *why*
+//! when no answer comes.
+//!
+//! A port dropped unanswered resolves the asker with an [`AskError`]. The
+//! reason is not the port's to know — a port is a field of the user's
+//! message — so the actor's loop says it, for the ports dropped while it
+//! drops a message: [`dropping_with`] names the reason for everything
+//! dropped inside it, and a port dropped while a handler panics waits in
+//! this thread's list of orphans until the loop has caught the panic and
+//! knows its message ([`Orphans`]).
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+use std::cell::RefCell;
+use std::sync::{Mutex, MutexGuard};
+
+use super::error::AskError;
+use crate::sync::Arc;
+
+/// Where an answer goes: the value or the error, and who waits for it.
+struct Slot<T> {
+    state: Mutex<State<T>>,
+}
+
+struct State<T> {
+    outcome: Option<Result<T, AskError>>,
+    /// The asker's waker, while it waits.
+    waker: Option<Waker>,
+    /// Live clones of the port: the answer is an error only once the last
+    /// one is gone unanswered.
+    ports: usize,
+    /// Whether the asker stopped waiting (timed out, or dropped its ask).
+    closed: bool,
+}
+
+impl<T> Slot<T> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // A panic never happens under this lock (it only moves values), but
+        // a poisoned lock is no reason to lose an answer.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Settles the slot with `outcome` unless it is settled already; wakes
+    /// the asker. What was not stored (the asker left) is dropped after the
+    /// lock is released.
+    fn settle(&self, outcome: Result<T, AskError>) {
+        let mut state = self.lock();
+        if state.closed || state.outcome.is_some() {
+            drop(state);
+            drop(outcome);
+            return;
+        }
+        state.outcome = Some(outcome);
+        let waker = state.waker.take();
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// The port an actor answers an [`ask`](super::Addr::ask) through: put it
+/// in a variant of the actor's message, and [`send`](Reply::send) the
+/// answer from the handler.
+///
+/// A port dropped without an answer is not a hang: the asker gets an
+/// [`AskError`] that says why — the actor crashed on the request, stopped
+/// before handling it, dead-lettered it, or handled it without answering
+/// ([`AskError::Unanswered`]).
+///
+/// A port is cloned with the message when the actor redelivers messages
+/// (the mailbox keeps the original while the handler takes a copy; see
+/// [`Builder::redeliver`](super::Builder::redeliver)). Clones share one
+/// slot: the first answer is the one the asker gets, and the asker hears
+/// of a failure only once every clone is gone unanswered.
+///
+/// # Examples
+///
+/// ```
+/// use stage::actor::{Actor, Context, Reply};
+///
+/// struct Greeter;
+///
+/// enum Msg {
+///     Greet(String, Reply<String>),
+/// }
+///
+/// impl Actor for Greeter {
+///     type Msg = Msg;
+///
+///     async fn handle(&mut self, msg: Msg, _ctx: &mut Context<Self>) {
+///         match msg {
+///             Msg::Greet(name, reply) => reply.send(format!("hello, {name}")),
+///         }
+///     }
+/// }
+/// ```
+pub struct Reply<T> {
+    slot: Arc<Slot<T>>,
+    /// The slot as an [`Orphan`] (made where `T: 'static` is known).
+    orphan: fn(Arc<Slot<T>>) -> Arc<dyn Orphan>,
+}
+
+/// The asker's side of a [`Reply`]: completes with the answer or the
+/// reason there is none.
+pub(crate) struct Answer<T> {
+    slot: Arc<Slot<T>>,
+}
+
+/// A port and the answer it will give.
+pub(crate) fn reply<T: Send + 'static>() -> (Reply<T>, Answer<T>) {
+    let slot = Arc::new(Slot {
+        state: Mutex::new(State {
+            outcome: None,
+            waker: None,
+            ports: 1,
+            closed: false,
+        }),
+    });
+    (
+        Reply {
+            slot: Arc::clone(&slot),
+            orphan: erase::<T>,
+        },
+        Answer { slot },
+    )
+}
+
+impl<T> Reply<T> {
+    /// Answers the asker. Only the first answer of a port and its clones
+    /// counts; if the asker stopped waiting (its time ran out, or it
+    /// dropped the ask), the value is dropped (see
+    /// [`is_closed`](Reply::is_closed) to know before computing it).
+    ///
+    /// # Examples
+    ///
+    /// See [`Reply`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use stage::actor::{Actor, Context, Reply};
+    ///
+    /// struct Echo;
+    /// impl Actor for Echo {
+    ///     type Msg = (u32, Reply<u32>);
+    ///     async fn handle(&mut self, (n, reply): Self::Msg, _: &mut Context<Self>) {
+    ///         reply.send(n);
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (echo, child) = stage::actor("echo", || Echo).child();
+    /// let tree = stage::supervisor().child(child).spawn();
+    /// let n = echo.ask(|reply| (7, reply), Duration::from_secs(1)).await;
+    /// assert_eq!(n, Ok(7));
+    /// tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn send(self, value: T) {
+        self.slot.settle(Ok(value));
+    }
+
+    /// Whether the asker has stopped waiting: an answer sent now is
+    /// dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::actor::{Actor, Context, Reply};
+    ///
+    /// struct Slow;
+    /// impl Actor for Slow {
+    ///     type Msg = Reply<u64>;
+    ///     async fn handle(&mut self, reply: Reply<u64>, _: &mut Context<Self>) {
+    ///         if !reply.is_closed() {
+    ///             reply.send(expensive());
+    ///         }
+    ///     }
+    /// }
+    /// # fn expensive() -> u64 { 42 }
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.slot.lock().closed
+    }
+}
+
+impl<T> Clone for Reply<T> {
+    fn clone(&self) -> Self {
+        self.slot.lock().ports += 1;
+        Self {
+            slot: Arc::clone(&self.slot),
+            orphan: self.orphan,
+        }
+    }
+}
+
+impl<T> Drop for Reply<T> {
+    fn drop(&mut self) {
+        let mut state = self.slot.lock();
+        state.ports -= 1;
+        if state.ports > 0 || state.outcome.is_some() || state.closed {
+            return;
+        }
+        drop(state);
+        if let Some(reason) = REASON.try_with(|r| r.borrow().clone()).ok().flatten() {
+            self.slot.settle(Err(reason));
+        } else if !std::thread::panicking()
+            || !Orphans::adopt((self.orphan)(Arc::clone(&self.slot)))
+        {
+            self.slot.settle(Err(AskError::Unanswered));
+        }
+    }
+}
+
+impl<T> fmt::Debug for Reply<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reply")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl<T> Future for Answer<T> {
+    type Output = Result<T, AskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.slot.lock();
+        if let Some(outcome) = state.outcome.take() {
+            return Poll::Ready(outcome);
+        }
+        match &mut state.waker {
+            Some(waker) => waker.clone_from(cx.waker()),
+            None => state.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for Answer<T> {
+    fn drop(&mut self) {
+        let mut state = self.slot.lock();
+        state.closed = true;
+        let outcome = state.outcome.take();
+        let waker = state.waker.take();
+        drop(state);
+        drop((outcome, waker));
+    }
+}
+
+/// A slot with its type erased: settled with an error later.
+trait Orphan {
+    fn fail(&self, error: AskError);
+}
+
+fn erase<T: 'static>(slot: Arc<Slot<T>>) -> Arc<dyn Orphan> {
+    slot
+}
+
+impl<T> Orphan for Slot<T> {
+    fn fail(&self, error: AskError) {
+        self.settle(Err(error));
+    }
+}
+
+std::thread_local! {
+    /// Why the ports dropped now go unanswered, if the loop said.
+    static REASON: RefCell<Option<AskError>> = const { RefCell::new(None) };
+    /// Ports dropped while a handler panics, if a handler is being run.
+    static ORPHANS: RefCell<Option<Vec<Arc<dyn Orphan>>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (which drops messages) with `reason` as the error of every
+/// port dropped unanswered inside it.
+pub(crate) fn dropping_with<T>(reason: AskError, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<AskError>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            let _ = REASON.try_with(|r| *r.borrow_mut() = previous);
+        }
+    }
+    let previous = REASON.try_with(|r| r.borrow_mut().replace(reason));
+    let _restore = Restore(previous.ok().flatten());
+    f()
+}
+
+/// Names the reason for the ports dropped with the values of a scope,
+/// when the scope ends by unwinding or by being dropped (a future
+/// aborted mid-step), not by a call. Declared *after* those values, it is
+/// dropped first, and names its reason (if armed) until the
+/// [`RestoreReason`] declared *before* them is dropped, after them.
+pub(crate) struct ReasonOnDrop(Option<AskError>);
+
+impl ReasonOnDrop {
+    pub(crate) fn armed(reason: AskError) -> Self {
+        Self(Some(reason))
+    }
+
+    pub(crate) fn arm(&mut self, reason: AskError) {
+        self.0 = Some(reason);
+    }
+
+    pub(crate) fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ReasonOnDrop {
+    fn drop(&mut self) {
+        if let Some(reason) = self.0.take() {
+            let _ = REASON.try_with(|r| *r.borrow_mut() = Some(reason));
+        }
+    }
+}
+
+/// Puts back the reason that was named before it was made: see
+/// [`ReasonOnDrop`].
+pub(crate) struct RestoreReason(Option<AskError>);
+
+impl RestoreReason {
+    pub(crate) fn new() -> Self {
+        Self(REASON.try_with(|r| r.borrow().clone()).ok().flatten())
+    }
+}
+
+impl Drop for RestoreReason {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        let _ = REASON.try_with(|r| *r.borrow_mut() = previous);
+    }
+}
+
+/// Collects the ports dropped while a handler panics, on this thread,
+/// until they are [failed](Orphans::fail) with the panic's message. Made
+/// around every poll of a handler (handlers of several actors may be
+/// polled on one thread, one inside another's poll never).
+pub(crate) struct Orphans {
+    previous: Option<Vec<Arc<dyn Orphan>>>,
+}
+
+impl Orphans {
+    /// Starts collecting.
+    pub(crate) fn collect() -> Self {
+        let previous = ORPHANS
+            .try_with(|o| o.borrow_mut().replace(Vec::new()))
+            .ok()
+            .flatten();
+        Self { previous }
+    }
+
+    /// Takes a port dropped during a panic; `false` if nobody collects.
+    fn adopt(slot: Arc<dyn Orphan>) -> bool {
+        ORPHANS
+            .try_with(|o| match &mut *o.borrow_mut() {
+                Some(orphans) => {
+                    orphans.push(slot);
+                    true
+                }
+                None => false,
+            })
+            .unwrap_or(false)
+    }
+
+    /// Stops collecting; fails what was collected with `error`.
+    pub(crate) fn fail(self, error: impl Fn() -> AskError) {
+        for orphan in self.take() {
+            orphan.fail(error());
+        }
+    }
+
+    fn take(&self) -> Vec<Arc<dyn Orphan>> {
+        ORPHANS
+            .try_with(|o| o.borrow_mut().take())
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Orphans {
+    fn drop(&mut self) {
+        // Whatever was not failed on purpose went unanswered.
+        let left = self.take();
+        let previous = self.previous.take();
+        let _ = ORPHANS.try_with(|o| *o.borrow_mut() = previous);
+        for orphan in left {
+            orphan.fail(AskError::Unanswered);
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! One incarnation of an actor, as its supervisor runs it: make the state,
+//! run the hooks, handle messages until it is stopped, killed or fails.
+
+use core::any::Any;
+use core::future::{poll_fn, Future};
+use core::pin::{pin, Pin};
+use core::task::{Context as TaskContext, Poll, Waker};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+use super::addr::Addr;
+use super::behaviour::{Actor, Cause};
+use super::cell::{Cell, Running, Start};
+use super::context::Context;
+use super::error::{ActorExit, AskError};
+use super::reply::{Orphans, ReasonOnDrop, RestoreReason};
+use crate::group::task::mark_killed;
+use crate::group::{made_progress, StopSignal};
+use crate::runtime::panic_message;
+use crate::supervisor::Ready;
+use crate::sync::Arc;
+
+/// Makes the handler's copy of a message the mailbox keeps.
+pub(crate) type Copy<M> = fn(&M) -> M;
+
+/// What every incarnation of an actor is made from.
+pub(crate) struct Spec<A: Actor> {
+    pub(crate) make: Box<dyn Fn() -> A + Send + Sync>,
+    /// How the handler gets its copy of a message the mailbox keeps for
+    /// redelivery; `None`: messages are handed over, at most once.
+    pub(crate) redeliver: Option<Copy<A::Msg>>,
+}
+
+/// How a step (a hook, or the handling of a message) failed.
+enum Failure {
+    Panicked(Box<dyn Any + Send>),
+    Killed,
+}
+
+/// A signal watched across many polls: its listener is polled (a lock in
+/// `event-listener`) only when the task's waker changed since it was
+/// registered, and never again once it fired.
+struct Watch<'a, F> {
+    signal: &'a StopSignal,
+    requested: Pin<&'a mut F>,
+    waker: Option<Waker>,
+}
+
+impl<'a, F: Future<Output = ()>> Watch<'a, F> {
+    fn new(signal: &'a StopSignal, requested: Pin<&'a mut F>) -> Self {
+        Self {
+            signal,
+            requested,
+            waker: None,
+        }
+    }
+
+    /// Whether the signal fired; if not, the task is woken when it does.
+    fn fired(&mut self, cx: &mut TaskContext<'_>) -> bool {
+        if self.signal.is_requested() {
+            return true; // its future is never polled after it is ready
+        }
+        if self
+            .waker
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
+            return false;
+        }
+        if self.requested.as_mut().poll(cx).is_ready() {
+            return true;
+        }
+        self.waker = Some(cx.waker().clone());
+        false
+    }
+}
+
+/// Why an incarnation waiting for a message woke.
+enum Wake<M> {
+    Message(M),
+    Halted,
+    Killed,
+}
+
+/// Runs one incarnation of the actor of `cell`.
+pub(crate) async fn run<A: Actor>(
+    cell: Arc<Cell<A>>,
+    spec: Arc<Spec<A>>,
+    halt: StopSignal,
+    ready: Ready,
+) {
+    let Some(Start { running, restarted }) = cell.begin() else {
+        // Stopped for good: its queue is dropped and it ends at once.
+        finish_stopping(&cell);
+        ready.notify();
+        return;
+    };
+    let life = Life {
+        cell: &cell,
+        running: &running,
+        told: false,
+    };
+    let mut killed = pin!(running.kill.requested());
+    let mut kill = Watch::new(&running.kill, killed.as_mut());
+    let mut halted = pin!(halt.requested());
+    let mut halt = Watch::new(&halt, halted.as_mut());
+
+    let mut state = match catch_unwind(AssertUnwindSafe(|| (spec.make)())) {
+        Ok(state) => state,
+        Err(payload) => life.panicked(payload, None),
+    };
+    let mut ctx = Context::new(Addr {
+        cell: Arc::clone(&cell),
+    });
+    let started = async {
+        if let Some(why) = &restarted {
+            step(state.restarted(why, &mut ctx), &mut kill, None).await?;
+        }
+        step(state.started(&mut ctx), &mut kill, None).await
+    };
+    if let Err(failure) = started.await {
+        return life.fail(failure, None, &mut state, &mut ctx).await;
+    }
+    ready.notify();
+
+    let mut progressed = false;
+    loop {
+        if cell.is_stopping() || halt.signal.is_requested() {
+            break;
+        }
+        let attempt;
+        let handled = match spec.redeliver {
+            None => {
+                let message = match cell.rx.try_recv() {
+                    Ok(message) => message,
+                    Err(error) if error.is_closed() => break,
+                    Err(_) => match wait(cell.rx.recv_or_closed(), &mut halt, &mut kill).await {
+                        Wake::Message(Ok(message)) => message,
+                        Wake::Message(Err(_)) | Wake::Halted => break,
+                        Wake::Killed => return life.killed(None),
+                    },
+                };
+                attempt = 1;
+                ctx.set_attempt(attempt);
+                step(state.handle(message, &mut ctx), &mut kill, Some(attempt)).await
+            }
+            Some(copy) => {
+                let mut delivery = match cell.rx.try_recv_guarded() {
+                    Ok(delivery) => delivery,
+                    Err(error) if error.is_closed() => break,
+                    Err(_) => {
+                        let next = cell.rx.recv_guarded_or_closed();
+                        match wait(next, &mut halt, &mut kill).await {
+                            Wake::Message(Ok(delivery)) => delivery,
+                            Wake::Message(Err(_)) | Wake::Halted => break,
+                            Wake::Killed => return life.killed(None),
+                        }
+                    }
+                };
+                attempt = delivery.attempt();
+                ctx.set_attempt(attempt);
+                let handled = step(
+                    state.handle(copy(&delivery), &mut ctx),
+                    &mut kill,
+                    Some(attempt),
+                )
+                .await;
+                match &handled {
+                    Ok(()) => delivery.ack(),
+                    Err(Failure::Panicked(payload)) => {
+                        // Put back (or dead-lettered) with why it failed.
+                        delivery.record_panic(panic_message(payload.as_ref()));
+                        drop(delivery);
+                    }
+                    Err(Failure::Killed) => drop(delivery),
+                }
+                handled
+            }
+        };
+        if let Err(failure) = handled {
+            return life
+                .fail(failure, Some(attempt), &mut state, &mut ctx)
+                .await;
+        }
+        if !progressed {
+            // Handled a message: a crash after this is not a crash loop.
+            progressed = true;
+            made_progress();
+        }
+    }
+    ctx.set_attempt(0);
+    if cell.is_stopping() {
+        cell.drain();
+    }
+    stopped_hook(&mut state, &mut ctx).await;
+    life.end(None, None);
+}
+
+/// Waits for the next message, or for the incarnation to be halted or
+/// killed, whichever comes first.
+async fn wait<M, H, K>(
+    next: impl Future<Output = M>,
+    halt: &mut Watch<'_, H>,
+    kill: &mut Watch<'_, K>,
+) -> Wake<M>
+where
+    H: Future<Output = ()>,
+    K: Future<Output = ()>,
+{
+    let mut next = pin!(next);
+    poll_fn(|cx| {
+        if kill.fired(cx) {
+            return Poll::Ready(Wake::Killed);
+        }
+        if halt.fired(cx) {
+            return Poll::Ready(Wake::Halted);
+        }
+        next.as_mut().poll(cx).map(Wake::Message)
+    })
+    .await
+}
+
+/// Runs `future` (a hook, or a handler on a message's `attempt`), catching
+/// its panic and watching for a kill. Ports to askers dropped on the way
+/// out fail with [`AskError::Crashed`]: when it panics, with the panic's
+/// message; when it is killed, or the whole incarnation is aborted
+/// mid-step, without one.
+async fn step<T, K: Future<Output = ()>>(
+    future: impl Future<Output = T>,
+    kill: &mut Watch<'_, K>,
+    attempt: Option<u32>,
+) -> Result<T, Failure> {
+    let crashed = |panic: Option<String>| AskError::Crashed {
+        panic,
+        attempts: attempt.unwrap_or(1),
+    };
+    // Around the future: see `ReasonOnDrop`.
+    let _restore = RestoreReason::new();
+    let mut future = pin!(future);
+    let mut reason = ReasonOnDrop::armed(crashed(None));
+    let outcome = poll_fn(|cx| {
+        let orphans = Orphans::collect();
+        match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => return Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => drop(orphans),
+            Err(payload) => {
+                let message = panic_message(payload.as_ref()).map(str::to_owned);
+                orphans.fail(|| crashed(message.clone()));
+                return Poll::Ready(Err(Failure::Panicked(payload)));
+            }
+        }
+        if kill.fired(cx) {
+            return Poll::Ready(Err(Failure::Killed));
+        }
+        Poll::Pending
+    })
+    .await;
+    match &outcome {
+        Ok(_) => reason.disarm(),
+        Err(Failure::Panicked(payload)) => {
+            reason.arm(crashed(panic_message(payload.as_ref()).map(str::to_owned)));
+        }
+        Err(Failure::Killed) => {}
+    }
+    outcome
+}
+
+/// Runs the `stopped` hook; a panic in it is logged, not raised.
+async fn stopped_hook<A: Actor>(state: &mut A, ctx: &mut Context<A>) {
+    let hook = AssertUnwindSafe(state.stopped(ctx));
+    if let Err(payload) = futures_util::FutureExt::catch_unwind(hook).await {
+        tracing::error!(
+            actor = ctx.name(),
+            panic = panic_message(payload.as_ref()).unwrap_or("<non-string payload>"),
+            "the actor's stopped hook panicked"
+        );
+        crate::runtime::drop_quietly(payload);
+    }
+}
+
+/// The actor stopped for good: its queue is dropped, and it has ended.
+fn finish_stopping<A: Actor>(cell: &Cell<A>) {
+    if cell.is_stopping() {
+        cell.drain();
+        cell.finish(ActorExit::Stopped);
+    }
+}
+
+/// An incarnation's registration with its cell: it says how it ended, or,
+/// dropped without saying (aborted), lets the next incarnation find out.
+struct Life<'a, A: Actor> {
+    cell: &'a Cell<A>,
+    running: &'a Arc<Running>,
+    told: bool,
+}
+
+impl<A: Actor> Life<'_, A> {
+    /// Records how the incarnation ended (`None`: stopped).
+    fn end(mut self, how: Option<Cause>, attempt: Option<u32>) {
+        self.told = true;
+        self.cell.end(self.running, how, attempt);
+        // After `end`: a stop that found this incarnation running left the
+        // queue to it.
+        finish_stopping(self.cell);
+    }
+
+    /// Ends the incarnation with `failure`, on a message's `attempt` or
+    /// not: after a panic, `stopped` runs and the panic carries on.
+    async fn fail(
+        self,
+        failure: Failure,
+        attempt: Option<u32>,
+        state: &mut A,
+        ctx: &mut Context<A>,
+    ) {
+        match failure {
+            Failure::Killed => self.killed(attempt),
+            Failure::Panicked(payload) => {
+                ctx.set_attempt(0);
+                stopped_hook(state, ctx).await;
+                self.panicked(payload, attempt)
+            }
+        }
+    }
+
+    fn panicked(self, payload: Box<dyn Any + Send>, attempt: Option<u32>) -> ! {
+        let message = panic_message(payload.as_ref()).map(str::to_owned);
+        self.end(Some(Cause::Panicked(message)), attempt);
+        resume_unwind(payload)
+    }
+
+    fn killed(self, attempt: Option<u32>) {
+        mark_killed();
+        self.end(Some(Cause::Killed), attempt);
+    }
+}
+
+impl<A: Actor> Drop for Life<'_, A> {
+    fn drop(&mut self) {
+        if !self.told {
+            self.cell.vanish(self.running);
+            finish_stopping(self.cell);
+        }
+    }
+}

@@ -1,0 +1,668 @@
+//! Actor behaviour, written once over any [`Runtime`]: stage-core runs
+//! these on its virtual async-task runtime, the `stage` facade on tokio
+//! with a paused clock.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use stage::actor::{Actor, ActorExit, AskError, Builder, Context, Reply, Restarted};
+use stage::group::{Backoff, Restart};
+use stage::mailbox::{DeadLetter, Receiver, Sender};
+use stage::runtime::Runtime;
+use stage::supervisor::{self, Child, ChildExit, ChildKind, ChildState, StopMode, SupervisorError};
+
+/// Invokes `$runner!` with the name of every scenario below.
+macro_rules! all_actor_scenarios {
+    ($runner:ident) => {
+        $runner!(
+            tells_and_asks_are_handled_in_order,
+            an_ask_runs_out_of_time_with_a_typed_error,
+            a_request_the_actor_crashes_on_fails_with_the_panic_and_the_rest_survive,
+            a_redelivered_request_succeeds_or_is_dead_lettered_after_its_attempts,
+            a_restart_resets_the_state_and_keeps_the_address_and_the_queue,
+            hooks_run_in_order_and_a_restart_learns_why,
+            stop_and_kill_do_not_queue_behind_a_full_mailbox,
+            stopping_for_good_fails_the_queued_asks_and_later_tells,
+            watchers_learn_how_an_actor_ended,
+            an_actor_restarted_always_is_refused,
+            an_abort_mid_request_fails_its_ask_and_a_dropped_port_says_so,
+            the_snapshot_shows_an_actor_and_its_mailbox,
+            a_panic_in_started_or_stopped_is_handled,
+        );
+    };
+}
+pub(crate) use all_actor_scenarios;
+
+/// What the actor's hooks and handler did, in order.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    fn push(&self, line: impl Into<String>) {
+        self.0.lock().unwrap().push(line.into());
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// A counter that logs, and misbehaves when asked to.
+struct Probe {
+    count: u64,
+    log: Log,
+}
+
+#[derive(Clone)]
+enum Msg {
+    Add(u64),
+    Get(Reply<u64>),
+    /// Panics on its first `n` deliveries, then answers the count.
+    PanicTimes(u32, Reply<u64>),
+    /// Waits for a message on the gate, then answers the count.
+    Wait(Receiver<()>, Reply<u64>),
+    /// Waits for a message on the gate.
+    Block(Receiver<()>),
+    /// Panics.
+    Crash,
+    /// Drops its reply unanswered.
+    Ignore(Reply<u64>),
+    /// Stops the actor for good from inside.
+    StopMe,
+}
+
+impl Actor for Probe {
+    type Msg = Msg;
+
+    async fn started(&mut self, _ctx: &mut Context<Self>) {
+        self.log.push("started");
+    }
+
+    async fn restarted(&mut self, why: &Restarted, _ctx: &mut Context<Self>) {
+        self.log.push(format!(
+            "restarted after {} on attempt {:?} (restart {})",
+            why.cause(),
+            why.attempt(),
+            why.restarts()
+        ));
+    }
+
+    async fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        self.log.push(format!("stopped at {}", self.count));
+    }
+
+    async fn handle(&mut self, msg: Msg, ctx: &mut Context<Self>) {
+        match msg {
+            Msg::Add(n) => self.count += n,
+            Msg::Get(reply) => reply.send(self.count),
+            Msg::PanicTimes(n, reply) => {
+                if ctx.attempt() <= n {
+                    panic!("attempt {} of {}", ctx.attempt(), n);
+                }
+                reply.send(self.count);
+            }
+            Msg::Wait(gate, reply) => {
+                let _ = gate.recv().await;
+                reply.send(self.count);
+            }
+            Msg::Block(gate) => {
+                let _ = gate.recv().await;
+            }
+            Msg::Crash => panic!("crash"),
+            Msg::Ignore(reply) => drop(reply),
+            Msg::StopMe => ctx.stop(),
+        }
+    }
+}
+
+fn probe<R: Runtime>(rt: &R, name: &str, log: &Log) -> Builder<Probe, R> {
+    let log = log.clone();
+    Builder::new(rt.clone(), name, move || Probe {
+        count: 0,
+        log: log.clone(),
+    })
+}
+
+/// A tree of one actor that restarts at once, as often as it fails.
+fn tree_of<R: Runtime>(rt: &R, child: Child<R>) -> stage::supervisor::Supervisor<R> {
+    supervisor::Builder::new(rt.clone())
+        .name("app")
+        .backoff(Backoff::none())
+        .intensity(1_000, Duration::from_secs(1))
+        .child(child)
+        .spawn()
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+
+/// Lets the runtime run for a millisecond of its time.
+async fn tick<R: Runtime>(clock: &R) {
+    clock
+        .sleep_until(clock.now() + Duration::from_millis(1))
+        .await;
+}
+
+/// Sends `n` unit messages through a gate, waking that many `Wait`s.
+fn open(gate: &Sender<()>, n: usize) {
+    for _ in 0..n {
+        gate.try_send(()).unwrap();
+    }
+}
+
+pub(crate) async fn tells_and_asks_are_handled_in_order<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let (probe, child) = probe(&rt, "probe", &log).child();
+    let tree = tree_of(&rt, child);
+    for n in 1..=100 {
+        probe.tell(Msg::Add(n)).await.unwrap();
+    }
+    assert_eq!(probe.ask(Msg::Get, SECOND).await, Ok(5050));
+    probe.try_tell(Msg::Add(1)).unwrap();
+    assert_eq!(probe.ask(Msg::Get, SECOND).await, Ok(5051));
+
+    // Many askers at once, each answered.
+    let asks = (0..8).map(|_| {
+        let probe = probe.clone();
+        async move { probe.ask(Msg::Get, SECOND).await }
+    });
+    for answer in futures_util::future::join_all(asks).await {
+        assert_eq!(answer, Ok(5051));
+    }
+    assert_eq!(probe.name(), "probe");
+    tree.shutdown(SECOND).await.unwrap();
+    assert_eq!(log.take(), ["started", "stopped at 5051"]);
+}
+
+pub(crate) async fn an_ask_runs_out_of_time_with_a_typed_error<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let (probe, child) = probe(&rt, "probe", &log).child();
+    let tree = tree_of(&rt, child);
+    let (gate, waiting) = stage::mailbox::<()>(8);
+    let start = rt.now();
+    let late = probe
+        .ask(
+            |r| Msg::Wait(waiting.clone(), r),
+            Duration::from_millis(250),
+        )
+        .await;
+    assert_eq!(late, Err(AskError::TimedOut(Duration::from_millis(250))));
+    assert_eq!(rt.now() - start, Duration::from_millis(250));
+    assert_eq!(late.unwrap_err().to_string(), "no answer within 250ms");
+    // The request is still handled; its answer goes nowhere. The actor
+    // carries on.
+    open(&gate, 1);
+    assert_eq!(probe.ask(Msg::Get, SECOND).await, Ok(0));
+
+    // A full mailbox counts against the time too.
+    let (stuck, child) = self::probe(&rt, "stuck", &log).capacity(1).child();
+    tree.start_child(child).await.unwrap();
+    stuck.tell(Msg::Block(waiting.clone())).await.unwrap();
+    stuck.tell(Msg::Add(1)).await.unwrap(); // fills the mailbox
+    let start = rt.now();
+    let full = stuck.ask(Msg::Get, Duration::from_millis(100)).await;
+    assert_eq!(full, Err(AskError::TimedOut(Duration::from_millis(100))));
+    assert_eq!(rt.now() - start, Duration::from_millis(100));
+    // Duration::MAX waits as long as it takes.
+    let patient = stuck.ask(Msg::Get, Duration::MAX);
+    let opener = async {
+        tick(&rt).await;
+        open(&gate, 1);
+    };
+    let (answer, ()) = futures_util::future::join(patient, opener).await;
+    assert_eq!(answer, Ok(1));
+    tree.shutdown(SECOND).await.unwrap();
+}
+
+pub(crate) async fn a_request_the_actor_crashes_on_fails_with_the_panic_and_the_rest_survive<
+    R: Runtime,
+>(
+    rt: R,
+) {
+    let log = Log::default();
+    let (probe, child) = probe(&rt, "probe", &log).child();
+    let tree = tree_of(&rt, child);
+    let (gate, waiting) = stage::mailbox::<()>(8);
+    probe.tell(Msg::Add(5)).await.unwrap();
+    // Queue: a request that waits, one that crashes, and behind them
+    // messages sent to the incarnation that will crash.
+    let first = probe.ask(|r| Msg::Wait(waiting.clone(), r), SECOND);
+    let crash = probe.ask(|r| Msg::PanicTimes(1, r), SECOND);
+    let behind = async {
+        tick(&rt).await; // the others are queued first
+        probe.tell(Msg::Add(1)).await.unwrap();
+        let after = probe.ask(Msg::Get, SECOND).await;
+        (after, ())
+    };
+    let opener = async {
+        tick(&rt).await;
+        tick(&rt).await;
+        open(&gate, 1);
+    };
+    let (first, crash, (after, ()), ()) =
+        futures_util::future::join4(first, crash, behind, opener).await;
+    assert_eq!(first, Ok(5));
+    assert_eq!(
+        crash,
+        Err(AskError::Crashed {
+            panic: Some("attempt 1 of 1".into()),
+            attempts: 1
+        })
+    );
+    // The next incarnation, fresh, handled what was queued behind.
+    assert_eq!(after, Ok(1));
+    let snapshot = tree.snapshot();
+    let child = snapshot.find("app/probe").unwrap();
+    assert_eq!(
+        child.last_exit,
+        Some(ChildExit::Panicked(Some("attempt 1 of 1".into())))
+    );
+    assert_eq!(child.restarts, 1);
+    tree.shutdown(SECOND).await.unwrap();
+}
+
+pub(crate) async fn a_redelivered_request_succeeds_or_is_dead_lettered_after_its_attempts<
+    R: Runtime,
+>(
+    rt: R,
+) {
+    let log = Log::default();
+    let dead = Arc::new(Mutex::new(Vec::<(u32, Option<String>)>::new()));
+    let (probe, child) = probe(&rt, "probe", &log)
+        .redeliver(3)
+        .dead_letters({
+            let dead = Arc::clone(&dead);
+            move |letter: DeadLetter<Msg>| {
+                let seen = (letter.attempts(), letter.last_panic().map(str::to_owned));
+                dead.lock().unwrap().push(seen);
+            }
+        })
+        .child();
+    let tree = tree_of(&rt, child);
+    probe.tell(Msg::Add(7)).await.unwrap();
+    // Fails twice, then the third delivery answers: the asker sees only
+    // the success. The state was reset by each restart.
+    assert_eq!(probe.ask(|r| Msg::PanicTimes(2, r), SECOND).await, Ok(0));
+    assert!(dead.lock().unwrap().is_empty());
+    // Fails every attempt: dead-lettered, with its attempts and last panic.
+    let gave_up = probe.ask(|r| Msg::PanicTimes(3, r), SECOND).await;
+    assert_eq!(
+        gave_up,
+        Err(AskError::DeadLettered {
+            attempts: 3,
+            last_panic: Some("attempt 3 of 3".into())
+        })
+    );
+    assert_eq!(
+        *dead.lock().unwrap(),
+        [(3, Some("attempt 3 of 3".to_owned()))]
+    );
+    assert_eq!(probe.mailbox_stats().dead_letters, 1);
+    assert_eq!(probe.mailbox_stats().redeliveries, 5);
+    // A kill mid-request counts as an attempt too, and the request is
+    // handled again.
+    let (gate, waiting) = stage::mailbox::<()>(8);
+    let waited = probe.ask(|r| Msg::Wait(waiting.clone(), r), SECOND);
+    let killer = async {
+        tick(&rt).await;
+        assert!(probe.kill());
+        tick(&rt).await;
+        open(&gate, 1);
+    };
+    let (waited, ()) = futures_util::future::join(waited, killer).await;
+    assert_eq!(waited, Ok(0));
+    assert_eq!(probe.mailbox_stats().redeliveries, 6);
+    tree.shutdown(SECOND).await.unwrap();
+}
+
+pub(crate) async fn a_restart_resets_the_state_and_keeps_the_address_and_the_queue<R: Runtime>(
+    rt: R,
+) {
+    let log = Log::default();
+    // Restarts after a backoff: messages sent meanwhile wait.
+    let (probe, child) = probe(&rt, "probe", &log).child();
+    let tree = supervisor::Builder::new(rt.clone())
+        .backoff(
+            Backoff::exponential(Duration::from_millis(100), Duration::from_millis(100))
+                .free_restarts(0)
+                .without_jitter(),
+        )
+        .child(child)
+        .spawn();
+    probe.tell(Msg::Add(3)).await.unwrap();
+    assert_eq!(probe.ask(Msg::Get, SECOND).await, Ok(3));
+    probe.tell(Msg::Crash).await.unwrap();
+    // Sent to the crashed actor while it waits to restart: kept.
+    for _ in 0..10 {
+        probe.tell(Msg::Add(1)).await.unwrap();
+    }
+    let start = rt.now();
+    assert_eq!(probe.ask(Msg::Get, SECOND).await, Ok(10));
+    assert!(rt.now() - start >= Duration::from_millis(100));
+    tree.shutdown(SECOND).await.unwrap();
+    assert_eq!(
+        log.take(),
+        [
+            "started",
+            "stopped at 3",
+            "restarted after panicked: crash on attempt Some(1) (restart 1)",
+            "started",
+            "stopped at 10"
+        ]
+    );
+}
+
+pub(crate) async fn hooks_run_in_order_and_a_restart_learns_why<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let (probe, probe_child) = probe(&rt, "probe", &log).child();
+    let (other, other_child) = self::probe(&rt, "other", &log).child();
+    let tree = supervisor::Builder::new(rt.clone())
+        .name("app")
+        .strategy(supervisor::Strategy::OneForAll)
+        .backoff(Backoff::none())
+        .child(probe_child)
+        .child(other_child)
+        .spawn();
+    tree.ready().await.unwrap();
+    assert_eq!(log.take(), ["started", "started"]);
+    // Killed: no `stopped`; the sibling is stopped by its supervisor.
+    other.tell(Msg::Add(2)).await.unwrap();
+    assert_eq!(other.ask(Msg::Get, SECOND).await, Ok(2));
+    assert!(probe.kill());
+    assert_eq!(probe.ask(Msg::Get, SECOND).await, Ok(0));
+    // The sibling was restarted too, with a fresh state.
+    assert_eq!(other.ask(Msg::Get, SECOND).await, Ok(0));
+    assert_eq!(
+        log.take(),
+        [
+            "stopped at 2", // other, stopped by the supervisor
+            "restarted after killed on attempt None (restart 1)",
+            "started",
+            "restarted after stopped by its supervisor on attempt None (restart 1)",
+            "started",
+        ]
+    );
+    let killed = tree.snapshot().find("app/probe").unwrap().last_exit.clone();
+    assert_eq!(killed, Some(ChildExit::Killed));
+    tree.shutdown(SECOND).await.unwrap();
+    assert_eq!(log.take(), ["stopped at 0", "stopped at 0"]);
+}
+
+pub(crate) async fn stop_and_kill_do_not_queue_behind_a_full_mailbox<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let (probe, child) = probe(&rt, "probe", &log).capacity(2).child();
+    let tree = tree_of(&rt, child);
+    let (gate, waiting) = stage::mailbox::<()>(8);
+    tree.ready().await.unwrap();
+    log.take();
+    // Busy on a request, with a full mailbox behind it.
+    let busy = probe.ask(|r| Msg::Wait(waiting.clone(), r), SECOND);
+    let filler = async {
+        tick(&rt).await;
+        probe.try_tell(Msg::Add(1)).unwrap();
+        probe.try_tell(Msg::Add(1)).unwrap();
+        assert!(probe.try_tell(Msg::Add(1)).unwrap_err().is_full());
+        assert!(probe.kill()); // not queued: the busy request is abandoned
+    };
+    let (busy, ()) = futures_util::future::join(busy, filler).await;
+    assert_eq!(
+        busy,
+        Err(AskError::Crashed {
+            panic: None,
+            attempts: 1
+        })
+    );
+    assert_eq!(probe.ask(Msg::Get, SECOND).await, Ok(2));
+    assert_eq!(
+        log.take(),
+        [
+            "restarted after killed on attempt Some(1) (restart 1)",
+            "started"
+        ]
+    );
+
+    // Stopped with a full mailbox: the request in hand is finished, those
+    // queued fail, and the stop did not wait for room.
+    let busy = probe.ask(|r| Msg::Wait(waiting.clone(), r), SECOND);
+    let queued = async {
+        tick(&rt).await;
+        let (second, third) =
+            futures_util::future::join(probe.ask(Msg::Get, SECOND), probe.ask(Msg::Get, SECOND))
+                .await;
+        (second, third)
+    };
+    let stopper = async {
+        tick(&rt).await;
+        tick(&rt).await;
+        assert!(probe.is_empty() || probe.len() == 2);
+        probe.stop();
+        open(&gate, 1);
+    };
+    let (busy, (second, third), ()) = futures_util::future::join3(busy, queued, stopper).await;
+    assert_eq!(busy, Ok(2));
+    assert_eq!(
+        (second, third),
+        (Err(AskError::Stopped), Err(AskError::Stopped))
+    );
+    assert_eq!(probe.stopped().await, ActorExit::Stopped);
+    assert_eq!(log.take(), ["stopped at 2"]);
+    tree.shutdown(SECOND).await.unwrap();
+}
+
+pub(crate) async fn stopping_for_good_fails_the_queued_asks_and_later_tells<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let (probe, child) = probe(&rt, "probe", &log).child();
+    let tree = tree_of(&rt, child);
+    probe.tell(Msg::Add(1)).await.unwrap();
+    probe.tell(Msg::StopMe).await.unwrap();
+    let after = probe.ask(Msg::Get, SECOND).await;
+    assert_eq!(after, Err(AskError::Stopped));
+    assert_eq!(probe.stopped().await, ActorExit::Stopped);
+    assert!(probe.tell(Msg::Add(1)).await.unwrap_err().0.is_add());
+    assert!(probe.try_tell(Msg::Add(1)).unwrap_err().is_closed());
+    assert!(!probe.kill());
+    let snapshot = tree.snapshot();
+    let child = snapshot.find("app/probe").unwrap();
+    assert_eq!(child.state, ChildState::Ended);
+    assert_eq!(child.last_exit, Some(ChildExit::Returned));
+    // Stopped for good stays stopped, even restarted by name.
+    tree.restart_child("probe").await.unwrap();
+    assert_eq!(probe.ask(Msg::Get, SECOND).await, Err(AskError::Stopped));
+    tree.shutdown(SECOND).await.unwrap();
+    assert_eq!(log.take(), ["started", "stopped at 1"]);
+
+    // Stopped while no incarnation runs: it ends at once.
+    let (idle, _child) = self::probe(&rt, "idle", &log).child();
+    idle.try_tell(Msg::Add(1)).unwrap();
+    let queued = idle.ask(Msg::Get, SECOND);
+    let stopper = async {
+        tick(&rt).await;
+        idle.stop();
+    };
+    let (queued, ()) = futures_util::future::join(queued, stopper).await;
+    assert_eq!(queued, Err(AskError::Stopped));
+    assert_eq!(idle.exit(), Some(ActorExit::Stopped));
+    assert!(idle.is_empty());
+}
+
+impl Msg {
+    fn is_add(&self) -> bool {
+        matches!(self, Msg::Add(_))
+    }
+}
+
+pub(crate) async fn watchers_learn_how_an_actor_ended<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let (temporary, child) = probe(&rt, "temporary", &log).child();
+    let tree = tree_of(&rt, child.restart(Restart::Never));
+    let watcher = {
+        let temporary = temporary.clone();
+        async move { temporary.stopped().await }
+    };
+    temporary.tell(Msg::Crash).await.unwrap();
+    assert_eq!(watcher.await, ActorExit::Failed(Some("crash".into())));
+    assert!(temporary.exit().unwrap().is_failure());
+    assert_eq!(
+        temporary.ask(Msg::Get, SECOND).await,
+        Err(AskError::Stopped)
+    );
+
+    // Its supervisor ended: shut down.
+    let (server, child) = self::probe(&rt, "server", &log).child();
+    tree.start_child(child).await.unwrap();
+    assert_eq!(server.exit(), None);
+    tree.shutdown(SECOND).await.unwrap();
+    assert_eq!(server.stopped().await, ActorExit::Shutdown);
+
+    // Removed from its supervisor: shut down too; its queued asks fail.
+    let (removed, child) = self::probe(&rt, "removed", &log).child();
+    let tree = tree_of(&rt, child);
+    tree.remove_child("removed").await.unwrap();
+    assert_eq!(removed.stopped().await, ActorExit::Shutdown);
+    assert_eq!(removed.ask(Msg::Get, SECOND).await, Err(AskError::Stopped));
+
+    // Its supervisor gave up on it: failed.
+    let (fragile, child) = self::probe(&rt, "fragile", &log).child();
+    let tree = supervisor::Builder::new(rt.clone())
+        .backoff(Backoff::none())
+        .intensity(1, SECOND)
+        .child(child)
+        .spawn();
+    for _ in 0..2 {
+        fragile.tell(Msg::Crash).await.unwrap();
+    }
+    assert!(matches!(
+        tree.join().await,
+        Err(SupervisorError::GaveUp { .. })
+    ));
+    assert_eq!(
+        fragile.stopped().await,
+        ActorExit::Failed(Some("crash".into()))
+    );
+}
+
+pub(crate) async fn an_actor_restarted_always_is_refused<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let (_probe, child) = probe(&rt, "probe", &log).child();
+    let refused = supervisor::Builder::new(rt.clone())
+        .child(child.restart(Restart::Always))
+        .spawn()
+        .join()
+        .await;
+    match refused {
+        Err(SupervisorError::InvalidChild { child, reason, .. }) => {
+            assert_eq!(child, "probe");
+            assert!(reason.contains("Restart::OnFailure"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(log.take().is_empty());
+}
+
+pub(crate) async fn an_abort_mid_request_fails_its_ask_and_a_dropped_port_says_so<R: Runtime>(
+    rt: R,
+) {
+    let log = Log::default();
+    let (probe, child) = probe(&rt, "probe", &log).child();
+    let tree = tree_of(&rt, child.stop_mode(StopMode::Abort));
+    assert_eq!(
+        probe.ask(Msg::Ignore, SECOND).await,
+        Err(AskError::Unanswered)
+    );
+    let (_gate, waiting) = stage::mailbox::<()>(8);
+    let busy = probe.ask(|r| Msg::Wait(waiting.clone(), r), SECOND);
+    let queued = async {
+        tick(&rt).await;
+        probe.ask(Msg::Get, SECOND).await
+    };
+    let stopper = async {
+        tick(&rt).await;
+        tick(&rt).await;
+        tree.shutdown(SECOND).await.unwrap()
+    };
+    let (busy, queued, report) = futures_util::future::join3(busy, queued, stopper).await;
+    assert_eq!(
+        busy,
+        Err(AskError::Crashed {
+            panic: None,
+            attempts: 1
+        })
+    );
+    assert_eq!(queued, Err(AskError::Stopped));
+    assert_eq!(report.children.len(), 1);
+    assert_eq!(probe.exit(), Some(ActorExit::Shutdown));
+}
+
+pub(crate) async fn the_snapshot_shows_an_actor_and_its_mailbox<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let (probe, child) = probe(&rt, "probe", &log).child();
+    let tree = tree_of(&rt, child);
+    let (gate, waiting) = stage::mailbox::<()>(8);
+    let busy = probe.ask(|r| Msg::Wait(waiting.clone(), r), SECOND);
+    let look = async {
+        tick(&rt).await;
+        for _ in 0..3 {
+            probe.tell(Msg::Add(1)).await.unwrap();
+        }
+        let snapshot = tree.snapshot();
+        let child = snapshot.find("app/probe").unwrap().clone();
+        open(&gate, 1);
+        child
+    };
+    let (_, child) = futures_util::future::join(busy, look).await;
+    assert_eq!(child.kind, ChildKind::Actor);
+    assert_eq!(child.mailbox, Some(3));
+    assert_eq!(child.state, ChildState::Running);
+    assert!(tree.snapshot().to_string().contains("probe"));
+    tree.shutdown(SECOND).await.unwrap();
+}
+
+/// An actor whose hooks panic when told to.
+struct Fragile {
+    panic_in_started: bool,
+    log: Log,
+}
+
+impl Actor for Fragile {
+    type Msg = Reply<()>;
+
+    async fn started(&mut self, _: &mut Context<Self>) {
+        self.log.push("started");
+        if self.panic_in_started {
+            panic!("cannot start");
+        }
+    }
+
+    async fn stopped(&mut self, _: &mut Context<Self>) {
+        self.log.push("stopped");
+        panic!("cannot stop cleanly");
+    }
+
+    async fn handle(&mut self, reply: Reply<()>, _: &mut Context<Self>) {
+        reply.send(());
+    }
+}
+
+pub(crate) async fn a_panic_in_started_or_stopped_is_handled<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let starts = Arc::new(Mutex::new(0));
+    let (fragile, child) = Builder::new(rt.clone(), "fragile", {
+        let (log, starts) = (log.clone(), Arc::clone(&starts));
+        move || {
+            let mut starts = starts.lock().unwrap();
+            *starts += 1;
+            Fragile {
+                panic_in_started: *starts == 1,
+                log: log.clone(),
+            }
+        }
+    })
+    .child();
+    let tree = tree_of(&rt, child);
+    // The first start panicked (and `stopped` ran, and panicked: logged);
+    // the second serves.
+    assert_eq!(fragile.ask(|r| r, SECOND).await, Ok(()));
+    assert_eq!(*starts.lock().unwrap(), 2);
+    tree.shutdown(SECOND).await.unwrap();
+    assert_eq!(log.take(), ["started", "stopped", "started", "stopped"]);
+    assert_eq!(fragile.stopped().await, ActorExit::Shutdown);
+}
