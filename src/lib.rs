@@ -249,8 +249,45 @@ pub mod supervisor {
 /// ```
 pub mod actor {
     pub use stage_core::actor::{
-        Actor, ActorExit, Addr, AskError, Cause, Context, Reply, Restarted, DEFAULT_CAPACITY,
+        Actor, ActorExit, Addr, AskError, Cause, Context, LookupError, Reply, Restarted,
+        SpawnError, DEFAULT_CAPACITY,
     };
+
+    /// An actor system: a root supervisor, the actors spawned under it, and
+    /// their names; on tokio unless started on another
+    /// [`Runtime`](crate::runtime::Runtime). [`stage::system`](crate::system())
+    /// starts one.
+    ///
+    /// Its methods are documented on [`stage_core::actor::System`], and
+    /// those of its handle on [`stage_core::actor::SystemHandle`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system: stage::actor::System = stage::system();
+    /// system.shutdown(std::time::Duration::from_secs(1)).await.unwrap();
+    /// # }
+    /// ```
+    pub type System<R = crate::runtime::Tokio> = stage_core::actor::System<R>;
+
+    /// A handle to a running actor system, for any task: on tokio unless
+    /// the system runs on another [`Runtime`](crate::runtime::Runtime).
+    ///
+    /// Its methods are documented on [`stage_core::actor::SystemHandle`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = stage::system();
+    /// let handle: stage::actor::SystemHandle = system.handle();
+    /// # drop(handle);
+    /// # }
+    /// ```
+    pub type SystemHandle<R = crate::runtime::Tokio> = stage_core::actor::SystemHandle<R>;
 
     /// An actor's settings, before it runs: on tokio unless given another
     /// [`Runtime`](crate::runtime::Runtime). [`stage::actor`](crate::actor())
@@ -321,6 +358,42 @@ pub fn actor<A: actor::Actor>(
     factory: impl Fn() -> A + Send + Sync + 'static,
 ) -> actor::Builder<A> {
     stage_core::actor::Builder::new(stage_tokio::Tokio::current(), name, factory)
+}
+
+/// Starts an actor system on the current tokio runtime: a root supervisor
+/// named `system` with a supervisor's defaults
+/// ([`OneForOne`](supervisor::Strategy::OneForOne),
+/// [`DEFAULT_RESTARTS`](supervisor::DEFAULT_RESTARTS) restarts within
+/// [`DEFAULT_WITHIN`](supervisor::DEFAULT_WITHIN), the default backoff),
+/// which also apply to each actor spawned under it. For other settings,
+/// [`System::new`](stage_core::actor::System::new) with a supervisor's
+/// builder.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use stage::actor::{Actor, Context};
+///
+/// struct Greeter;
+/// impl Actor for Greeter {
+///     type Msg = String;
+///     async fn handle(&mut self, name: String, _: &mut Context<Self>) {
+///         println!("hello, {name}");
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let system = stage::system();
+/// let greeter = system.spawn(stage::actor("greeter", || Greeter)).unwrap();
+/// greeter.tell("world".to_owned()).await.unwrap();
+/// system.shutdown(Duration::from_secs(5)).await.unwrap();
+/// # }
+/// ```
+pub fn system() -> actor::System {
+    actor::System::new(supervisor().name("system"))
 }
 
 /// Starts building a supervisor on the current tokio runtime: no children
@@ -394,7 +467,7 @@ pub fn group() -> group::Builder {
 /// # assert_eq!(consumer_count(&rx), 0);
 /// ```
 pub mod prelude {
-    pub use crate::actor::{Actor, Addr, Context, Reply};
+    pub use crate::actor::{Actor, Addr, Context, Reply, System};
     pub use crate::group::{Backoff, Group, Restart, StopSignal};
     pub use crate::mailbox::{Delivery, Receiver, Sender};
     pub use crate::supervisor::{Child, StopMode, Strategy, Supervisor};

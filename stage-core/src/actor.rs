@@ -80,6 +80,7 @@ mod context;
 mod error;
 mod reply;
 mod run;
+mod system;
 
 pub use addr::Addr;
 pub use behaviour::{Actor, Cause, Restarted};
@@ -87,3 +88,4 @@ pub use builder::{Builder, DEFAULT_CAPACITY};
 pub use context::Context;
 pub use error::{ActorExit, AskError};
 pub use reply::Reply;
+pub use system::{LookupError, SpawnError, System, SystemHandle};

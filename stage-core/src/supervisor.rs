@@ -117,14 +117,14 @@ pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// ```
 #[must_use = "a supervisor starts only when `spawn` is called"]
 pub struct Builder<R: Runtime> {
-    runtime: R,
-    name: Arc<str>,
+    pub(crate) runtime: R,
+    pub(crate) name: Arc<str>,
     /// The parent's path, for a child supervisor.
     parent: Option<Arc<str>>,
     strategy: Strategy,
     auto_shutdown: AutoShutdown,
-    intensity: Intensity,
-    backoff: Backoff,
+    pub(crate) intensity: Intensity,
+    pub(crate) backoff: Backoff,
     children: Vec<Child<R>>,
 }
 

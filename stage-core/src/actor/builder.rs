@@ -8,7 +8,7 @@ use super::behaviour::Actor;
 use super::cell::{Cell, Owner};
 use super::error::AskError;
 use super::reply::dropping_with;
-use super::run::{run, Copy, Spec};
+use super::run::{run_child, Copy, Spec};
 use crate::group::StopSignal;
 use crate::mailbox::{self, CapacityError, DeadLetter};
 use crate::runtime::Runtime;
@@ -116,6 +116,10 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
             redeliver: None,
             dead_letters: None,
         }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 
     /// How many messages the mailbox holds ([`DEFAULT_CAPACITY`] unless
@@ -254,6 +258,21 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
     /// assert!(built.is_err());
     /// ```
     pub fn try_child(self) -> Result<(Addr<A>, Child<R>), CapacityError> {
+        let Parts {
+            addr,
+            owner,
+            spec,
+            depth,
+        } = self.into_parts()?;
+        let name = Arc::clone(&addr.cell.name);
+        let factory = Incarnations { owner, spec };
+        let child = Child::actor(name, Box::new(factory)).mailbox(&depth);
+        Ok((addr, child))
+    }
+
+    /// The actor, made: its address, its owner, what its incarnations are
+    /// made from, and a receiver to read the mailbox's depth through.
+    pub(crate) fn into_parts(self) -> Result<Parts<A>, CapacityError> {
         let Self {
             runtime,
             name,
@@ -276,7 +295,7 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
         let (tx, rx) = mailbox.try_build()?;
         let depth = rx.clone();
         let cell = Arc::new(Cell::new(Arc::clone(&name), (tx, rx), Arc::new(runtime)));
-        let factory = Incarnations {
+        Ok(Parts {
             owner: Arc::new(Owner {
                 cell: Arc::clone(&cell),
             }),
@@ -284,10 +303,18 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
                 make,
                 redeliver: redeliver.map(|(_, copy)| copy),
             }),
-        };
-        let child = Child::actor(name, Box::new(factory)).mailbox(&depth);
-        Ok((Addr { cell }, child))
+            addr: Addr { cell },
+            depth,
+        })
     }
+}
+
+/// An actor made by [`Builder::into_parts`].
+pub(crate) struct Parts<A: Actor> {
+    pub(crate) addr: Addr<A>,
+    pub(crate) owner: Arc<Owner<A>>,
+    pub(crate) spec: Arc<Spec<A>>,
+    pub(crate) depth: mailbox::Receiver<A::Msg>,
 }
 
 /// Logs a dead letter of actor `name`, as a mailbox without a sink does.
@@ -332,7 +359,7 @@ impl<A: Actor> Clone for Incarnations<A> {
 impl<A: Actor> crate::supervisor::child::Factory for Incarnations<A> {
     fn make(&mut self, stop: StopSignal, ready: Ready) -> crate::supervisor::child::BoxFuture<()> {
         let cell = Arc::clone(&self.owner.cell);
-        Box::pin(run(cell, Arc::clone(&self.spec), stop, ready))
+        Box::pin(run_child(cell, Arc::clone(&self.spec), stop, ready))
     }
 
     fn clone_box(&self) -> Box<dyn crate::supervisor::child::Factory> {

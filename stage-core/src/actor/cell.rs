@@ -227,6 +227,15 @@ impl<A: Actor> Cell<A> {
         }
     }
 
+    /// How many incarnations have started.
+    pub(crate) fn incarnations(&self) -> u64 {
+        let record = self.record();
+        match record.last {
+            Last::Never => 0,
+            _ => record.restarts + 1,
+        }
+    }
+
     /// How the actor ended for good, once it has.
     pub(crate) fn exit(&self) -> Option<ActorExit> {
         self.record().exit.clone()

@@ -30,6 +30,17 @@ pub(crate) struct Spec<A: Actor> {
     pub(crate) redeliver: Option<Copy<A::Msg>>,
 }
 
+/// How an incarnation ended.
+pub(crate) enum Outcome {
+    /// It stopped: asked to (for good, or by its supervisor), or its
+    /// actor had stopped for good already.
+    Stopped,
+    /// It was killed ([`Addr::kill`](super::Addr::kill)).
+    Killed,
+    /// It panicked: the panic, to carry on.
+    Panicked(Box<dyn Any + Send>),
+}
+
 /// How a step (a hook, or the handling of a message) failed.
 enum Failure {
     Panicked(Box<dyn Any + Send>),
@@ -81,35 +92,52 @@ enum Wake<M> {
     Killed,
 }
 
-/// Runs one incarnation of the actor of `cell`.
-pub(crate) async fn run<A: Actor>(
+/// Runs one incarnation of the actor of `cell` under a supervision
+/// tree: a panic carries on, a kill is marked for the tree to see.
+pub(crate) async fn run_child<A: Actor>(
     cell: Arc<Cell<A>>,
     spec: Arc<Spec<A>>,
     halt: StopSignal,
     ready: Ready,
 ) {
+    match run(&cell, &spec, &halt, &ready).await {
+        Outcome::Stopped => {}
+        Outcome::Killed => mark_killed(),
+        Outcome::Panicked(payload) => resume_unwind(payload),
+    }
+}
+
+/// Runs one incarnation of the actor of `cell`, until `halt` is raised,
+/// the actor is stopped for good or killed, or it panics. `ready` is
+/// notified once it has started.
+pub(crate) async fn run<A: Actor>(
+    cell: &Arc<Cell<A>>,
+    spec: &Spec<A>,
+    halt: &StopSignal,
+    ready: &Ready,
+) -> Outcome {
     let Some(Start { running, restarted }) = cell.begin() else {
         // Stopped for good: its queue is dropped and it ends at once.
-        finish_stopping(&cell);
+        finish_stopping(cell);
         ready.notify();
-        return;
+        return Outcome::Stopped;
     };
     let life = Life {
-        cell: &cell,
+        cell,
         running: &running,
         told: false,
     };
     let mut killed = pin!(running.kill.requested());
     let mut kill = Watch::new(&running.kill, killed.as_mut());
     let mut halted = pin!(halt.requested());
-    let mut halt = Watch::new(&halt, halted.as_mut());
+    let mut halt = Watch::new(halt, halted.as_mut());
 
     let mut state = match catch_unwind(AssertUnwindSafe(|| (spec.make)())) {
         Ok(state) => state,
-        Err(payload) => life.panicked(payload, None),
+        Err(payload) => return life.panicked(payload, None),
     };
     let mut ctx = Context::new(Addr {
-        cell: Arc::clone(&cell),
+        cell: Arc::clone(cell),
     });
     let started = async {
         if let Some(why) = &restarted {
@@ -193,6 +221,7 @@ pub(crate) async fn run<A: Actor>(
     }
     stopped_hook(&mut state, &mut ctx).await;
     life.end(None, None);
+    Outcome::Stopped
 }
 
 /// Waits for the next message, or for the incarnation to be halted or
@@ -311,7 +340,7 @@ impl<A: Actor> Life<'_, A> {
         attempt: Option<u32>,
         state: &mut A,
         ctx: &mut Context<A>,
-    ) {
+    ) -> Outcome {
         match failure {
             Failure::Killed => self.killed(attempt),
             Failure::Panicked(payload) => {
@@ -322,15 +351,15 @@ impl<A: Actor> Life<'_, A> {
         }
     }
 
-    fn panicked(self, payload: Box<dyn Any + Send>, attempt: Option<u32>) -> ! {
+    fn panicked(self, payload: Box<dyn Any + Send>, attempt: Option<u32>) -> Outcome {
         let message = panic_message(payload.as_ref()).map(str::to_owned);
         self.end(Some(Cause::Panicked(message)), attempt);
-        resume_unwind(payload)
+        Outcome::Panicked(payload)
     }
 
-    fn killed(self, attempt: Option<u32>) {
-        mark_killed();
+    fn killed(self, attempt: Option<u32>) -> Outcome {
         self.end(Some(Cause::Killed), attempt);
+        Outcome::Killed
     }
 }
 

@@ -5,7 +5,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stage::actor::{Actor, ActorExit, AskError, Builder, Context, Reply, Restarted};
+use stage::actor::{
+    Actor, ActorExit, AskError, Builder, Context, LookupError, Reply, Restarted, SpawnError, System,
+};
 use stage::group::{Backoff, Restart};
 use stage::mailbox::{DeadLetter, Receiver, Sender};
 use stage::runtime::Runtime;
@@ -28,6 +30,10 @@ macro_rules! all_actor_scenarios {
             an_abort_mid_request_fails_its_ask_and_a_dropped_port_says_so,
             the_snapshot_shows_an_actor_and_its_mailbox,
             a_panic_in_started_or_stopped_is_handled,
+            spawned_actors_are_found_by_name_and_type,
+            a_spawned_actor_restarts_itself_and_gives_up_past_its_intensity,
+            system_shutdown_stops_spawned_actors_then_the_tree_under_one_deadline,
+            dropping_the_system_aborts_its_spawned_actors,
         );
     };
 }
@@ -665,4 +671,178 @@ pub(crate) async fn a_panic_in_started_or_stopped_is_handled<R: Runtime>(rt: R) 
     tree.shutdown(SECOND).await.unwrap();
     assert_eq!(log.take(), ["started", "stopped", "started", "stopped"]);
     assert_eq!(fragile.stopped().await, ActorExit::Shutdown);
+}
+
+/// A system whose root is named "system", restarting at once, allowing
+/// `restarts` within a second.
+fn system_of<R: Runtime>(rt: &R, restarts: u32) -> System<R> {
+    System::new(
+        supervisor::Builder::new(rt.clone())
+            .name("system")
+            .backoff(Backoff::none())
+            .intensity(restarts, SECOND),
+    )
+}
+
+pub(crate) async fn spawned_actors_are_found_by_name_and_type<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let system = system_of(&rt, 5);
+    let counter = system.spawn(probe(&rt, "counter", &log)).unwrap();
+    counter.tell(Msg::Add(4)).await.unwrap();
+    let found = system.lookup::<Probe>("counter").unwrap();
+    assert_eq!(found.ask(Msg::Get, SECOND).await, Ok(4));
+    assert_eq!(system.spawned(), 1);
+
+    let wrong = system.lookup::<Fragile>("counter").unwrap_err();
+    assert!(matches!(&wrong, LookupError::WrongType { name, .. } if name == "counter"));
+    assert!(wrong.to_string().contains("Probe"), "{wrong}");
+    assert_eq!(
+        system.lookup::<Probe>("nobody").unwrap_err(),
+        LookupError::NotFound("nobody".into())
+    );
+    assert_eq!(
+        system.spawn(probe(&rt, "counter", &log)).unwrap_err(),
+        SpawnError::NameTaken("counter".into())
+    );
+    for bad in ["", "a/b"] {
+        assert_eq!(
+            system.spawn(probe(&rt, bad, &log)).unwrap_err(),
+            SpawnError::InvalidName(bad.into())
+        );
+    }
+    assert!(matches!(
+        system.spawn(probe(&rt, "huge", &log).capacity(usize::MAX)),
+        Err(SpawnError::Capacity(_))
+    ));
+
+    // Stopped for good: its name is free again.
+    counter.stop();
+    assert_eq!(counter.stopped().await, ActorExit::Stopped);
+    assert_eq!(
+        system.lookup::<Probe>("counter").unwrap_err(),
+        LookupError::NotFound("counter".into())
+    );
+    assert_eq!(system.spawned(), 0);
+    let again = system.spawn(probe(&rt, "counter", &log)).unwrap();
+    assert_eq!(again.ask(Msg::Get, SECOND).await, Ok(0));
+
+    // A tree's actor, registered, is found too, until it ends.
+    let (db, child) = probe(&rt, "db", &log).child();
+    system.start_child(child).await.unwrap();
+    system.register(&db).unwrap();
+    assert_eq!(
+        system.register(&db).unwrap_err(),
+        SpawnError::NameTaken("db".into())
+    );
+    assert!(system.lookup::<Probe>("db").is_ok());
+    db.stop();
+    db.stopped().await;
+    assert!(system.lookup::<Probe>("db").is_err());
+    system.shutdown(SECOND).await.unwrap();
+}
+
+pub(crate) async fn a_spawned_actor_restarts_itself_and_gives_up_past_its_intensity<R: Runtime>(
+    rt: R,
+) {
+    let log = Log::default();
+    let system = system_of(&rt, 2);
+    let fragile = system.spawn(probe(&rt, "fragile", &log)).unwrap();
+    let steady = system.spawn(probe(&rt, "steady", &log)).unwrap();
+    steady.tell(Msg::Add(1)).await.unwrap();
+    fragile.tell(Msg::Add(5)).await.unwrap();
+    let crashed = fragile.ask(|r| Msg::PanicTimes(1, r), SECOND).await;
+    assert!(matches!(crashed, Err(AskError::Crashed { .. })));
+    // Restarted, fresh, at the same address.
+    assert_eq!(fragile.ask(Msg::Get, SECOND).await, Ok(0));
+    fragile.tell(Msg::Crash).await.unwrap();
+    fragile.tell(Msg::Crash).await.unwrap();
+    // The third failure within a second is one too many: it gives up
+    // alone; its queue is dropped, the others run on.
+    assert_eq!(
+        fragile.stopped().await,
+        ActorExit::Failed(Some("crash".into()))
+    );
+    assert_eq!(fragile.ask(Msg::Get, SECOND).await, Err(AskError::Stopped));
+    assert!(system.lookup::<Probe>("fragile").is_err());
+    assert_eq!(steady.ask(Msg::Get, SECOND).await, Ok(1));
+    assert_eq!(system.spawned(), 1);
+    assert!(!system.root().is_ended());
+    system.shutdown(SECOND).await.unwrap();
+}
+
+pub(crate) async fn system_shutdown_stops_spawned_actors_then_the_tree_under_one_deadline<
+    R: Runtime,
+>(
+    rt: R,
+) {
+    let log = Log::default();
+    let (first, child) = probe(&rt, "first", &log).child();
+    let system = System::new(
+        supervisor::Builder::new(rt.clone())
+            .name("system")
+            .child(child),
+    );
+    let handle = system.handle();
+    first.tell(Msg::Add(1)).await.unwrap();
+    let second = system.spawn(probe(&rt, "second", &log)).unwrap();
+    second.tell(Msg::Add(2)).await.unwrap();
+    let third = system.spawn(probe(&rt, "third", &log)).unwrap();
+    third.tell(Msg::Add(3)).await.unwrap();
+    assert_eq!(third.ask(Msg::Get, SECOND).await, Ok(3));
+    assert_eq!(second.ask(Msg::Get, SECOND).await, Ok(2));
+    log.take();
+
+    let report = system.shutdown(SECOND).await.unwrap();
+    assert_eq!(log.take(), ["stopped at 3", "stopped at 2", "stopped at 1"]);
+    let paths: Vec<_> = report.children.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(paths, ["system/first", "system/second", "system/third"]);
+    assert_eq!(report.aborted().count(), 0);
+    assert_eq!(second.exit(), Some(ActorExit::Shutdown));
+    assert_eq!(first.exit(), Some(ActorExit::Shutdown));
+    assert_eq!(
+        handle.spawn(probe(&rt, "late", &log)).unwrap_err(),
+        SpawnError::Shutdown
+    );
+
+    // An actor stuck in a message is aborted at the deadline; its ask
+    // fails.
+    let system = system_of(&rt, 5);
+    let stuck = system.spawn(probe(&rt, "stuck", &log)).unwrap();
+    let (_gate, waiting) = stage::mailbox::<()>(1);
+    let asked = stuck.ask(|r| Msg::Wait(waiting.clone(), r), Duration::MAX);
+    let stopper = async {
+        tick(&rt).await;
+        let start = rt.now();
+        let report = system.shutdown(Duration::from_millis(100)).await.unwrap();
+        (report, rt.now() - start)
+    };
+    let (asked, (report, took)) = futures_util::future::join(asked, stopper).await;
+    assert_eq!(
+        asked,
+        Err(AskError::Crashed {
+            panic: None,
+            attempts: 1
+        })
+    );
+    assert_eq!(took, Duration::from_millis(100));
+    assert_eq!(report.aborted().count(), 1);
+    assert_eq!(stuck.exit(), Some(ActorExit::Shutdown));
+}
+
+pub(crate) async fn dropping_the_system_aborts_its_spawned_actors<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let system = system_of(&rt, 5);
+    let handle = system.handle();
+    let (_gate, waiting) = stage::mailbox::<()>(1);
+    let actor = system.spawn(probe(&rt, "actor", &log)).unwrap();
+    actor.tell(Msg::Block(waiting)).await.unwrap();
+    tick(&rt).await;
+    drop(system);
+    assert_eq!(actor.stopped().await, ActorExit::Shutdown);
+    assert_eq!(handle.spawned(), 0);
+    assert_eq!(
+        handle.spawn(probe(&rt, "late", &log)).unwrap_err(),
+        SpawnError::Shutdown
+    );
+    assert!(handle.lookup::<Probe>("actor").is_err());
 }

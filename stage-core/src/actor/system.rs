@@ -1,0 +1,770 @@
+//! The actor system: a root supervision tree, the actors spawned under it
+//! while it runs, a registry of names, and one ordered shutdown for all.
+
+use core::any::Any;
+use core::fmt;
+use core::ops::Deref;
+use core::pin::pin;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use futures_util::future::{select, Either};
+use futures_util::FutureExt;
+
+use super::addr::Addr;
+use super::behaviour::Actor;
+use super::builder::{Builder as ActorBuilder, Parts};
+use super::cell::{sleep_until, Cell};
+use super::error::ActorExit;
+use super::run::{run, Outcome};
+use crate::group::deadline;
+use crate::group::policy::Intensity;
+use crate::group::{Backoff, StopSignal};
+use crate::mailbox::CapacityError;
+use crate::runtime::{drop_quietly, Exit, OwnedTask, Runtime};
+use crate::supervisor::{
+    self, Child, ChildError, ChildExit, ChildReport, Ready, ShutdownReport, Supervisor,
+    SupervisorError, SupervisorHandle,
+};
+use crate::sync::Arc;
+
+/// An actor system: a root [supervisor](crate::supervisor) that owns
+/// everything, and the actors [spawned](SystemHandle::spawn) under it while
+/// it runs, found again by name.
+///
+/// # Two kinds of children
+///
+/// - **Spawned actors** ([`spawn`](SystemHandle::spawn)) are dynamic, as
+///   OTP's `simple_one_for_one` children are: started at once (no request
+///   to the root's task), each supervising itself. One that fails is
+///   restarted with the root's [backoff](supervisor::Builder::backoff),
+///   and gives up (it ends for good, [`ActorExit::Failed`]) once it needs
+///   more restarts than the root's [intensity](supervisor::Builder::intensity)
+///   allows, counted for it alone: a flapping actor does not take the
+///   others down. One that is stopped for good is gone, name and all.
+/// - **Children of the root** ([`start_child`](SystemHandle::start_child),
+///   or given to the root's builder): actors ([`actor::Builder::child`]),
+///   groups and whole trees, supervised by the root's strategy and
+///   intensity, as in any tree.
+///
+/// [`actor::Builder::child`]: super::Builder::child
+///
+/// # Shutdown
+///
+/// [`shutdown`](System::shutdown) stops everything under one deadline:
+/// first the spawned actors, newest first, each finishing the message in
+/// hand and ended before the next is stopped, then the root's children in
+/// reverse start order, as a tree shuts down. Past the deadline, what
+/// still runs is aborted. The report lists every child. Dropping the
+/// system aborts its spawned actors and stops the tree.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use stage::actor::{Actor, Context, Reply};
+///
+/// #[derive(Default)]
+/// struct Counter(u64);
+///
+/// enum Msg {
+///     Add(u64),
+///     Get(Reply<u64>),
+/// }
+///
+/// impl Actor for Counter {
+///     type Msg = Msg;
+///     async fn handle(&mut self, msg: Msg, _: &mut Context<Self>) {
+///         match msg {
+///             Msg::Add(n) => self.0 += n,
+///             Msg::Get(reply) => reply.send(self.0),
+///         }
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let system = stage::system();
+/// let counter = system.spawn(stage::actor("counter", Counter::default)).unwrap();
+/// counter.tell(Msg::Add(2)).await.unwrap();
+///
+/// // Anywhere else, by name and type:
+/// let found = system.lookup::<Counter>("counter").unwrap();
+/// assert_eq!(found.ask(Msg::Get, Duration::from_secs(1)).await, Ok(2));
+///
+/// let report = system.shutdown(Duration::from_secs(5)).await.unwrap();
+/// assert_eq!(report.children[0].path, "system/counter");
+/// # }
+/// ```
+pub struct System<R: Runtime> {
+    handle: SystemHandle<R>,
+    root: Option<Supervisor<R>>,
+}
+
+/// A handle to a running [`System`], for any task (an actor's included):
+/// spawn, find, start children. Cloneable; it does not keep the system
+/// running (spawning through it once the system has ended fails with
+/// [`SpawnError::Shutdown`]).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let system = stage::system();
+/// let handle: stage::actor::SystemHandle = system.handle();
+/// assert_eq!(handle.spawned(), 0);
+/// # }
+/// ```
+pub struct SystemHandle<R: Runtime> {
+    shared: Arc<Shared<R>>,
+    root: SupervisorHandle<R>,
+}
+
+struct Shared<R: Runtime> {
+    runtime: R,
+    /// The root's path, the first part of every spawned actor's.
+    path: Arc<str>,
+    restarts: u32,
+    within: Duration,
+    backoff: Backoff,
+    state: Mutex<State<R>>,
+}
+
+struct State<R: Runtime> {
+    /// Set by a shutdown or a drop: nothing is spawned from then on.
+    closed: bool,
+    next: u64,
+    /// The spawned actors that run, by the order of their spawn.
+    spawned: HashMap<u64, Spawned<R>>,
+    /// Addresses by name: of spawned actors, and of registered ones.
+    names: HashMap<Arc<str>, Registered>,
+}
+
+/// A spawned actor, as its system keeps it.
+struct Spawned<R: Runtime> {
+    name: Arc<str>,
+    halt: StopSignal,
+    /// `None` for the moment between its entry and its task's spawn.
+    task: Option<OwnedTask<R::Task>>,
+    life: Arc<dyn Lifetime>,
+}
+
+/// An address by name, its actor's type erased.
+struct Registered {
+    addr: Box<dyn Any + Send + Sync>,
+    type_name: &'static str,
+    life: Arc<dyn Lifetime>,
+}
+
+/// What the system needs of an actor's cell, its type erased.
+trait Lifetime: Send + Sync {
+    fn exit(&self) -> Option<ActorExit>;
+    fn incarnations(&self) -> u64;
+}
+
+impl<A: Actor> Lifetime for Cell<A> {
+    fn exit(&self) -> Option<ActorExit> {
+        Cell::exit(self)
+    }
+
+    fn incarnations(&self) -> u64 {
+        Cell::incarnations(self)
+    }
+}
+
+/// Why an actor could not be spawned or registered.
+///
+/// # Examples
+///
+/// ```
+/// use stage::actor::{Actor, Context, SpawnError};
+///
+/// struct Idle;
+/// impl Actor for Idle {
+///     type Msg = ();
+///     async fn handle(&mut self, _: (), _: &mut Context<Self>) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let system = stage::system();
+/// system.spawn(stage::actor("idle", || Idle)).unwrap();
+/// let again = system.spawn(stage::actor("idle", || Idle));
+/// assert_eq!(again.unwrap_err(), SpawnError::NameTaken("idle".into()));
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// An actor of the system has this name already.
+    NameTaken(String),
+    /// The name cannot be an actor's: empty, or with a `/`.
+    InvalidName(String),
+    /// The system has shut down (or was dropped).
+    Shutdown,
+    /// The actor's mailbox cannot be allocated.
+    Capacity(CapacityError),
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NameTaken(name) => write!(f, "an actor named {name:?} exists already"),
+            Self::InvalidName(name) => write!(
+                f,
+                "{name:?} cannot name an actor: a name must not be empty or contain '/'"
+            ),
+            Self::Shutdown => f.write_str("the actor system has shut down"),
+            Self::Capacity(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+/// Why [`lookup`](SystemHandle::lookup) found no address.
+///
+/// # Examples
+///
+/// ```
+/// use stage::actor::{Actor, Context, LookupError};
+///
+/// struct Idle;
+/// impl Actor for Idle {
+///     type Msg = ();
+///     async fn handle(&mut self, _: (), _: &mut Context<Self>) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let system = stage::system();
+/// assert_eq!(
+///     system.lookup::<Idle>("nobody").unwrap_err(),
+///     LookupError::NotFound("nobody".into())
+/// );
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LookupError {
+    /// No running actor has this name.
+    NotFound(String),
+    /// The actor of this name is of another type.
+    WrongType {
+        /// The name looked up.
+        name: String,
+        /// The actor type asked for.
+        expected: &'static str,
+        /// The actor type it is.
+        found: &'static str,
+    },
+}
+
+impl fmt::Display for LookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotFound(name) => write!(f, "no running actor is named {name:?}"),
+            Self::WrongType {
+                name,
+                expected,
+                found,
+            } => write!(f, "the actor {name:?} is a {found}, not a {expected}"),
+        }
+    }
+}
+
+impl std::error::Error for LookupError {}
+
+impl<R: Runtime> System<R> {
+    /// Starts a system whose root supervisor is `root` (its name, strategy,
+    /// intensity, backoff and first children). On tokio,
+    /// [`stage::system`] starts one with a root named `system` and the
+    /// defaults of a supervisor.
+    ///
+    /// [`stage::system`]: https://docs.rs/stage/latest/stage/fn.system.html
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use stage::actor::System;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = stage::supervisor().name("shop").intensity(10, Duration::from_secs(1));
+    /// let system = System::new(root);
+    /// assert_eq!(system.root().path(), "shop");
+    /// system.shutdown(Duration::from_secs(1)).await.unwrap();
+    /// # }
+    /// ```
+    pub fn new(root: supervisor::Builder<R>) -> Self {
+        let runtime = root.runtime.clone();
+        let path = Arc::clone(&root.name);
+        let shared = Arc::new(Shared {
+            runtime,
+            path,
+            restarts: root.intensity.restarts(),
+            within: root.intensity.within(),
+            backoff: root.backoff,
+            state: Mutex::new(State {
+                closed: false,
+                next: 0,
+                spawned: HashMap::new(),
+                names: HashMap::new(),
+            }),
+        });
+        let root = root.spawn();
+        Self {
+            handle: SystemHandle {
+                shared,
+                root: root.handle(),
+            },
+            root: Some(root),
+        }
+    }
+
+    /// A handle to the system, for other tasks.
+    ///
+    /// # Examples
+    ///
+    /// See [`SystemHandle`].
+    pub fn handle(&self) -> SystemHandle<R> {
+        self.handle.clone()
+    }
+
+    /// Shuts everything down under one deadline, `grace` from now: the
+    /// spawned actors, newest first, one after the other (each finishes
+    /// its message in hand, and runs its `stopped` hook), then the root's
+    /// children in reverse start order.
+    /// What still runs at the deadline is aborted. The report lists the
+    /// root's children, then the spawned actors in the order they were
+    /// spawned.
+    ///
+    /// # Errors
+    ///
+    /// The [`SupervisorError`] if the root supervisor had given up before.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the returned future drops the system: what still runs is
+    /// aborted.
+    ///
+    /// # Examples
+    ///
+    /// See [`System`].
+    pub async fn shutdown(mut self, grace: Duration) -> Result<ShutdownReport, SupervisorError> {
+        let shared = Arc::clone(&self.handle.shared);
+        let deadline = deadline::after(shared.runtime.now(), grace);
+        let mut spawned = shared.close();
+        spawned.sort_by_key(|(id, _)| core::cmp::Reverse(*id));
+        let mut reports = Vec::with_capacity(spawned.len());
+        for (_, actor) in &mut spawned {
+            actor.halt.request();
+            let exit = match actor.task.as_mut() {
+                Some(task) => ended_by(&shared.runtime, task, deadline).await,
+                None => Exit::Returned,
+            };
+            reports.push(ChildReport {
+                path: format!("{}/{}", shared.path, actor.name),
+                generation: actor.life.incarnations(),
+                exit: ChildExit::from_exit(&exit),
+            });
+            crate::runtime::drop_exit(exit);
+        }
+        drop(spawned);
+        reports.reverse();
+        let left = match deadline {
+            None => deadline::NEVER,
+            Some(at) => at.saturating_duration_since(shared.runtime.now()),
+        };
+        let root = self.root.take().expect("shut down once");
+        let mut report = root.shutdown(left).await?;
+        report.children.extend(reports);
+        Ok(report)
+    }
+}
+
+/// Waits for `task` to end, aborting it at `deadline`.
+async fn ended_by<R: Runtime>(
+    runtime: &R,
+    task: &mut OwnedTask<R::Task>,
+    deadline: Option<Instant>,
+) -> Exit {
+    let Some(at) = deadline else {
+        return task.await;
+    };
+    let expired = sleep_until(runtime, at);
+    match select(pin!(&mut *task), pin!(expired)).await {
+        Either::Left((exit, _)) => exit,
+        Either::Right(_) => {
+            task.abort();
+            task.await
+        }
+    }
+}
+
+impl<R: Runtime> Deref for System<R> {
+    type Target = SystemHandle<R>;
+
+    fn deref(&self) -> &SystemHandle<R> {
+        &self.handle
+    }
+}
+
+impl<R: Runtime> Drop for System<R> {
+    fn drop(&mut self) {
+        // Aborts the spawned actors (their tasks are dropped); the root
+        // stops its tree when it is dropped, after this.
+        drop(self.handle.shared.close());
+    }
+}
+
+impl<R: Runtime> fmt::Debug for System<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("System")
+            .field("root", &self.handle.shared.path)
+            .field("spawned", &self.handle.spawned())
+            .finish()
+    }
+}
+
+impl<R: Runtime> Shared<R> {
+    fn state(&self) -> MutexGuard<'_, State<R>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Closes the system to spawns; hands over the spawned actors, and
+    /// forgets the names.
+    fn close(&self) -> Vec<(u64, Spawned<R>)> {
+        let mut state = self.state();
+        state.closed = true;
+        let names = std::mem::take(&mut state.names);
+        let spawned: Vec<_> = state.spawned.drain().collect();
+        drop(state);
+        drop(names);
+        spawned
+    }
+
+    /// A spawned actor ended for good: its entry and its name go.
+    fn forget(&self, id: u64) {
+        let mut state = self.state();
+        if let Some(actor) = state.spawned.remove(&id) {
+            state.names.remove(&actor.name);
+            drop(state);
+            // Its task is the caller's: detached, not aborted.
+            if let Some(task) = actor.task {
+                drop(task.into_inner());
+            }
+        }
+    }
+}
+
+impl<R: Runtime> SystemHandle<R> {
+    /// Spawns an actor under the system, at once: it supervises itself
+    /// (see [`System`]), and is found by its name until it ends for good.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::NameTaken`] if an actor of the system has its name
+    /// already, [`SpawnError::InvalidName`] for an empty name or one with a
+    /// `/`, [`SpawnError::Shutdown`] once the system has shut down, and
+    /// [`SpawnError::Capacity`] if its mailbox cannot be allocated.
+    ///
+    /// # Examples
+    ///
+    /// See [`System`].
+    pub fn spawn<A: Actor>(&self, actor: ActorBuilder<A, R>) -> Result<Addr<A>, SpawnError> {
+        let name = actor.name().to_owned();
+        if name.is_empty() || name.contains('/') {
+            return Err(SpawnError::InvalidName(name));
+        }
+        let Parts {
+            addr, owner, spec, ..
+        } = actor.into_parts().map_err(SpawnError::Capacity)?;
+        let shared = &self.shared;
+        let cell = Arc::clone(&addr.cell);
+        let life: Arc<dyn Lifetime> = cell.clone();
+        let halt = StopSignal::default();
+        let id = {
+            let mut state = shared.state();
+            if state.closed {
+                return Err(SpawnError::Shutdown);
+            }
+            if state.names.contains_key(&*name) {
+                return Err(SpawnError::NameTaken(name));
+            }
+            let id = state.next;
+            state.next += 1;
+            state.names.insert(
+                Arc::clone(&cell.name),
+                Registered::of(&addr, Arc::clone(&life)),
+            );
+            state.spawned.insert(
+                id,
+                Spawned {
+                    name: Arc::clone(&cell.name),
+                    halt: halt.clone(),
+                    task: None,
+                    life,
+                },
+            );
+            id
+        };
+        let supervised = supervise(Arc::downgrade(shared), id, owner, spec, halt);
+        let task = OwnedTask::new(shared.runtime.spawn(supervised));
+        let mut state = shared.state();
+        let closed = state.closed;
+        let unkept = match state.spawned.get_mut(&id) {
+            Some(entry) => entry.task.replace(task),
+            // The system closed meanwhile: aborted, as the others were.
+            None if closed => Some(task),
+            // Ended already: the task is its own.
+            None => {
+                drop(task.into_inner());
+                None
+            }
+        };
+        // Outside the lock: a runtime may drop an aborted task's future at
+        // once, and its end takes the lock.
+        drop(state);
+        drop(unkept);
+        Ok(addr)
+    }
+
+    /// Registers the address of an actor that is not spawned by the
+    /// system (a child of a tree, say), so that [`lookup`](Self::lookup)
+    /// finds it by its name until it ends for good.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::NameTaken`] if an actor of the system has the name
+    /// already; [`SpawnError::Shutdown`] once the system has shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::actor::{Actor, Context};
+    ///
+    /// struct Db;
+    /// impl Actor for Db {
+    ///     type Msg = ();
+    ///     async fn handle(&mut self, _: (), _: &mut Context<Self>) {}
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (db, child) = stage::actor("db", || Db).child();
+    /// let system = stage::actor::System::new(stage::supervisor().child(child));
+    /// system.register(&db).unwrap();
+    /// assert!(system.lookup::<Db>("db").is_ok());
+    /// # }
+    /// ```
+    pub fn register<A: Actor>(&self, addr: &Addr<A>) -> Result<(), SpawnError> {
+        let name = Arc::clone(&addr.cell.name);
+        let mut state = self.shared.state();
+        if state.closed {
+            return Err(SpawnError::Shutdown);
+        }
+        if let Some(taken) = state.names.get(&name) {
+            if taken.life.exit().is_none() {
+                return Err(SpawnError::NameTaken(name.to_string()));
+            }
+        }
+        let life: Arc<dyn Lifetime> = addr.cell.clone();
+        state.names.insert(name, Registered::of(addr, life));
+        Ok(())
+    }
+
+    /// The address of the running actor named `name`, if it is an `A`.
+    ///
+    /// # Errors
+    ///
+    /// [`LookupError::NotFound`] if no running actor of the system (spawned
+    /// or [registered](Self::register)) has this name;
+    /// [`LookupError::WrongType`] if it is not an `A`.
+    ///
+    /// # Examples
+    ///
+    /// See [`System`].
+    pub fn lookup<A: Actor>(&self, name: &str) -> Result<Addr<A>, LookupError> {
+        let mut state = self.shared.state();
+        let Some(found) = state.names.get(name) else {
+            return Err(LookupError::NotFound(name.to_owned()));
+        };
+        if found.life.exit().is_some() {
+            // A registered actor that ended: forgotten now.
+            state.names.remove(name);
+            return Err(LookupError::NotFound(name.to_owned()));
+        }
+        match found.addr.downcast_ref::<Addr<A>>() {
+            Some(addr) => Ok(addr.clone()),
+            None => Err(LookupError::WrongType {
+                name: name.to_owned(),
+                expected: core::any::type_name::<A>(),
+                found: found.type_name,
+            }),
+        }
+    }
+
+    /// How many spawned actors run (or wait to restart).
+    ///
+    /// # Examples
+    ///
+    /// See [`SystemHandle`].
+    pub fn spawned(&self) -> usize {
+        self.shared.state().spawned.len()
+    }
+
+    /// Starts a child of the root supervisor: an actor
+    /// ([`actor::Builder::child`](super::Builder::child)), a group, a
+    /// whole tree. See [`SupervisorHandle::start_child`].
+    ///
+    /// # Errors
+    ///
+    /// As [`SupervisorHandle::start_child`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`SupervisorHandle::start_child`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::supervisor::Child;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = stage::system();
+    /// let flusher = Child::worker("flusher", |stop| async move { stop.requested().await });
+    /// system.start_child(flusher).await.unwrap();
+    /// # }
+    /// ```
+    pub async fn start_child(&self, child: Child<R>) -> Result<u64, ChildError> {
+        self.root.start_child(child).await
+    }
+
+    /// The root supervisor: its snapshot, its children by name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = stage::system();
+    /// assert_eq!(system.root().snapshot().children.len(), 0);
+    /// # }
+    /// ```
+    pub fn root(&self) -> &SupervisorHandle<R> {
+        &self.root
+    }
+}
+
+impl Registered {
+    fn of<A: Actor>(addr: &Addr<A>, life: Arc<dyn Lifetime>) -> Self {
+        Self {
+            addr: Box::new(addr.clone()),
+            type_name: core::any::type_name::<A>(),
+            life,
+        }
+    }
+}
+
+impl<R: Runtime> Clone for SystemHandle<R> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            root: self.root.clone(),
+        }
+    }
+}
+
+impl<R: Runtime> fmt::Debug for SystemHandle<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SystemHandle")
+            .field("root", &self.shared.path)
+            .field("spawned", &self.spawned())
+            .finish()
+    }
+}
+
+/// A spawned actor's task: its incarnations, one after the other, until
+/// it is stopped for good, halted by the system, or gives up.
+async fn supervise<A: Actor, R: Runtime>(
+    system: std::sync::Weak<Shared<R>>,
+    id: u64,
+    owner: Arc<super::cell::Owner<A>>,
+    spec: Arc<super::run::Spec<A>>,
+    halt: StopSignal,
+) {
+    /// Forgets the actor when its task ends, however it ends.
+    struct Departure<R: Runtime>(std::sync::Weak<Shared<R>>, u64);
+    impl<R: Runtime> Drop for Departure<R> {
+        fn drop(&mut self) {
+            if let Some(system) = self.0.upgrade() {
+                system.forget(self.1);
+            }
+        }
+    }
+    let _departure = Departure(system.clone(), id);
+    let Some(settings) = system.upgrade() else {
+        return;
+    };
+    let (runtime, backoff) = (settings.runtime.clone(), settings.backoff);
+    let mut intensity = Intensity::new(settings.restarts, settings.within);
+    drop(settings);
+    let cell = &owner.cell;
+    let ready = Ready::default();
+    let mut consecutive = 0;
+    loop {
+        let started = runtime.now();
+        let outcome = AssertUnwindSafe(run(cell, &spec, &halt, &ready))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(Outcome::Panicked);
+        let failure = match outcome {
+            Outcome::Stopped => return, // `owner` retires it
+            Outcome::Killed => None,
+            Outcome::Panicked(payload) => Some(payload),
+        };
+        let now = runtime.now();
+        if halt.is_requested() {
+            drop_failure(failure);
+            return;
+        }
+        if now.saturating_duration_since(started) >= backoff.quiet_period() {
+            consecutive = 0;
+        }
+        if !intensity.admit(now) {
+            tracing::error!(
+                actor = &*cell.name,
+                restarts = intensity.restarts(),
+                within = ?intensity.within(),
+                "the actor failed more often than its system allows; giving up on it"
+            );
+            drop_failure(failure);
+            cell.retire(false);
+            return;
+        }
+        drop_failure(failure);
+        let delay = backoff.delay(consecutive, id ^ u64::from(consecutive));
+        consecutive = consecutive.saturating_add(1);
+        if !delay.is_zero() {
+            let waited = sleep_until(&runtime, now + delay);
+            let halted = halt.requested();
+            if let Either::Right(_) = select(pin!(waited), pin!(halted)).await {
+                return;
+            }
+        }
+    }
+}
+
+fn drop_failure(failure: Option<Box<dyn Any + Send>>) {
+    if let Some(payload) = failure {
+        drop_quietly(payload);
+    }
+}
