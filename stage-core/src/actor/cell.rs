@@ -32,10 +32,14 @@ impl<R: Runtime> Clock for R {
     }
 }
 
-/// Waits until `clock` reads `deadline` (a runtime may end a sleep early).
+/// Waits until `clock` reads `deadline` (a runtime may end a sleep early:
+/// the clock is read after each sleep, not before the first).
 pub(crate) async fn sleep_until(clock: &dyn Clock, deadline: Instant) {
-    while clock.now() < deadline {
+    loop {
         clock.sleep_until(deadline).await;
+        if clock.now() >= deadline {
+            return;
+        }
     }
 }
 

@@ -161,11 +161,14 @@ pub(crate) async fn run<A: Actor>(
                 let message = match cell.rx.try_recv() {
                     Ok(message) => message,
                     Err(error) if error.is_closed() => break,
-                    Err(_) => match wait(cell.rx.recv_or_closed(), &mut halt, &mut kill).await {
-                        Wake::Message(Ok(message)) => message,
-                        Wake::Message(Err(_)) | Wake::Halted => break,
-                        Wake::Killed => return life.killed(None),
-                    },
+                    Err(_) => {
+                        match wait(cell.rx.recv_or_closed_registering(), &mut halt, &mut kill).await
+                        {
+                            Wake::Message(Ok(message)) => message,
+                            Wake::Message(Err(_)) | Wake::Halted => break,
+                            Wake::Killed => return life.killed(None),
+                        }
+                    }
                 };
                 attempt = 1;
                 ctx.set_attempt(attempt);
@@ -176,7 +179,7 @@ pub(crate) async fn run<A: Actor>(
                     Ok(delivery) => delivery,
                     Err(error) if error.is_closed() => break,
                     Err(_) => {
-                        let next = cell.rx.recv_guarded_or_closed();
+                        let next = cell.rx.recv_guarded_or_closed_registering();
                         match wait(next, &mut halt, &mut kill).await {
                             Wake::Message(Ok(delivery)) => delivery,
                             Wake::Message(Err(_)) | Wake::Halted => break,

@@ -229,6 +229,20 @@ impl<T> Receiver<T> {
         RecvGuardedOrClosed(Waiting::new(self))
     }
 
+    /// [`recv_or_closed`](Receiver::recv_or_closed) for an actor: it
+    /// registers for a notification at once instead of yielding first.
+    #[cfg(not(loom))]
+    pub(crate) fn recv_or_closed_registering(&self) -> RecvOrClosed<'_, T> {
+        RecvOrClosed(Waiting::registering(self))
+    }
+
+    /// [`recv_guarded_or_closed`](Receiver::recv_guarded_or_closed) for an
+    /// actor: it registers for a notification at once.
+    #[cfg(not(loom))]
+    pub(crate) fn recv_guarded_or_closed_registering(&self) -> RecvGuardedOrClosed<'_, T> {
+        RecvGuardedOrClosed(Waiting::registering(self))
+    }
+
     /// Receives a message under a guard if one is queued right now.
     ///
     /// # Errors
@@ -398,6 +412,14 @@ impl<'a, T> Waiting<'a, T> {
         Self {
             receiver,
             wait: Wait::default(),
+        }
+    }
+
+    #[cfg(not(loom))]
+    fn registering(receiver: &'a Receiver<T>) -> Self {
+        Self {
+            receiver,
+            wait: Wait::registering(),
         }
     }
 

@@ -166,6 +166,18 @@ pub(crate) struct Wait {
 }
 
 impl Wait {
+    /// A wait that registers at its first `Pending`, without yielding
+    /// first: for a consumer that answers requests (an actor), whose
+    /// yields would only delay the requester it just answered on a
+    /// current_thread runtime. After a wakeup it may yield as others do.
+    #[cfg(not(loom))]
+    pub(crate) fn registering() -> Self {
+        Self {
+            listener: None,
+            yields: YIELDS,
+        }
+    }
+
     /// Polls one step of a wait for `attempt` to succeed on `waiters`.
     ///
     /// `attempt` tries the operation; `Some` ends the wait. On `None`, the
