@@ -78,6 +78,7 @@ pub struct Builder<A: Actor, R: Runtime> {
     name: Arc<str>,
     make: Box<dyn Fn() -> A + Send + Sync>,
     capacity: usize,
+    workers: usize,
     redeliver: Option<(u32, Copy<A::Msg>)>,
     dead_letters: Option<Sink<A::Msg>>,
 }
@@ -113,6 +114,7 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
             name: Arc::from(name.as_ref()),
             make: Box::new(factory),
             capacity: DEFAULT_CAPACITY,
+            workers: 1,
             redeliver: None,
             dead_letters: None,
         }
@@ -140,6 +142,50 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
             "an actor's mailbox needs a capacity of at least 1"
         );
         self.capacity = capacity;
+        self
+    }
+
+    /// Makes the actor a pool of `workers` incarnations sharing its
+    /// mailbox: each message is handled by one of them, whichever is free;
+    /// tells and asks are the same. Each worker has its own state from the
+    /// factory, and is restarted alone when it fails (in a tree, the pool
+    /// is a child that heals its own workers, as a
+    /// [group](crate::supervisor::Child::group) does). [`Addr::stop`] stops
+    /// them all; [`Addr::kill`] kills every running worker. With more than
+    /// one worker, messages are no longer handled in the order sent.
+    ///
+    /// # Panics
+    ///
+    /// If `workers` is 0; the panic points at the caller.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use stage::actor::{Actor, Context, Reply};
+    ///
+    /// struct Hasher;
+    /// impl Actor for Hasher {
+    ///     type Msg = (Vec<u8>, Reply<u64>);
+    ///     async fn handle(&mut self, (data, reply): Self::Msg, _: &mut Context<Self>) {
+    ///         reply.send(data.iter().map(|&b| u64::from(b)).sum());
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (hasher, child) = stage::actor("hasher", || Hasher).pool(4).child();
+    /// let tree = stage::supervisor().child(child).spawn();
+    /// let sum = hasher.ask(|r| (vec![1, 2, 3], r), Duration::from_secs(1)).await;
+    /// assert_eq!(sum, Ok(6));
+    /// tree.stop().await.unwrap();
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn pool(mut self, workers: usize) -> Self {
+        assert!(workers > 0, "a pool needs at least one worker");
+        self.workers = workers;
         self
     }
 
@@ -258,15 +304,23 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
     /// assert!(built.is_err());
     /// ```
     pub fn try_child(self) -> Result<(Addr<A>, Child<R>), CapacityError> {
+        let pool = (self.workers > 1)
+            .then(|| crate::group::Builder::new(self.runtime.clone()).tasks(self.workers));
         let Parts {
             addr,
             owner,
             spec,
             depth,
+            ..
         } = self.into_parts()?;
         let name = Arc::clone(&addr.cell.name);
-        let factory = Incarnations { owner, spec };
-        let child = Child::actor(name, Box::new(factory)).mailbox(&depth);
+        let in_pool = pool.is_some();
+        let factory = Incarnations {
+            owner,
+            spec,
+            in_pool,
+        };
+        let child = Child::actor(name, Box::new(factory), pool).mailbox(&depth);
         Ok((addr, child))
     }
 
@@ -278,6 +332,7 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
             name,
             make,
             capacity,
+            workers,
             redeliver,
             dead_letters,
         } = self;
@@ -305,6 +360,7 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
             }),
             addr: Addr { cell },
             depth,
+            workers,
         })
     }
 }
@@ -315,6 +371,7 @@ pub(crate) struct Parts<A: Actor> {
     pub(crate) owner: Arc<Owner<A>>,
     pub(crate) spec: Arc<Spec<A>>,
     pub(crate) depth: mailbox::Receiver<A::Msg>,
+    pub(crate) workers: usize,
 }
 
 /// Logs a dead letter of actor `name`, as a mailbox without a sink does.
@@ -335,6 +392,7 @@ impl<A: Actor, R: Runtime> fmt::Debug for Builder<A, R> {
         f.debug_struct("Builder")
             .field("name", &self.name)
             .field("capacity", &self.capacity)
+            .field("workers", &self.workers)
             .field("redeliver", &self.redeliver.map(|(attempts, _)| attempts))
             .finish_non_exhaustive()
     }
@@ -345,6 +403,7 @@ impl<A: Actor, R: Runtime> fmt::Debug for Builder<A, R> {
 pub(crate) struct Incarnations<A: Actor> {
     owner: Arc<Owner<A>>,
     spec: Arc<Spec<A>>,
+    in_pool: bool,
 }
 
 impl<A: Actor> Clone for Incarnations<A> {
@@ -352,6 +411,7 @@ impl<A: Actor> Clone for Incarnations<A> {
         Self {
             owner: Arc::clone(&self.owner),
             spec: Arc::clone(&self.spec),
+            in_pool: self.in_pool,
         }
     }
 }
@@ -359,7 +419,8 @@ impl<A: Actor> Clone for Incarnations<A> {
 impl<A: Actor> crate::supervisor::child::Factory for Incarnations<A> {
     fn make(&mut self, stop: StopSignal, ready: Ready) -> crate::supervisor::child::BoxFuture<()> {
         let cell = Arc::clone(&self.owner.cell);
-        Box::pin(run_child(cell, Arc::clone(&self.spec), stop, ready))
+        let spec = Arc::clone(&self.spec);
+        Box::pin(run_child(cell, spec, stop, ready, self.in_pool))
     }
 
     fn clone_box(&self) -> Box<dyn crate::supervisor::child::Factory> {

@@ -53,19 +53,25 @@ pub(crate) struct Running {
 enum Last {
     /// None ran yet.
     Never,
-    /// One is running, or was aborted before it could say (a next
-    /// incarnation that finds this knows it was killed or aborted).
+    /// One runs, and none ended yet.
     Running,
+    /// It was aborted (by its supervisor, or with its runtime) before it
+    /// could say how it ended.
+    Aborted,
     /// It was stopped, and ran its `stopped` hook.
     Stopped,
-    /// It panicked, while handling a message (its attempt) or not.
-    Panicked(Option<String>, Option<u32>),
-    /// It was killed, while handling a message or not.
-    Killed(Option<u32>),
+    /// It panicked.
+    Panicked(Option<String>),
+    /// It was killed.
+    Killed,
 }
 
 struct Record {
     last: Last,
+    /// What the next incarnation to start learns of the one before it.
+    pending: Option<(Cause, Option<u32>)>,
+    /// Incarnations started.
+    started: u64,
     restarts: u64,
     /// The running incarnations (several, in a pool).
     running: Vec<Arc<Running>>,
@@ -105,6 +111,8 @@ impl<A: Actor> Cell<A> {
             stopping: AtomicBool::new(false),
             record: Mutex::new(Record {
                 last: Last::Never,
+                pending: None,
+                started: 0,
                 restarts: 0,
                 running: Vec::new(),
                 exit: None,
@@ -129,14 +137,11 @@ impl<A: Actor> Cell<A> {
         if self.is_stopping() || record.exit.is_some() {
             return None;
         }
-        let cause = match std::mem::replace(&mut record.last, Last::Running) {
-            Last::Never => None,
-            Last::Running => Some((Cause::Killed, None)),
-            Last::Stopped => Some((Cause::Stopped, None)),
-            Last::Panicked(message, attempt) => Some((Cause::Panicked(message), attempt)),
-            Last::Killed(attempt) => Some((Cause::Killed, attempt)),
-        };
-        let restarted = cause.map(|(cause, attempt)| {
+        record.started += 1;
+        if matches!(record.last, Last::Never) {
+            record.last = Last::Running;
+        }
+        let restarted = record.pending.take().map(|(cause, attempt)| {
             record.restarts += 1;
             Restarted {
                 cause,
@@ -149,22 +154,35 @@ impl<A: Actor> Cell<A> {
         Some(Start { running, restarted })
     }
 
-    /// An incarnation ended, as `how` says (`None`: stopped).
-    pub(crate) fn end(&self, running: &Arc<Running>, how: Option<Cause>, attempt: Option<u32>) {
+    /// An incarnation ended, as `how` says (`None`: stopped, or, if
+    /// `attempt` is `Some`, aborted by its supervisor mid-message). Returns
+    /// whether none runs now.
+    pub(crate) fn end(
+        &self,
+        running: &Arc<Running>,
+        how: Option<Cause>,
+        attempt: Option<u32>,
+    ) -> bool {
         let mut record = self.record();
         record.running.retain(|other| !Arc::ptr_eq(other, running));
-        record.last = match how {
-            None | Some(Cause::Stopped) => Last::Stopped,
-            Some(Cause::Panicked(message)) => Last::Panicked(message, attempt),
-            Some(Cause::Killed) => Last::Killed(attempt),
+        let cause = how.unwrap_or(Cause::Stopped);
+        record.last = match &cause {
+            Cause::Stopped => Last::Stopped,
+            Cause::Panicked(message) => Last::Panicked(message.clone()),
+            Cause::Killed => Last::Killed,
         };
+        record.pending = Some((cause, attempt));
+        record.running.is_empty()
     }
 
-    /// An incarnation went away without saying how (it was aborted).
-    pub(crate) fn vanish(&self, running: &Arc<Running>) {
-        self.record()
-            .running
-            .retain(|other| !Arc::ptr_eq(other, running));
+    /// An incarnation went away without saying how: it was aborted. Returns
+    /// whether none runs now.
+    pub(crate) fn vanish(&self, running: &Arc<Running>) -> bool {
+        let mut record = self.record();
+        record.running.retain(|other| !Arc::ptr_eq(other, running));
+        record.last = Last::Aborted;
+        record.pending = Some((Cause::Killed, None));
+        record.running.is_empty()
     }
 
     /// Asks the actor to stop for good: no message is taken from now on;
@@ -209,11 +227,13 @@ impl<A: Actor> Cell<A> {
     pub(crate) fn retire(&self, supervisor_ended: bool) {
         let exit = match &self.record().last {
             _ if self.is_stopping() => ActorExit::Stopped,
-            Last::Panicked(message, _) => ActorExit::Failed(message.clone()),
-            Last::Killed(_) => ActorExit::Failed(None),
+            Last::Panicked(message) => ActorExit::Failed(message.clone()),
+            Last::Killed => ActorExit::Failed(None),
             // Aborted or stopped on the supervisor's way out.
-            Last::Running | Last::Stopped | Last::Never if supervisor_ended => ActorExit::Shutdown,
-            Last::Running => ActorExit::Failed(None),
+            Last::Running | Last::Aborted | Last::Stopped | Last::Never if supervisor_ended => {
+                ActorExit::Shutdown
+            }
+            Last::Running | Last::Aborted => ActorExit::Failed(None),
             Last::Stopped | Last::Never => ActorExit::Stopped,
         };
         self.tx.close();
@@ -233,11 +253,7 @@ impl<A: Actor> Cell<A> {
 
     /// How many incarnations have started.
     pub(crate) fn incarnations(&self) -> u64 {
-        let record = self.record();
-        match record.last {
-            Last::Never => 0,
-            _ => record.restarts + 1,
-        }
+        self.record().started
     }
 
     /// How the actor ended for good, once it has.

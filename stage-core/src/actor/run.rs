@@ -92,16 +92,20 @@ enum Wake<M> {
     Killed,
 }
 
-/// Runs one incarnation of the actor of `cell` under a supervision
-/// tree: a panic carries on, a kill is marked for the tree to see.
+/// Runs one incarnation of the actor of `cell` as a task of a supervision
+/// tree (`in_pool`: of a group, a pool's): a panic carries on; a kill is
+/// marked for the tree to see, or, in a pool, is a panic the group sees
+/// (without the panic hook's report).
 pub(crate) async fn run_child<A: Actor>(
     cell: Arc<Cell<A>>,
     spec: Arc<Spec<A>>,
     halt: StopSignal,
     ready: Ready,
+    in_pool: bool,
 ) {
     match run(&cell, &spec, &halt, &ready).await {
         Outcome::Stopped => {}
+        Outcome::Killed if in_pool => resume_unwind(Box::new("killed through its address")),
         Outcome::Killed => mark_killed(),
         Outcome::Panicked(payload) => resume_unwind(payload),
     }
@@ -329,10 +333,11 @@ impl<A: Actor> Life<'_, A> {
     /// Records how the incarnation ended (`None`: stopped).
     fn end(mut self, how: Option<Cause>, attempt: Option<u32>) {
         self.told = true;
-        self.cell.end(self.running, how, attempt);
         // After `end`: a stop that found this incarnation running left the
-        // queue to it.
-        finish_stopping(self.cell);
+        // queue to the last of them to end.
+        if self.cell.end(self.running, how, attempt) {
+            finish_stopping(self.cell);
+        }
     }
 
     /// Ends the incarnation with `failure`, on a message's `attempt` or
@@ -368,8 +373,7 @@ impl<A: Actor> Life<'_, A> {
 
 impl<A: Actor> Drop for Life<'_, A> {
     fn drop(&mut self) {
-        if !self.told {
-            self.cell.vanish(self.running);
+        if !self.told && self.cell.vanish(self.running) {
             finish_stopping(self.cell);
         }
     }

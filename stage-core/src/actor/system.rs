@@ -148,8 +148,9 @@ struct State<R: Runtime> {
 struct Spawned<R: Runtime> {
     name: Arc<str>,
     halt: StopSignal,
-    /// `None` for the moment between its entry and its task's spawn.
-    task: Option<OwnedTask<R::Task>>,
+    /// Its task (a pool's: one per worker); empty for the moment between
+    /// its entry and their spawn.
+    tasks: Vec<OwnedTask<R::Task>>,
     life: Arc<dyn Lifetime>,
 }
 
@@ -365,16 +366,19 @@ impl<R: Runtime> System<R> {
         let mut reports = Vec::with_capacity(spawned.len());
         for (_, actor) in &mut spawned {
             actor.halt.request();
-            let exit = match actor.task.as_mut() {
-                Some(task) => ended_by(&shared.runtime, task, deadline).await,
-                None => Exit::Returned,
-            };
+            let mut exit = ChildExit::Returned;
+            for task in &mut actor.tasks {
+                let ended = ended_by(&shared.runtime, task, deadline).await;
+                if ended.is_failure() {
+                    exit = ChildExit::from_exit(&ended);
+                }
+                crate::runtime::drop_exit(ended);
+            }
             reports.push(ChildReport {
                 path: format!("{}/{}", shared.path, actor.name),
                 generation: actor.life.incarnations(),
-                exit: ChildExit::from_exit(&exit),
+                exit,
             });
-            crate::runtime::drop_exit(exit);
         }
         drop(spawned);
         reports.reverse();
@@ -456,8 +460,9 @@ impl<R: Runtime> Shared<R> {
         if let Some(actor) = state.spawned.remove(&id) {
             state.names.remove(&actor.name);
             drop(state);
-            // Its task is the caller's: detached, not aborted.
-            if let Some(task) = actor.task {
+            // Its tasks have ended (the caller is the last): detached, not
+            // aborted.
+            for task in actor.tasks {
                 drop(task.into_inner());
             }
         }
@@ -484,7 +489,11 @@ impl<R: Runtime> SystemHandle<R> {
             return Err(SpawnError::InvalidName(name));
         }
         let Parts {
-            addr, owner, spec, ..
+            addr,
+            owner,
+            spec,
+            workers,
+            ..
         } = actor.into_parts().map_err(SpawnError::Capacity)?;
         let shared = &self.shared;
         let cell = Arc::clone(&addr.cell);
@@ -509,24 +518,38 @@ impl<R: Runtime> SystemHandle<R> {
                 Spawned {
                     name: Arc::clone(&cell.name),
                     halt: halt.clone(),
-                    task: None,
+                    tasks: Vec::new(),
                     life,
                 },
             );
             id
         };
-        let supervised = supervise(Arc::downgrade(shared), id, owner, spec, halt);
-        let task = OwnedTask::new(shared.runtime.spawn(supervised));
+        let departure = Arc::new(Departure(Arc::downgrade(shared), id));
+        let tasks: Vec<_> = (0..workers)
+            .map(|_| {
+                let supervised = supervise(
+                    Arc::clone(&departure),
+                    Arc::clone(&owner),
+                    Arc::clone(&spec),
+                    halt.clone(),
+                );
+                OwnedTask::new(shared.runtime.spawn(supervised))
+            })
+            .collect();
+        drop((departure, owner));
         let mut state = shared.state();
         let closed = state.closed;
         let unkept = match state.spawned.get_mut(&id) {
-            Some(entry) => entry.task.replace(task),
+            Some(entry) => {
+                entry.tasks = tasks;
+                Vec::new()
+            }
             // The system closed meanwhile: aborted, as the others were.
-            None if closed => Some(task),
-            // Ended already: the task is its own.
+            None if closed => tasks,
+            // Ended already: the tasks are their own.
             None => {
-                drop(task.into_inner());
-                None
+                tasks.into_iter().for_each(|task| drop(task.into_inner()));
+                Vec::new()
             }
         };
         // Outside the lock: a runtime may drop an aborted task's future at
@@ -692,26 +715,29 @@ impl<R: Runtime> fmt::Debug for SystemHandle<R> {
     }
 }
 
-/// A spawned actor's task: its incarnations, one after the other, until
-/// it is stopped for good, halted by the system, or gives up.
+/// Forgets a spawned actor once the last of its tasks has ended, however
+/// they end (each holds a share of it).
+struct Departure<R: Runtime>(std::sync::Weak<Shared<R>>, u64);
+
+impl<R: Runtime> Drop for Departure<R> {
+    fn drop(&mut self) {
+        if let Some(system) = self.0.upgrade() {
+            system.forget(self.1);
+        }
+    }
+}
+
+/// A spawned actor's task (one per worker of a pool): incarnations, one
+/// after the other, until it is stopped for good, halted by the system,
+/// or gives up.
 async fn supervise<A: Actor, R: Runtime>(
-    system: std::sync::Weak<Shared<R>>,
-    id: u64,
+    departure: Arc<Departure<R>>,
     owner: Arc<super::cell::Owner<A>>,
     spec: Arc<super::run::Spec<A>>,
     halt: StopSignal,
 ) {
-    /// Forgets the actor when its task ends, however it ends.
-    struct Departure<R: Runtime>(std::sync::Weak<Shared<R>>, u64);
-    impl<R: Runtime> Drop for Departure<R> {
-        fn drop(&mut self) {
-            if let Some(system) = self.0.upgrade() {
-                system.forget(self.1);
-            }
-        }
-    }
-    let _departure = Departure(system.clone(), id);
-    let Some(settings) = system.upgrade() else {
+    let id = departure.1;
+    let Some(settings) = departure.0.upgrade() else {
         return;
     };
     let (runtime, backoff) = (settings.runtime.clone(), settings.backoff);

@@ -50,8 +50,6 @@ pub(crate) enum Kind<R: Runtime> {
     Worker {
         factory: Box<dyn Factory>,
         announces: bool,
-        /// An actor's incarnations ([`crate::actor`]).
-        actor: bool,
     },
     /// A group of tasks. Unless `linked`, it heals its own tasks and fails
     /// (as a child) only when it gives up; if `linked`, any failure of one
@@ -68,7 +66,6 @@ pub(crate) enum Kind<R: Runtime> {
 impl<R: Runtime> Kind<R> {
     pub(crate) fn view_kind(&self) -> ChildKind {
         match self {
-            Self::Worker { actor: true, .. } => ChildKind::Actor,
             Self::Worker { .. } => ChildKind::Worker,
             Self::Group { linked: false, .. } => ChildKind::Group,
             Self::Group { linked: true, .. } => ChildKind::LinkedGroup,
@@ -107,6 +104,9 @@ pub struct Child<R: Runtime> {
     pub(crate) significant: bool,
     pub(crate) start_timeout: Duration,
     pub(crate) mailbox: Option<Depth>,
+    /// Whether it is an actor (or a pool of them), as
+    /// [`crate::actor::Builder::child`] makes it.
+    pub(crate) actor: bool,
 }
 
 impl<R: Runtime> Child<R> {
@@ -119,6 +119,16 @@ impl<R: Runtime> Child<R> {
             significant: false,
             start_timeout: DEFAULT_START_TIMEOUT,
             mailbox: None,
+            actor: false,
+        }
+    }
+
+    /// Its kind, as a snapshot shows it.
+    pub(crate) fn view_kind(&self) -> ChildKind {
+        match (&self.kind, self.actor) {
+            (Kind::Worker { .. }, true) => ChildKind::Actor,
+            (Kind::Group { .. }, true) => ChildKind::ActorPool,
+            (kind, _) => kind.view_kind(),
         }
     }
 
@@ -135,8 +145,7 @@ impl<R: Runtime> Child<R> {
                 return Some(problem);
             }
         }
-        if matches!(self.kind, Kind::Worker { actor: true, .. }) && self.restart == Restart::Always
-        {
+        if self.actor && self.restart == Restart::Always {
             return Some(
                 "an actor is restarted when it fails, and stays stopped once stopped for good \
                  (give it Restart::OnFailure or Restart::Never)",
@@ -156,17 +165,27 @@ impl<R: Runtime> Child<R> {
     }
 
     /// An actor's incarnations, as [`crate::actor::Builder::child`] makes
-    /// them: a worker that says when it is ready, restarted on failure.
-    pub(crate) fn actor(name: Arc<str>, factory: Box<dyn Factory>) -> Self {
-        let mut child = Self::new(
-            name,
-            Kind::Worker {
+    /// them: a worker that says when it is ready, restarted on failure; or,
+    /// for a pool, a group of `workers` such workers.
+    pub(crate) fn actor(
+        name: Arc<str>,
+        factory: Box<dyn Factory>,
+        pool: Option<group::Builder<R>>,
+    ) -> Self {
+        let kind = match pool {
+            None => Kind::Worker {
                 factory,
                 announces: true,
-                actor: true,
             },
-        );
+            Some(builder) => Kind::Group {
+                builder: builder.name(&*name).restart(Restart::OnFailure),
+                factory,
+                linked: false,
+            },
+        };
+        let mut child = Self::new(name, kind);
         child.restart = Restart::OnFailure;
+        child.actor = true;
         child
     }
 
@@ -203,7 +222,6 @@ impl<R: Runtime> Child<R> {
             Kind::Worker {
                 factory,
                 announces: false,
-                actor: false,
             },
         )
     }
@@ -255,7 +273,6 @@ impl<R: Runtime> Child<R> {
         let kind = Kind::Worker {
             factory: Box::new(factory),
             announces: true,
-            actor: false,
         };
         Self::new(name, kind)
     }
@@ -582,14 +599,9 @@ where
 impl<R: Runtime> Clone for Child<R> {
     fn clone(&self) -> Self {
         let kind = match &self.kind {
-            Kind::Worker {
-                factory,
-                announces,
-                actor,
-            } => Kind::Worker {
+            Kind::Worker { factory, announces } => Kind::Worker {
                 factory: factory.clone_box(),
                 announces: *announces,
-                actor: *actor,
             },
             Kind::Group {
                 builder,
@@ -610,6 +622,7 @@ impl<R: Runtime> Clone for Child<R> {
             significant: self.significant,
             start_timeout: self.start_timeout,
             mailbox: self.mailbox.clone(),
+            actor: self.actor,
         }
     }
 }
@@ -618,7 +631,7 @@ impl<R: Runtime> fmt::Debug for Child<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Child")
             .field("name", &&*self.name)
-            .field("kind", &self.kind.view_kind())
+            .field("kind", &self.view_kind())
             .field("restart", &self.restart)
             .field("stop", &self.stop)
             .field("significant", &self.significant)

@@ -381,7 +381,7 @@ impl<R: Runtime> Running<R> {
         let view = ChildView {
             name: Arc::clone(&spec.name),
             path: Arc::clone(&path),
-            kind: spec.kind.view_kind(),
+            kind: spec.view_kind(),
             state: ChildState::Starting,
             generation: 0,
             restarts: 0,
@@ -987,7 +987,8 @@ impl<R: Runtime> Loop<'_, R> {
                 tracing::debug!(child, generation, "child returned; not restarted");
             }
             let significant = slot.spec.significant;
-            if let Kind::Worker { factory, .. } = &mut slot.spec.kind {
+            if let Kind::Worker { factory, .. } | Kind::Group { factory, .. } = &mut slot.spec.kind
+            {
                 factory.ended();
             }
             tree.set(index, State::Ended);

@@ -39,6 +39,9 @@ pub enum ChildKind {
     Supervisor,
     /// An actor ([`actor::Builder::child`](crate::actor::Builder::child)).
     Actor,
+    /// A pool of actors sharing one mailbox
+    /// ([`actor::Builder::pool`](crate::actor::Builder::pool)).
+    ActorPool,
 }
 
 impl fmt::Display for ChildKind {
@@ -49,6 +52,7 @@ impl fmt::Display for ChildKind {
             Self::LinkedGroup => "linked group",
             Self::Supervisor => "supervisor",
             Self::Actor => "actor",
+            Self::ActorPool => "actor pool",
         })
     }
 }
@@ -262,7 +266,10 @@ impl Snapshot {
             if child.restarts > 0 {
                 write!(f, "  restarts {}", child.restarts)?;
             }
-            if matches!(child.kind, ChildKind::Group | ChildKind::LinkedGroup) {
+            if matches!(
+                child.kind,
+                ChildKind::Group | ChildKind::LinkedGroup | ChildKind::ActorPool
+            ) {
                 write!(f, "  tasks {}", child.running_tasks)?;
             }
             if let Some(failed) = child.group.map(|stats| stats.failed()).filter(|&n| n > 0) {

@@ -34,6 +34,7 @@ macro_rules! all_actor_scenarios {
             a_spawned_actor_restarts_itself_and_gives_up_past_its_intensity,
             system_shutdown_stops_spawned_actors_then_the_tree_under_one_deadline,
             dropping_the_system_aborts_its_spawned_actors,
+            a_pool_shares_one_mailbox_among_its_workers,
         );
     };
 }
@@ -845,4 +846,63 @@ pub(crate) async fn dropping_the_system_aborts_its_spawned_actors<R: Runtime>(rt
         SpawnError::Shutdown
     );
     assert!(handle.lookup::<Probe>("actor").is_err());
+}
+
+pub(crate) async fn a_pool_shares_one_mailbox_among_its_workers<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let (pool, child) = probe(&rt, "pool", &log).pool(3).child();
+    let tree = tree_of(&rt, child);
+    let (gate, waiting) = stage::mailbox::<()>(8);
+    // Three requests in hand at once, one per worker; a fourth waits.
+    let busy = (0..3).map(|_| pool.ask(|r| Msg::Wait(waiting.clone(), r), SECOND));
+    let busy = futures_util::future::join_all(busy);
+    let look = async {
+        tick(&rt).await;
+        let snapshot = tree.snapshot();
+        let child = snapshot.find("app/pool").unwrap().clone();
+        assert_eq!(pool.len(), 0, "every request is in a worker's hands");
+        open(&gate, 3);
+        child
+    };
+    let (answers, child) = futures_util::future::join(busy, look).await;
+    assert_eq!(answers, [Ok(0), Ok(0), Ok(0)]);
+    assert_eq!(child.kind, ChildKind::ActorPool);
+    assert_eq!(child.running_tasks, 3);
+    assert_eq!(log.take(), ["started", "started", "started"]);
+
+    // A worker that crashes is restarted alone; the pool serves on.
+    let crashed = pool.ask(|r| Msg::PanicTimes(1, r), SECOND).await;
+    assert!(matches!(crashed, Err(AskError::Crashed { .. })));
+    assert_eq!(pool.ask(Msg::Get, SECOND).await, Ok(0));
+    assert_eq!(
+        log.take(),
+        [
+            "stopped at 0",
+            "restarted after panicked: attempt 1 of 1 on attempt Some(1) (restart 1)",
+            "started"
+        ]
+    );
+    // A kill reaches every worker, not queued.
+    assert!(pool.kill());
+    assert_eq!(pool.ask(Msg::Get, SECOND).await, Ok(0));
+
+    // Stopped for good: every worker's `stopped` has run when the watcher
+    // hears of it.
+    log.take();
+    pool.stop();
+    assert_eq!(pool.stopped().await, ActorExit::Stopped);
+    assert_eq!(log.take().len(), 3);
+    assert_eq!(pool.ask(Msg::Get, SECOND).await, Err(AskError::Stopped));
+    tree.shutdown(SECOND).await.unwrap();
+
+    // Spawned in a system, too.
+    let system = system_of(&rt, 5);
+    let spawned = system.spawn(probe(&rt, "spawned", &log).pool(2)).unwrap();
+    assert_eq!(spawned.ask(Msg::Get, SECOND).await, Ok(0));
+    spawned.tell(Msg::Crash).await.unwrap();
+    assert_eq!(spawned.ask(Msg::Get, SECOND).await, Ok(0));
+    let report = system.shutdown(SECOND).await.unwrap();
+    assert_eq!(report.children.len(), 1);
+    assert_eq!(report.children[0].generation, 3);
+    assert_eq!(spawned.exit(), Some(ActorExit::Shutdown));
 }
