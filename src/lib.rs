@@ -249,7 +249,7 @@ pub mod supervisor {
 /// ```
 pub mod actor {
     pub use stage_core::actor::{
-        Actor, ActorExit, Addr, AskError, Cause, Context, LookupError, Reply, Restarted,
+        Actor, ActorExit, Addr, AskError, Cause, Context, JobId, LookupError, Reply, Restarted,
         SpawnError, DEFAULT_CAPACITY,
     };
 

@@ -9,10 +9,11 @@ use std::time::Instant;
 
 use super::behaviour::{Actor, Cause, Restarted};
 use super::error::{ActorExit, AskError};
+use super::jobs::Job;
 use super::reply::dropping_with;
 use crate::group::StopSignal;
 use crate::mailbox::{Receiver, Sender};
-use crate::runtime::Runtime;
+use crate::runtime::{AbortHandle, Runtime, Task};
 use crate::sync::Arc;
 
 /// The runtime's clock, with the runtime's type erased, so that addresses
@@ -20,6 +21,9 @@ use crate::sync::Arc;
 pub(crate) trait Clock: Send + Sync + 'static {
     fn now(&self) -> Instant;
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+    /// Spawns a job of an incarnation (detached; aborted through the
+    /// handle).
+    fn spawn(&self, job: Job) -> Box<dyn AbortHandle>;
 }
 
 impl<R: Runtime> Clock for R {
@@ -29,6 +33,10 @@ impl<R: Runtime> Clock for R {
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         Box::pin(Runtime::sleep_until(self, deadline))
+    }
+
+    fn spawn(&self, job: Job) -> Box<dyn AbortHandle> {
+        Box::new(Runtime::spawn(self, job).abort_handle())
     }
 }
 

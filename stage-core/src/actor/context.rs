@@ -2,9 +2,13 @@
 //! address, stop its actor, see which attempt a message is.
 
 use core::fmt;
+use std::time::Duration;
+
+use futures_core::Stream;
 
 use super::addr::Addr;
 use super::behaviour::Actor;
+use super::jobs::{self, JobId, Jobs};
 
 /// The context an actor's handler and hooks run in.
 ///
@@ -31,11 +35,17 @@ use super::behaviour::Actor;
 pub struct Context<A: Actor> {
     addr: Addr<A>,
     attempt: u32,
+    /// This incarnation's timers and streams, aborted with it.
+    jobs: Jobs,
 }
 
 impl<A: Actor> Context<A> {
     pub(crate) fn new(addr: Addr<A>) -> Self {
-        Self { addr, attempt: 0 }
+        Self {
+            addr,
+            attempt: 0,
+            jobs: Jobs::default(),
+        }
     }
 
     pub(crate) fn set_attempt(&mut self, attempt: u32) {
@@ -82,6 +92,165 @@ impl<A: Actor> Context<A> {
     /// See [`Context`].
     pub fn stop(&self) {
         self.addr.stop();
+    }
+
+    /// Sends the actor `msg` once `delay` has passed, through its mailbox
+    /// (behind what is queued then).
+    ///
+    /// The timer belongs to this incarnation: if it ends first (stopped,
+    /// failed, killed), the message is not sent, so a restarted actor does
+    /// not get the timers of the one before it on top of its own. Set
+    /// timers that every incarnation needs in [`Actor::started`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use stage::actor::{Actor, Context};
+    ///
+    /// enum Msg {
+    ///     Request(u32),
+    ///     Expire(u32),
+    /// }
+    ///
+    /// struct Sessions;
+    /// impl Actor for Sessions {
+    ///     type Msg = Msg;
+    ///     async fn handle(&mut self, msg: Msg, ctx: &mut Context<Self>) {
+    ///         match msg {
+    ///             Msg::Request(id) => {
+    ///                 ctx.send_after(Duration::from_secs(30), Msg::Expire(id));
+    ///             }
+    ///             Msg::Expire(_id) => { /* forget the session */ }
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn send_after(&mut self, delay: Duration, msg: A::Msg) -> JobId {
+        let job = jobs::after(self.addr.clone(), delay, msg);
+        self.jobs.spawn(&self.addr, job)
+    }
+
+    /// Sends the actor a message made by `make` every `period`, the first
+    /// one period from now, until it is [cancelled](Context::cancel) or
+    /// this incarnation ends (see [`send_after`](Context::send_after)). A
+    /// tick due while the last tick's message still waits for room in a
+    /// full mailbox is skipped, not piled up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use stage::actor::{Actor, Context, JobId};
+    ///
+    /// #[derive(Default)]
+    /// struct Flusher {
+    ///     ticker: Option<JobId>,
+    ///     pending: Vec<String>,
+    /// }
+    ///
+    /// enum Msg {
+    ///     Line(String),
+    ///     Flush,
+    /// }
+    ///
+    /// impl Actor for Flusher {
+    ///     type Msg = Msg;
+    ///     async fn started(&mut self, ctx: &mut Context<Self>) {
+    ///         self.ticker = Some(ctx.send_interval(Duration::from_secs(1), || Msg::Flush));
+    ///     }
+    ///     async fn handle(&mut self, msg: Msg, _ctx: &mut Context<Self>) {
+    ///         match msg {
+    ///             Msg::Line(line) => self.pending.push(line),
+    ///             Msg::Flush => self.pending.clear(), // write them out here
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn send_interval(
+        &mut self,
+        period: Duration,
+        make: impl FnMut() -> A::Msg + Send + 'static,
+    ) -> JobId {
+        let job = jobs::every(self.addr.clone(), period, make);
+        self.jobs.spawn(&self.addr, job)
+    }
+
+    /// Feeds `stream` into the actor: each item, made a message by `map`,
+    /// is sent through the mailbox in order, waiting for room (the stream
+    /// is not polled while the mailbox is full). The feed ends with the
+    /// stream, when [cancelled](Context::cancel), or when this incarnation
+    /// ends (the rest of the stream is dropped then: add streams that
+    /// every incarnation needs in [`Actor::started`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::actor::{Actor, Context};
+    ///
+    /// struct Summer {
+    ///     total: u64,
+    /// }
+    ///
+    /// impl Actor for Summer {
+    ///     type Msg = u64;
+    ///     async fn started(&mut self, ctx: &mut Context<Self>) {
+    ///         ctx.add_stream(futures_util::stream::iter(1..=3), |n| n);
+    ///     }
+    ///     async fn handle(&mut self, n: u64, _ctx: &mut Context<Self>) {
+    ///         self.total += n;
+    ///     }
+    /// }
+    /// ```
+    pub fn add_stream<S>(
+        &mut self,
+        stream: S,
+        map: impl FnMut(S::Item) -> A::Msg + Send + 'static,
+    ) -> JobId
+    where
+        S: Stream + Send + 'static,
+    {
+        let job = jobs::feed(self.addr.clone(), stream, map);
+        self.jobs.spawn(&self.addr, job)
+    }
+
+    /// Ends a timer, an interval or a stream feed of this incarnation;
+    /// `false` if it had ended already.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use stage::actor::{Actor, Context, JobId};
+    ///
+    /// enum Msg {
+    ///     Start,
+    ///     Stop,
+    ///     Tick,
+    /// }
+    ///
+    /// #[derive(Default)]
+    /// struct Metronome(Option<JobId>);
+    /// impl Actor for Metronome {
+    ///     type Msg = Msg;
+    ///     async fn handle(&mut self, msg: Msg, ctx: &mut Context<Self>) {
+    ///         match msg {
+    ///             Msg::Start => self.0 = Some(ctx.send_interval(Duration::from_millis(500), || Msg::Tick)),
+    ///             Msg::Stop => {
+    ///                 if let Some(ticker) = self.0.take() {
+    ///                     ctx.cancel(ticker);
+    ///                 }
+    ///             }
+    ///             Msg::Tick => println!("tick"),
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn cancel(&mut self, job: JobId) -> bool {
+        self.jobs.cancel(job)
     }
 
     /// Which delivery of the message being handled this is: 1 the first

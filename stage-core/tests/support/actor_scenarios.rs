@@ -35,6 +35,7 @@ macro_rules! all_actor_scenarios {
             system_shutdown_stops_spawned_actors_then_the_tree_under_one_deadline,
             dropping_the_system_aborts_its_spawned_actors,
             a_pool_shares_one_mailbox_among_its_workers,
+            timers_and_streams_belong_to_their_incarnation,
         );
     };
 }
@@ -905,4 +906,121 @@ pub(crate) async fn a_pool_shares_one_mailbox_among_its_workers<R: Runtime>(rt: 
     assert_eq!(report.children.len(), 1);
     assert_eq!(report.children[0].generation, 3);
     assert_eq!(spawned.exit(), Some(ActorExit::Shutdown));
+}
+
+/// An actor with a clock: ticks every 100 ms from its start, and sets or
+/// cancels timers on request.
+struct Ticker {
+    ticks: u64,
+    fed: Vec<u64>,
+    log: Log,
+}
+
+enum TickMsg {
+    Tick,
+    Fed(u64),
+    Get(Reply<(u64, Vec<u64>)>),
+    After(Duration, u64),
+    AfterCancelled(Duration, u64, Reply<bool>),
+    Fired(u64),
+    Crash,
+}
+
+impl Actor for Ticker {
+    type Msg = TickMsg;
+
+    async fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.send_interval(Duration::from_millis(100), || TickMsg::Tick);
+        ctx.add_stream(futures_util::stream::iter(1..=5), TickMsg::Fed);
+    }
+
+    async fn handle(&mut self, msg: TickMsg, ctx: &mut Context<Self>) {
+        match msg {
+            TickMsg::Tick => {
+                self.ticks += 1;
+                self.log.push("tick");
+            }
+            TickMsg::Fed(n) => self.fed.push(n),
+            TickMsg::Get(reply) => reply.send((self.ticks, self.fed.clone())),
+            TickMsg::After(delay, n) => {
+                ctx.send_after(delay, TickMsg::Fired(n));
+            }
+            TickMsg::AfterCancelled(delay, n, reply) => {
+                let timer = ctx.send_after(delay, TickMsg::Fired(n));
+                reply.send(ctx.cancel(timer));
+            }
+            TickMsg::Fired(n) => self.log.push(format!("fired {n}")),
+            TickMsg::Crash => panic!("crash"),
+        }
+    }
+}
+
+/// Lets `rt` run until `at` after `start`.
+async fn until<R: Runtime>(rt: &R, start: std::time::Instant, at: Duration) {
+    rt.sleep_until(start + at).await;
+}
+
+pub(crate) async fn timers_and_streams_belong_to_their_incarnation<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let (ticker, child) = Builder::new(rt.clone(), "ticker", {
+        let log = log.clone();
+        move || Ticker {
+            ticks: 0,
+            fed: Vec::new(),
+            log: log.clone(),
+        }
+    })
+    .child();
+    let tree = tree_of(&rt, child);
+    tree.ready().await.unwrap();
+    let start = rt.now();
+    until(&rt, start, Duration::from_millis(1_050)).await;
+    assert_eq!(
+        ticker.ask(TickMsg::Get, SECOND).await,
+        Ok((10, vec![1, 2, 3, 4, 5]))
+    );
+
+    // A restart does not double the interval: the old one ended with its
+    // incarnation, and the new one ticks from the restart. The stream is
+    // fed anew by the new incarnation's `started`.
+    ticker.tell(TickMsg::Crash).await.unwrap();
+    let (ticks, _) = ticker.ask(TickMsg::Get, SECOND).await.unwrap();
+    assert_eq!(ticks, 0);
+    log.take();
+    until(&rt, start, Duration::from_millis(2_100)).await;
+    assert_eq!(log.take(), vec!["tick"; 10]);
+    assert_eq!(
+        ticker.ask(TickMsg::Get, SECOND).await,
+        Ok((10, vec![1, 2, 3, 4, 5]))
+    );
+
+    // Timers fire in the order of their deadlines; a cancelled one never.
+    ticker
+        .tell(TickMsg::After(Duration::from_millis(30), 1))
+        .await
+        .unwrap();
+    ticker
+        .tell(TickMsg::After(Duration::from_millis(20), 2))
+        .await
+        .unwrap();
+    let cancelled = ticker
+        .ask(
+            |r| TickMsg::AfterCancelled(Duration::from_millis(10), 3, r),
+            SECOND,
+        )
+        .await;
+    assert_eq!(cancelled, Ok(true));
+    until(&rt, start, Duration::from_millis(2_150)).await;
+    let fired: Vec<_> = log.take().into_iter().filter(|l| l != "tick").collect();
+    assert_eq!(fired, ["fired 2", "fired 1"]);
+
+    // A timer set by an incarnation that then fails is not delivered.
+    ticker
+        .tell(TickMsg::After(Duration::from_millis(50), 4))
+        .await
+        .unwrap();
+    ticker.tell(TickMsg::Crash).await.unwrap();
+    until(&rt, start, Duration::from_millis(2_300)).await;
+    assert!(!log.take().contains(&"fired 4".to_owned()));
+    tree.shutdown(SECOND).await.unwrap();
 }
