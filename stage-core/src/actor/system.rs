@@ -21,6 +21,7 @@ use super::error::ActorExit;
 use super::run::{run, Outcome};
 use crate::group::deadline;
 use crate::group::policy::Intensity;
+use crate::group::task::{Incarnation, Supervised};
 use crate::group::{Backoff, StopSignal};
 use crate::mailbox::CapacityError;
 use crate::runtime::{drop_quietly, Exit, OwnedTask, Runtime};
@@ -525,6 +526,7 @@ impl<R: Runtime> SystemHandle<R> {
             id
         };
         let departure = Arc::new(Departure(Arc::downgrade(shared), id));
+        let path: Arc<str> = Arc::from(format!("{}/{}", shared.path, cell.name));
         let tasks: Vec<_> = (0..workers)
             .map(|_| {
                 let supervised = supervise(
@@ -533,7 +535,10 @@ impl<R: Runtime> SystemHandle<R> {
                     Arc::clone(&spec),
                     halt.clone(),
                 );
-                OwnedTask::new(shared.runtime.spawn(supervised))
+                // Named as a tree's worker is: `group::current()`, its span,
+                // and `trace_task_panics` know it by its path.
+                let me = Incarnation::child(Arc::clone(&path), 1);
+                OwnedTask::new(shared.runtime.spawn(Supervised::new(supervised, me)))
             })
             .collect();
         drop((departure, owner));
