@@ -371,6 +371,42 @@ impl<A: Actor> Addr<A> {
     }
 }
 
+/// Two addresses are equal if they reach the same actor.
+///
+/// # Examples
+///
+/// ```
+/// # use stage::actor::{Actor, Context};
+/// # struct Idle;
+/// # impl Actor for Idle {
+/// #     type Msg = ();
+/// #     async fn handle(&mut self, _: (), _: &mut Context<Self>) {}
+/// # }
+/// let (a, _child) = stage::actor("a", || Idle).child();
+/// let (b, _other) = stage::actor("a", || Idle).child();
+/// assert_eq!(a, a.clone());
+/// assert_ne!(a, b); // the same name, another actor
+/// ```
+impl<A: Actor> PartialEq for Addr<A> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.cell, &other.cell)
+    }
+}
+
+impl<A: Actor> Eq for Addr<A> {}
+
+impl<A: Actor> core::hash::Hash for Addr<A> {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        core::ptr::hash(Arc::as_ptr(&self.cell), state);
+    }
+}
+
+// An address is a handle: what it reaches is behind locks that recover
+// from poisoning, and a panic while holding one leaves nothing half-done
+// that another caller could see.
+impl<A: Actor> std::panic::UnwindSafe for Addr<A> {}
+impl<A: Actor> std::panic::RefUnwindSafe for Addr<A> {}
+
 impl<A: Actor> Clone for Addr<A> {
     fn clone(&self) -> Self {
         Self {

@@ -154,6 +154,11 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
     /// them all; [`Addr::kill`] kills every running worker. With more than
     /// one worker, messages are no longer handled in the order sent.
     ///
+    /// Each worker is an incarnation of its own, with its own hooks and
+    /// [timers](super::Context::send_interval): an interval set in
+    /// `started` ticks once per worker. For one tick for the whole pool,
+    /// let another actor (or a task) tell the pool.
+    ///
     /// # Panics
     ///
     /// If `workers` is 0; the panic points at the caller.
@@ -269,6 +274,13 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
     /// The actor has ended for good ([`Addr::stopped`]) once it is stopped
     /// through its address, once its supervisor will not restart it, or
     /// once the child is dropped (its supervisor ended, or removed it).
+    /// A child stopped by name (`stop_child`) has not: its mailbox stays
+    /// open, messages wait in it and asks wait (up to their time limit)
+    /// until `restart_child` starts it again.
+    ///
+    /// A spawned actor ([`SystemHandle::spawn`](super::SystemHandle::spawn))
+    /// is found by name; a child is, once
+    /// [registered](super::SystemHandle::register).
     ///
     /// # Panics
     ///

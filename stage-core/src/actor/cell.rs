@@ -259,9 +259,37 @@ impl<A: Actor> Cell<A> {
         }
     }
 
-    /// How many incarnations have started.
-    pub(crate) fn incarnations(&self) -> u64 {
-        self.record().started
+    /// Its generation, as a report shows a child's: 1 for the first start,
+    /// one more per restart (a pool's workers start together as one).
+    pub(crate) fn generation(&self) -> u64 {
+        let record = self.record();
+        if record.started == 0 {
+            0
+        } else {
+            record.restarts + 1
+        }
+    }
+
+    /// How many restarts so far.
+    pub(crate) fn restarts(&self) -> u64 {
+        self.record().restarts
+    }
+
+    /// How the latest incarnation ended, as a supervisor reports a child.
+    pub(crate) fn last_exit(&self) -> Option<crate::supervisor::ChildExit> {
+        use crate::supervisor::ChildExit;
+        match &self.record().last {
+            Last::Never | Last::Running => None,
+            Last::Stopped => Some(ChildExit::Returned),
+            Last::Panicked(message) => Some(ChildExit::Panicked(message.clone())),
+            Last::Killed => Some(ChildExit::Killed),
+            Last::Aborted => Some(ChildExit::Aborted),
+        }
+    }
+
+    /// How many incarnations run now.
+    pub(crate) fn running(&self) -> usize {
+        self.record().running.len()
     }
 
     /// How the actor ended for good, once it has.

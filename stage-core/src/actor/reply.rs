@@ -14,7 +14,7 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::{Mutex, MutexGuard};
 
 use super::error::AskError;
@@ -270,8 +270,15 @@ impl<T> Orphan for Slot<T> {
 std::thread_local! {
     /// Why the ports dropped now go unanswered, if the loop said.
     static REASON: RefCell<Option<AskError>> = const { RefCell::new(None) };
-    /// Ports dropped while a handler panics, if a handler is being run.
-    static ORPHANS: RefCell<Option<Vec<Arc<dyn Orphan>>>> = const { RefCell::new(None) };
+    /// Whether `REASON` was set by a [`ReasonOnDrop`], for the
+    /// [`RestoreReason`] after it to clear: one cheap read per step.
+    static NAMED: Cell<bool> = const { Cell::new(false) };
+    /// How many handler polls are under way on this thread (one inside
+    /// another's poll only if a handler blocks on a nested executor).
+    static HANDLING: Cell<u32> = const { Cell::new(0) };
+    /// Ports dropped while a handler panics, until the poll that caught
+    /// the panic fails them (each poll takes those past where it began).
+    static ORPHANS: RefCell<Vec<Arc<dyn Orphan>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` (which drops messages) with `reason` as the error of every
@@ -291,79 +298,91 @@ pub(crate) fn dropping_with<T>(reason: AskError, f: impl FnOnce() -> T) -> T {
 
 /// Names the reason for the ports dropped with the values of a scope,
 /// when the scope ends by unwinding or by being dropped (a future
-/// aborted mid-step), not by a call. Declared *after* those values, it is
+/// aborted mid-step), not by a call: the request crashed, on `attempt`,
+/// with `panic` if it panicked. Declared *after* those values, it is
 /// dropped first, and names its reason (if armed) until the
 /// [`RestoreReason`] declared *before* them is dropped, after them.
-pub(crate) struct ReasonOnDrop(Option<AskError>);
+/// Disarmed, its drop is a branch.
+pub(crate) struct ReasonOnDrop {
+    armed: bool,
+    attempt: u32,
+    panic: Option<String>,
+}
 
 impl ReasonOnDrop {
-    pub(crate) fn armed(reason: AskError) -> Self {
-        Self(Some(reason))
+    /// Armed for a crash on `attempt` without a panic (an abort, a kill).
+    pub(crate) fn armed(attempt: u32) -> Self {
+        Self {
+            armed: true,
+            attempt,
+            panic: None,
+        }
     }
 
-    pub(crate) fn arm(&mut self, reason: AskError) {
-        self.0 = Some(reason);
+    /// Armed for a panic with `message`.
+    pub(crate) fn panicked(&mut self, message: Option<String>) {
+        self.armed = true;
+        self.panic = message;
     }
 
     pub(crate) fn disarm(&mut self) {
-        self.0 = None;
+        self.armed = false;
     }
 }
 
 impl Drop for ReasonOnDrop {
     fn drop(&mut self) {
-        if let Some(reason) = self.0.take() {
+        if self.armed {
+            let reason = AskError::Crashed {
+                panic: self.panic.take(),
+                attempts: self.attempt,
+            };
             let _ = REASON.try_with(|r| *r.borrow_mut() = Some(reason));
+            let _ = NAMED.try_with(|named| named.set(true));
         }
     }
 }
 
-/// Puts back the reason that was named before it was made: see
-/// [`ReasonOnDrop`].
-pub(crate) struct RestoreReason(Option<AskError>);
-
-impl RestoreReason {
-    pub(crate) fn new() -> Self {
-        Self(REASON.try_with(|r| r.borrow().clone()).ok().flatten())
-    }
-}
+/// Clears the reason a [`ReasonOnDrop`] named: see there. Costs one
+/// thread-local read when nothing was named.
+pub(crate) struct RestoreReason;
 
 impl Drop for RestoreReason {
     fn drop(&mut self) {
-        let previous = self.0.take();
-        let _ = REASON.try_with(|r| *r.borrow_mut() = previous);
+        if NAMED
+            .try_with(|named| named.replace(false))
+            .unwrap_or(false)
+        {
+            let _ = REASON.try_with(|r| r.borrow_mut().take());
+        }
     }
 }
 
-/// Collects the ports dropped while a handler panics, on this thread,
-/// until they are [failed](Orphans::fail) with the panic's message. Made
-/// around every poll of a handler (handlers of several actors may be
-/// polled on one thread, one inside another's poll never).
+/// Marks a poll of a handler on this thread: the ports dropped while it
+/// panics wait until [`fail`](Orphans::fail) names the panic. Two
+/// thread-local counter updates per poll; the list is touched only during
+/// a panic.
 pub(crate) struct Orphans {
-    previous: Option<Vec<Arc<dyn Orphan>>>,
+    /// Where this poll's orphans begin in the list.
+    from: usize,
 }
 
 impl Orphans {
     /// Starts collecting.
     pub(crate) fn collect() -> Self {
-        let previous = ORPHANS
-            .try_with(|o| o.borrow_mut().replace(Vec::new()))
-            .ok()
-            .flatten();
-        Self { previous }
+        let _ = HANDLING.try_with(|depth| depth.set(depth.get() + 1));
+        // The list is empty unless a panic is being caught right now.
+        let from = ORPHANS.try_with(|o| o.borrow().len()).unwrap_or(0);
+        Self { from }
     }
 
-    /// Takes a port dropped during a panic; `false` if nobody collects.
+    /// Takes a port dropped during a panic; `false` if no handler is
+    /// polled on this thread.
     fn adopt(slot: Arc<dyn Orphan>) -> bool {
-        ORPHANS
-            .try_with(|o| match &mut *o.borrow_mut() {
-                Some(orphans) => {
-                    orphans.push(slot);
-                    true
-                }
-                None => false,
-            })
-            .unwrap_or(false)
+        if HANDLING.try_with(Cell::get).unwrap_or(0) == 0 {
+            return false;
+        }
+        ORPHANS.try_with(|o| o.borrow_mut().push(slot)).is_ok()
     }
 
     /// Stops collecting; fails what was collected with `error`.
@@ -375,21 +394,29 @@ impl Orphans {
 
     fn take(&self) -> Vec<Arc<dyn Orphan>> {
         ORPHANS
-            .try_with(|o| o.borrow_mut().take())
-            .ok()
-            .flatten()
+            .try_with(|o| {
+                let mut orphans = o.borrow_mut();
+                if orphans.len() > self.from {
+                    orphans.split_off(self.from)
+                } else {
+                    Vec::new()
+                }
+            })
             .unwrap_or_default()
     }
 }
 
 impl Drop for Orphans {
     fn drop(&mut self) {
+        let _ = HANDLING.try_with(|depth| depth.set(depth.get().saturating_sub(1)));
         // Whatever was not failed on purpose went unanswered.
-        let left = self.take();
-        let previous = self.previous.take();
-        let _ = ORPHANS.try_with(|o| *o.borrow_mut() = previous);
-        for orphan in left {
-            orphan.fail(AskError::Unanswered);
+        if ORPHANS
+            .try_with(|o| o.borrow().len() > self.from)
+            .unwrap_or(false)
+        {
+            for orphan in self.take() {
+                orphan.fail(AskError::Unanswered);
+            }
         }
     }
 }

@@ -265,14 +265,11 @@ async fn step<T, K: Future<Output = ()>>(
     kill: &mut Watch<'_, K>,
     attempt: Option<u32>,
 ) -> Result<T, Failure> {
-    let crashed = |panic: Option<String>| AskError::Crashed {
-        panic,
-        attempts: attempt.unwrap_or(1),
-    };
+    let attempts = attempt.unwrap_or(1);
     // Around the future: see `ReasonOnDrop`.
-    let _restore = RestoreReason::new();
+    let _restore = RestoreReason;
     let mut future = pin!(future);
-    let mut reason = ReasonOnDrop::armed(crashed(None));
+    let mut reason = ReasonOnDrop::armed(attempts);
     let outcome = poll_fn(|cx| {
         let orphans = Orphans::collect();
         match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
@@ -280,7 +277,10 @@ async fn step<T, K: Future<Output = ()>>(
             Ok(Poll::Pending) => drop(orphans),
             Err(payload) => {
                 let message = panic_message(payload.as_ref()).map(str::to_owned);
-                orphans.fail(|| crashed(message.clone()));
+                orphans.fail(|| AskError::Crashed {
+                    panic: message.clone(),
+                    attempts,
+                });
                 return Poll::Ready(Err(Failure::Panicked(payload)));
             }
         }
@@ -293,7 +293,7 @@ async fn step<T, K: Future<Output = ()>>(
     match &outcome {
         Ok(_) => reason.disarm(),
         Err(Failure::Panicked(payload)) => {
-            reason.arm(crashed(panic_message(payload.as_ref()).map(str::to_owned)));
+            reason.panicked(panic_message(payload.as_ref()).map(str::to_owned));
         }
         Err(Failure::Killed) => {}
     }

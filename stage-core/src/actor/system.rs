@@ -15,7 +15,7 @@ use futures_util::FutureExt;
 
 use super::addr::Addr;
 use super::behaviour::Actor;
-use super::builder::{Builder as ActorBuilder, Parts};
+use super::builder::Parts;
 use super::cell::{sleep_until, Cell};
 use super::error::ActorExit;
 use super::run::{run, Outcome};
@@ -26,8 +26,8 @@ use crate::group::{Backoff, StopSignal};
 use crate::mailbox::CapacityError;
 use crate::runtime::{drop_quietly, Exit, OwnedTask, Runtime};
 use crate::supervisor::{
-    self, Child, ChildError, ChildExit, ChildReport, Ready, ShutdownReport, Supervisor,
-    SupervisorError, SupervisorHandle,
+    self, Child, ChildError, ChildExit, ChildKind, ChildReport, ChildSnapshot, ChildState, Ready,
+    ShutdownReport, Snapshot, Supervisor, SupervisorError, SupervisorHandle,
 };
 use crate::sync::Arc;
 
@@ -45,6 +45,11 @@ use crate::sync::Arc;
 ///   more restarts than the root's [intensity](supervisor::Builder::intensity)
 ///   allows, counted for it alone: a flapping actor does not take the
 ///   others down. One that is stopped for good is gone, name and all.
+///   With the defaults (5 restarts within 10 s; 3 restarts at once, then
+///   10 ms doubling) an actor that fails at every start gives up within
+///   about 70 ms: give the root a longer backoff, or a larger intensity,
+///   for actors that should outlast an outage (OTP gives up sooner still:
+///   1 restart in 5 s).
 /// - **Children of the root** ([`start_child`](SystemHandle::start_child),
 ///   or given to the root's builder): actors ([`actor::Builder::child`]),
 ///   groups and whole trees, supervised by the root's strategy and
@@ -152,6 +157,7 @@ struct Spawned<R: Runtime> {
     /// Its task (a pool's: one per worker); empty for the moment between
     /// its entry and their spawn.
     tasks: Vec<OwnedTask<R::Task>>,
+    workers: usize,
     life: Arc<dyn Lifetime>,
 }
 
@@ -165,7 +171,11 @@ struct Registered {
 /// What the system needs of an actor's cell, its type erased.
 trait Lifetime: Send + Sync {
     fn exit(&self) -> Option<ActorExit>;
-    fn incarnations(&self) -> u64;
+    fn generation(&self) -> u64;
+    fn restarts(&self) -> u64;
+    fn running(&self) -> usize;
+    fn queued(&self) -> usize;
+    fn last_exit(&self) -> Option<ChildExit>;
 }
 
 impl<A: Actor> Lifetime for Cell<A> {
@@ -173,8 +183,24 @@ impl<A: Actor> Lifetime for Cell<A> {
         Cell::exit(self)
     }
 
-    fn incarnations(&self) -> u64 {
-        Cell::incarnations(self)
+    fn generation(&self) -> u64 {
+        Cell::generation(self)
+    }
+
+    fn restarts(&self) -> u64 {
+        Cell::restarts(self)
+    }
+
+    fn running(&self) -> usize {
+        Cell::running(self)
+    }
+
+    fn queued(&self) -> usize {
+        self.tx.len()
+    }
+
+    fn last_exit(&self) -> Option<ChildExit> {
+        Cell::last_exit(self)
     }
 }
 
@@ -283,7 +309,11 @@ impl std::error::Error for LookupError {}
 
 impl<R: Runtime> System<R> {
     /// Starts a system whose root supervisor is `root` (its name, strategy,
-    /// intensity, backoff and first children). On tokio,
+    /// intensity, backoff and first children). As with any supervisor, a
+    /// child it cannot have (a name taken twice, an actor child with
+    /// `Restart::Always`) ends the root at once: the system runs no child,
+    /// and [`shutdown`](System::shutdown) returns the
+    /// [`SupervisorError::InvalidChild`]. On tokio,
     /// [`stage::system`] starts one with a root named `system` and the
     /// defaults of a supervisor.
     ///
@@ -377,7 +407,7 @@ impl<R: Runtime> System<R> {
             }
             reports.push(ChildReport {
                 path: format!("{}/{}", shared.path, actor.name),
-                generation: actor.life.incarnations(),
+                generation: actor.life.generation(),
                 exit,
             });
         }
@@ -484,7 +514,7 @@ impl<R: Runtime> SystemHandle<R> {
     /// # Examples
     ///
     /// See [`System`].
-    pub fn spawn<A: Actor>(&self, actor: ActorBuilder<A, R>) -> Result<Addr<A>, SpawnError> {
+    pub fn spawn<A: Actor>(&self, actor: super::Builder<A, R>) -> Result<Addr<A>, SpawnError> {
         let name = actor.name().to_owned();
         if name.is_empty() || name.contains('/') {
             return Err(SpawnError::InvalidName(name));
@@ -520,6 +550,7 @@ impl<R: Runtime> SystemHandle<R> {
                     name: Arc::clone(&cell.name),
                     halt: halt.clone(),
                     tasks: Vec::new(),
+                    workers,
                     life,
                 },
             );
@@ -637,6 +668,68 @@ impl<R: Runtime> SystemHandle<R> {
                 found: found.type_name,
             }),
         }
+    }
+
+    /// The whole system as a value: the root's [snapshot](SupervisorHandle::snapshot),
+    /// with the spawned actors after the root's children, in the order
+    /// they were spawned (kind [`Actor`](crate::supervisor::ChildKind::Actor)
+    /// or [`ActorPool`](crate::supervisor::ChildKind::ActorPool); running,
+    /// or backing off between incarnations; their restarts, last exit,
+    /// and mailbox depth). It prints as an indented tree.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::actor::{Actor, Context};
+    ///
+    /// struct Idle;
+    /// impl Actor for Idle {
+    ///     type Msg = ();
+    ///     async fn handle(&mut self, _: (), _: &mut Context<Self>) {}
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = stage::system();
+    /// system.spawn(stage::actor("idle", || Idle)).unwrap();
+    /// let snapshot = system.snapshot();
+    /// assert_eq!(snapshot.find("system/idle").unwrap().restarts, 0);
+    /// println!("{snapshot}");
+    /// # }
+    /// ```
+    pub fn snapshot(&self) -> Snapshot {
+        let mut snapshot = self.root.snapshot();
+        let state = self.shared.state();
+        let mut spawned: Vec<_> = state.spawned.iter().collect();
+        spawned.sort_by_key(|(id, _)| **id);
+        snapshot
+            .children
+            .extend(spawned.into_iter().map(|(_, actor)| {
+                let life = &actor.life;
+                let running = life.running();
+                ChildSnapshot {
+                    name: actor.name.to_string(),
+                    path: format!("{}/{}", self.shared.path, actor.name),
+                    kind: if actor.workers > 1 {
+                        ChildKind::ActorPool
+                    } else {
+                        ChildKind::Actor
+                    },
+                    state: if running > 0 {
+                        ChildState::Running
+                    } else {
+                        ChildState::BackingOff(None)
+                    },
+                    generation: life.generation(),
+                    restarts: life.restarts(),
+                    last_exit: life.last_exit(),
+                    running_tasks: running,
+                    group: None,
+                    mailbox: Some(life.queued()),
+                    supervisor: None,
+                }
+            }));
+        snapshot
     }
 
     /// How many spawned actors run (or wait to restart).

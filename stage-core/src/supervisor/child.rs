@@ -440,6 +440,13 @@ impl<R: Runtime> Child<R> {
     /// permanent, the default), [`Restart::OnFailure`] (transient: a child
     /// that returned has done its work) or [`Restart::Never`] (temporary).
     ///
+    /// An actor's child ([`actor::Builder::child`](crate::actor::Builder::child))
+    /// is `OnFailure`, and refuses `Always` (an actor stopped for good stays
+    /// stopped): the supervisor that gets it fails with
+    /// [`SupervisorError::InvalidChild`](super::SupervisorError::InvalidChild),
+    /// and [`start_child`](super::SupervisorHandle::start_child) with
+    /// [`ChildError::Invalid`](super::ChildError::Invalid).
+    ///
     /// # Examples
     ///
     /// ```
