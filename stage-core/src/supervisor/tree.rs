@@ -352,6 +352,10 @@ struct Running<R: Runtime> {
     shutdown_by: Option<Instant>,
     /// Whether a child waits to start now.
     to_start: bool,
+    /// No child before this index waits to start now (`usize::MAX`: none
+    /// does), so that a start sweep in a tree of many children does not
+    /// look at every one of them each time one is added.
+    start_from: usize,
     /// Children not yet settled (ready once, or never starting again).
     unsettled: usize,
     timers: Timers<R>,
@@ -411,6 +415,7 @@ impl<R: Runtime> Running<R> {
         });
         self.to_start = true;
         self.unsettled += 1;
+        self.start_from = self.start_from.min(self.slots.len() - 1);
         self.slots.len() - 1
     }
 
@@ -424,6 +429,9 @@ impl<R: Runtime> Running<R> {
         });
         self.positions.remove(&slot.id);
         self.names.remove(&slot.spec.name);
+        if self.start_from != usize::MAX && self.start_from > index {
+            self.start_from -= 1;
+        }
         for (position, later) in self.slots.iter().enumerate().skip(index) {
             self.positions.insert(later.id, position);
         }
@@ -452,7 +460,10 @@ impl<R: Runtime> Running<R> {
         if let Wait::Until(at) = wait {
             self.timers.insert(at, slot.id);
         }
-        self.to_start |= wait == Wait::Now;
+        if wait == Wait::Now {
+            self.to_start = true;
+            self.start_from = self.start_from.min(index);
+        }
         self.set(index, State::Waiting(wait));
     }
 
@@ -535,6 +546,7 @@ impl<R: Runtime> Tree<R> {
             deferred: None,
             shutdown_by: None,
             to_start: false,
+            start_from: usize::MAX,
             unsettled: 0,
             timers: Timers::new(),
             history: VecDeque::new(),
@@ -727,12 +739,13 @@ impl<R: Runtime> Loop<'_, R> {
     /// or at a request to stop.
     async fn start_waiting(&self, tree: &mut Running<R>) {
         tree.to_start = false;
-        let mut index = 0;
+        let mut index = core::mem::replace(&mut tree.start_from, usize::MAX);
         while index < tree.slots.len() {
             if matches!(tree.slots[index].state, State::Waiting(Wait::Now)) {
                 // A tree asked to stop starts nothing more.
                 self.take_request(tree);
                 if tree.deferred.is_some() {
+                    tree.start_from = tree.start_from.min(index);
                     return;
                 }
                 self.start(index, tree);
@@ -740,9 +753,13 @@ impl<R: Runtime> Loop<'_, R> {
                     Started::Ready => self.ready(index, tree),
                     Started::Failed => {
                         tree.to_start = true; // the rest, once it is handled
+                        tree.start_from = tree.start_from.min(index + 1);
                         return;
                     }
-                    Started::Interrupted => return,
+                    Started::Interrupted => {
+                        tree.start_from = tree.start_from.min(index + 1);
+                        return;
+                    }
                 }
             }
             index += 1;
