@@ -357,7 +357,9 @@ pub fn actor<A: actor::Actor>(
     name: impl AsRef<str>,
     factory: impl Fn() -> A + Send + Sync + 'static,
 ) -> actor::Builder<A> {
-    stage_core::actor::Builder::new(stage_tokio::Tokio::current(), name, factory)
+    // Bound to the runtime it is made on, if any: its address's timeouts
+    // then work from any thread, inside a tokio runtime or not.
+    stage_core::actor::Builder::new(stage_tokio::Tokio::here(), name, factory)
 }
 
 /// Starts an actor system on the current tokio runtime: a root supervisor

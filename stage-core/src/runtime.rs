@@ -130,6 +130,31 @@ pub trait Runtime: Clone + Send + Sync + 'static {
 
     /// The runtime's clock (which may be virtual, as tokio's paused clock).
     fn now(&self) -> Instant;
+
+    /// [`sleep_until`](Runtime::sleep_until) as a boxed trait object, the
+    /// way actors keep it (their addresses are not generic over the
+    /// runtime). By default the sleep is boxed; a runtime whose sleep is a
+    /// box already hands it over as it is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::runtime::{Runtime, Tokio};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let rt = Tokio::current();
+    /// let at = rt.now() + std::time::Duration::from_secs(1);
+    /// rt.sleep_until_boxed(at).await;
+    /// assert!(rt.now() >= at);
+    /// # }
+    /// ```
+    fn sleep_until_boxed(
+        &self,
+        deadline: Instant,
+    ) -> core::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(self.sleep_until(deadline))
+    }
 }
 
 /// A task spawned by a [`Runtime`]: await it to learn how it ended.

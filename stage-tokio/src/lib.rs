@@ -73,6 +73,25 @@ impl Tokio {
             handle: Some(handle),
         }
     }
+
+    /// The runtime the caller runs on, bound by its handle (as
+    /// [`with_handle`](Tokio::with_handle)), so that what it spawns or
+    /// sleeps later works from any thread; outside a runtime,
+    /// [`current`](Tokio::current).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let bound = runtime.block_on(async { stage::runtime::Tokio::here() });
+    /// # drop(bound);
+    /// ```
+    pub fn here() -> Self {
+        match Handle::try_current() {
+            Ok(handle) => Self::with_handle(handle),
+            Err(_) => Self::current(),
+        }
+    }
 }
 
 impl Runtime for Tokio {
@@ -111,6 +130,14 @@ impl Runtime for Tokio {
         // tokio's clock: virtual while the runtime's time is paused.
         let _runtime = self.handle.as_ref().map(Handle::enter);
         tokio::time::Instant::now().into_std()
+    }
+
+    /// Tokio's sleep, boxed once (it is a box already).
+    fn sleep_until_boxed(
+        &self,
+        deadline: Instant,
+    ) -> Pin<Box<dyn core::future::Future<Output = ()> + Send>> {
+        self.sleep_until(deadline)
     }
 }
 

@@ -159,6 +159,12 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
     /// `started` ticks once per worker. For one tick for the whole pool,
     /// let another actor (or a task) tell the pool.
     ///
+    /// A pool in a tree is a group: at most its
+    /// [`max_tasks`](crate::group::Builder::max_tasks)
+    /// ([`DEFAULT_MAX_TASKS`](crate::group::DEFAULT_MAX_TASKS), 65,536)
+    /// workers, or the tree refuses the child
+    /// ([`SupervisorError::InvalidChild`](crate::supervisor::SupervisorError::InvalidChild)).
+    ///
     /// # Panics
     ///
     /// If `workers` is 0; the panic points at the caller.

@@ -3,6 +3,7 @@
 
 use core::future::Future;
 use core::pin::Pin;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
@@ -32,7 +33,7 @@ impl<R: Runtime> Clock for R {
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        Box::pin(Runtime::sleep_until(self, deadline))
+        Runtime::sleep_until_boxed(self, deadline)
     }
 
     fn spawn(&self, job: Job) -> Box<dyn AbortHandle> {
@@ -81,8 +82,9 @@ struct Record {
     /// Incarnations started.
     started: u64,
     restarts: u64,
-    /// The running incarnations (several, in a pool).
-    running: Vec<Arc<Running>>,
+    /// The running incarnations (several, in a pool), by the address of
+    /// their `Running`: removed in O(1) however large the pool.
+    running: HashMap<usize, Arc<Running>>,
     /// Set once the actor ended for good.
     exit: Option<ActorExit>,
 }
@@ -122,7 +124,7 @@ impl<A: Actor> Cell<A> {
                 pending: None,
                 started: 0,
                 restarts: 0,
-                running: Vec::new(),
+                running: HashMap::new(),
                 exit: None,
             }),
             ended: StopSignal::default(),
@@ -158,7 +160,7 @@ impl<A: Actor> Cell<A> {
             }
         });
         let running = Arc::new(Running::default());
-        record.running.push(Arc::clone(&running));
+        record.running.insert(key(&running), Arc::clone(&running));
         Some(Start { running, restarted })
     }
 
@@ -172,7 +174,7 @@ impl<A: Actor> Cell<A> {
         attempt: Option<u32>,
     ) -> bool {
         let mut record = self.record();
-        record.running.retain(|other| !Arc::ptr_eq(other, running));
+        record.running.remove(&key(running));
         let cause = how.unwrap_or(Cause::Stopped);
         record.last = match &cause {
             Cause::Stopped => Last::Stopped,
@@ -187,7 +189,7 @@ impl<A: Actor> Cell<A> {
     /// whether none runs now.
     pub(crate) fn vanish(&self, running: &Arc<Running>) -> bool {
         let mut record = self.record();
-        record.running.retain(|other| !Arc::ptr_eq(other, running));
+        record.running.remove(&key(running));
         record.last = Last::Aborted;
         record.pending = Some((Cause::Killed, None));
         record.running.is_empty()
@@ -213,7 +215,7 @@ impl<A: Actor> Cell<A> {
 
     /// Kills the running incarnations; `false` if none runs.
     pub(crate) fn kill(&self) -> bool {
-        let running = self.record().running.clone();
+        let running: Vec<_> = self.record().running.values().cloned().collect();
         for incarnation in &running {
             incarnation.kill.request();
         }
@@ -221,10 +223,12 @@ impl<A: Actor> Cell<A> {
     }
 
     /// Drops what is queued, failing its asks with [`AskError::Stopped`].
+    /// A message whose drop panics is dropped all the same, and the drain
+    /// goes on (it may run in the caller of [`Addr::stop`](super::Addr::stop)).
     pub(crate) fn drain(&self) {
         dropping_with(AskError::Stopped, || {
             while let Ok(message) = self.rx.try_recv() {
-                drop(message);
+                crate::runtime::drop_quietly(message);
             }
         });
     }
@@ -303,6 +307,11 @@ impl<A: Actor> Cell<A> {
         self.exit()
             .expect("the ended signal is raised once the exit is set")
     }
+}
+
+/// The key of a running incarnation in its cell's record.
+fn key(running: &Arc<Running>) -> usize {
+    Arc::as_ptr(running) as usize
 }
 
 /// The tree's share of an actor: when the last copy of its factory goes

@@ -193,12 +193,15 @@ pub(crate) async fn run<A: Actor>(
                 };
                 attempt = delivery.attempt();
                 ctx.set_attempt(attempt);
-                let handled = step(
-                    state.handle(copy(&delivery), &mut ctx),
-                    &mut kill,
-                    Some(attempt),
-                )
-                .await;
+                // The message's `clone` is the user's code too: a panic in
+                // it fails this attempt as a panic in the handler would.
+                let handled = match catch_unwind(AssertUnwindSafe(|| copy(&delivery))) {
+                    Ok(message) => {
+                        let handling = state.handle(message, &mut ctx);
+                        step(handling, &mut kill, Some(attempt)).await
+                    }
+                    Err(payload) => Err(Failure::Panicked(payload)),
+                };
                 match &handled {
                     Ok(()) => delivery.ack(),
                     Err(Failure::Panicked(payload)) => {

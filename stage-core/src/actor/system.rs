@@ -489,7 +489,15 @@ impl<R: Runtime> Shared<R> {
     fn forget(&self, id: u64) {
         let mut state = self.state();
         if let Some(actor) = state.spawned.remove(&id) {
-            state.names.remove(&actor.name);
+            // The name is this actor's still, unless another took it since
+            // this one ended.
+            let own = state
+                .names
+                .get(&actor.name)
+                .is_some_and(|entry| Arc::ptr_eq(&entry.life, &actor.life));
+            if own {
+                state.names.remove(&actor.name);
+            }
             drop(state);
             // Its tasks have ended (the caller is the last): detached, not
             // aborted.
@@ -516,9 +524,7 @@ impl<R: Runtime> SystemHandle<R> {
     /// See [`System`].
     pub fn spawn<A: Actor>(&self, actor: super::Builder<A, R>) -> Result<Addr<A>, SpawnError> {
         let name = actor.name().to_owned();
-        if name.is_empty() || name.contains('/') {
-            return Err(SpawnError::InvalidName(name));
-        }
+        check_name(&name)?;
         let Parts {
             addr,
             owner,
@@ -535,7 +541,7 @@ impl<R: Runtime> SystemHandle<R> {
             if state.closed {
                 return Err(SpawnError::Shutdown);
             }
-            if state.names.contains_key(&*name) {
+            if state.names.get(&*name).is_some_and(Registered::is_live) {
                 return Err(SpawnError::NameTaken(name));
             }
             let id = state.next;
@@ -601,8 +607,10 @@ impl<R: Runtime> SystemHandle<R> {
     ///
     /// # Errors
     ///
-    /// [`SpawnError::NameTaken`] if an actor of the system has the name
-    /// already; [`SpawnError::Shutdown`] once the system has shut down.
+    /// [`SpawnError::NameTaken`] if a running actor of the system has the
+    /// name already; [`SpawnError::InvalidName`] for an empty name or one
+    /// with a `/` (as [`spawn`](Self::spawn) refuses);
+    /// [`SpawnError::Shutdown`] once the system has shut down.
     ///
     /// # Examples
     ///
@@ -625,14 +633,13 @@ impl<R: Runtime> SystemHandle<R> {
     /// ```
     pub fn register<A: Actor>(&self, addr: &Addr<A>) -> Result<(), SpawnError> {
         let name = Arc::clone(&addr.cell.name);
+        check_name(&name)?;
         let mut state = self.shared.state();
         if state.closed {
             return Err(SpawnError::Shutdown);
         }
-        if let Some(taken) = state.names.get(&name) {
-            if taken.life.exit().is_none() {
-                return Err(SpawnError::NameTaken(name.to_string()));
-            }
+        if state.names.get(&name).is_some_and(Registered::is_live) {
+            return Err(SpawnError::NameTaken(name.to_string()));
         }
         let life: Arc<dyn Lifetime> = addr.cell.clone();
         state.names.insert(name, Registered::of(addr, life));
@@ -793,6 +800,19 @@ impl Registered {
             life,
         }
     }
+
+    /// Whether its actor has not ended for good: its name is taken.
+    fn is_live(&self) -> bool {
+        self.life.exit().is_none()
+    }
+}
+
+/// Refuses a name that cannot be a part of a path.
+fn check_name(name: &str) -> Result<(), SpawnError> {
+    if name.is_empty() || name.contains('/') {
+        return Err(SpawnError::InvalidName(name.to_owned()));
+    }
+    Ok(())
 }
 
 impl<R: Runtime> Clone for SystemHandle<R> {

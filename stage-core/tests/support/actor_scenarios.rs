@@ -36,6 +36,9 @@ macro_rules! all_actor_scenarios {
             dropping_the_system_aborts_its_spawned_actors,
             a_pool_shares_one_mailbox_among_its_workers,
             timers_and_streams_belong_to_their_incarnation,
+            names_are_free_once_an_actor_has_ended_and_stay_their_owners,
+            a_panic_in_a_redelivered_message_clone_is_a_panic,
+            a_stop_with_no_incarnation_survives_a_message_whose_drop_panics,
         );
     };
 }
@@ -1031,4 +1034,158 @@ pub(crate) async fn timers_and_streams_belong_to_their_incarnation<R: Runtime>(r
     until(&rt, start, Duration::from_millis(2_300)).await;
     assert!(!log.take().contains(&"fired 4".to_owned()));
     tree.shutdown(SECOND).await.unwrap();
+}
+
+pub(crate) async fn names_are_free_once_an_actor_has_ended_and_stay_their_owners<R: Runtime>(
+    rt: R,
+) {
+    let log = Log::default();
+    let system = system_of(&rt, 5);
+    // A name is free as soon as its actor is reported ended.
+    for _ in 0..50 {
+        let actor = system.spawn(probe(&rt, "x", &log)).unwrap();
+        actor.stop();
+        assert_eq!(actor.stopped().await, ActorExit::Stopped);
+    }
+    system.shutdown(SECOND).await.unwrap();
+
+    // An old actor's end does not take the name from its new owner.
+    let system = System::new(
+        supervisor::Builder::new(rt.clone()).name("system").backoff(
+            Backoff::exponential(Duration::from_millis(500), Duration::from_millis(500))
+                .free_restarts(0)
+                .without_jitter(),
+        ),
+    );
+    let old = system.spawn(probe(&rt, "x", &log)).unwrap();
+    old.tell(Msg::Crash).await.unwrap();
+    tick(&rt).await; // crashed: backing off for 500 ms
+    old.stop();
+    assert_eq!(old.stopped().await, ActorExit::Stopped);
+    let (new, child) = probe(&rt, "x", &log).child();
+    system.start_child(child).await.unwrap();
+    system.register(&new).unwrap();
+    let start = rt.now();
+    until(&rt, start, Duration::from_millis(700)).await; // the old task ends
+    assert_eq!(system.lookup::<Probe>("x").unwrap(), new);
+    assert_eq!(
+        system.register(&new).unwrap_err(),
+        SpawnError::NameTaken("x".into())
+    );
+    let (odd, _child) = probe(&rt, "a/b", &log).child();
+    assert_eq!(
+        system.register(&odd).unwrap_err(),
+        SpawnError::InvalidName("a/b".into())
+    );
+    system.shutdown(SECOND).await.unwrap();
+}
+
+/// A message whose `clone` panics on its first use, for redelivery.
+struct Touchy {
+    clones: Arc<std::sync::atomic::AtomicU32>,
+    reply: Reply<u32>,
+}
+
+impl Clone for Touchy {
+    fn clone(&self) -> Self {
+        let clones = self
+            .clones
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        if clones == 1 {
+            panic!("cannot clone");
+        }
+        Self {
+            clones: Arc::clone(&self.clones),
+            reply: self.reply.clone(),
+        }
+    }
+}
+
+struct Cloned {
+    log: Log,
+}
+
+impl Actor for Cloned {
+    type Msg = Touchy;
+
+    async fn restarted(&mut self, why: &Restarted, _: &mut Context<Self>) {
+        self.log.push(format!(
+            "restarted after {} on attempt {:?}",
+            why.cause(),
+            why.attempt()
+        ));
+    }
+
+    async fn stopped(&mut self, _: &mut Context<Self>) {
+        self.log.push("stopped");
+    }
+
+    async fn handle(&mut self, msg: Touchy, ctx: &mut Context<Self>) {
+        msg.reply.send(ctx.attempt());
+    }
+}
+
+pub(crate) async fn a_panic_in_a_redelivered_message_clone_is_a_panic<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let (cloned, child) = Builder::new(rt.clone(), "cloned", {
+        let log = log.clone();
+        move || Cloned { log: log.clone() }
+    })
+    .redeliver(3)
+    .child();
+    let tree = tree_of(&rt, child);
+    let clones = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let answer = cloned
+        .ask(
+            |reply| Touchy {
+                clones: Arc::clone(&clones),
+                reply,
+            },
+            SECOND,
+        )
+        .await;
+    assert_eq!(answer, Ok(2), "the second attempt handles it");
+    assert_eq!(
+        log.take(),
+        [
+            "stopped",
+            "restarted after panicked: cannot clone on attempt Some(1)"
+        ]
+    );
+    tree.shutdown(SECOND).await.unwrap();
+}
+
+/// A message whose `Drop` panics.
+struct Grenade;
+
+impl Drop for Grenade {
+    fn drop(&mut self) {
+        panic!("boom");
+    }
+}
+
+struct Holder;
+
+impl Actor for Holder {
+    type Msg = (Option<Grenade>, Option<Reply<()>>);
+
+    async fn handle(&mut self, _: Self::Msg, _: &mut Context<Self>) {}
+}
+
+pub(crate) async fn a_stop_with_no_incarnation_survives_a_message_whose_drop_panics<R: Runtime>(
+    rt: R,
+) {
+    // Never started: the stop drains the mailbox in its caller.
+    let (holder, _child) = Builder::new(rt.clone(), "holder", || Holder).child();
+    holder.try_tell((Some(Grenade), None)).unwrap();
+    let asked = holder.ask(|r| (None, Some(r)), SECOND);
+    let stopper = async {
+        tick(&rt).await;
+        holder.stop(); // does not panic here
+    };
+    let (asked, ()) = futures_util::future::join(asked, stopper).await;
+    assert_eq!(asked, Err(AskError::Stopped));
+    assert_eq!(holder.exit(), Some(ActorExit::Stopped));
+    assert!(holder.is_empty());
 }

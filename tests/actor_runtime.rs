@@ -1,0 +1,153 @@
+//! Actors and the tokio runtime around them: asks from threads outside any
+//! runtime, a runtime dropped under a system, and pools large enough that
+//! anything quadratic in their size would show.
+
+use std::time::{Duration, Instant};
+
+use stage::actor::{Actor, ActorExit, AskError, Context, Reply};
+
+struct Echo;
+
+impl Actor for Echo {
+    type Msg = (u64, Reply<u64>);
+
+    async fn handle(&mut self, (n, reply): Self::Msg, _: &mut Context<Self>) {
+        reply.send(n);
+    }
+}
+
+/// Answers after a while, or never.
+struct Slow;
+
+impl Actor for Slow {
+    type Msg = (Duration, Reply<()>);
+
+    async fn handle(&mut self, (delay, reply): Self::Msg, _: &mut Context<Self>) {
+        tokio::time::sleep(delay).await;
+        reply.send(());
+    }
+}
+
+#[test]
+fn asks_with_a_time_limit_work_from_threads_outside_any_runtime() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (system, echo, slow) = runtime.block_on(async {
+        let system = stage::system();
+        let echo = system.spawn(stage::actor("echo", || Echo)).unwrap();
+        let slow = system.spawn(stage::actor("slow", || Slow)).unwrap();
+        (system, echo, slow)
+    });
+    // A plain thread, no runtime: the timeouts sleep on the actors' runtime.
+    let answers = std::thread::spawn(move || {
+        futures_executor_block_on(Box::pin(async move {
+            let n = echo.ask(|r| (7, r), Duration::from_secs(5)).await;
+            let late = slow
+                .ask(|r| (Duration::from_secs(60), r), Duration::from_millis(20))
+                .await;
+            (n, late)
+        }))
+    })
+    .join()
+    .unwrap();
+    assert_eq!(answers.0, Ok(7));
+    assert_eq!(
+        answers.1,
+        Err(AskError::TimedOut(Duration::from_millis(20)))
+    );
+    runtime.block_on(system.shutdown(Duration::ZERO)).unwrap();
+}
+
+/// Blocks the calling thread on `future` (a minimal executor: the test must
+/// not lean on a runtime of its own).
+fn futures_executor_block_on<T>(
+    future: std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>,
+) -> T {
+    use std::sync::{Arc, Condvar, Mutex};
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Signal(Mutex<bool>, Condvar);
+    impl Wake for Signal {
+        fn wake(self: Arc<Self>) {
+            *self.0.lock().unwrap() = true;
+            self.1.notify_one();
+        }
+    }
+    let signal = Arc::new(Signal(Mutex::new(false), Condvar::new()));
+    let waker = Waker::from(Arc::clone(&signal));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = future;
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        let mut woken = signal.0.lock().unwrap();
+        while !*woken {
+            woken = signal.1.wait(woken).unwrap();
+        }
+        *woken = false;
+    }
+}
+
+#[test]
+fn a_runtime_dropped_under_a_system_leaves_no_wait_hanging() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (system, slow) = runtime.block_on(async {
+        let system = stage::system();
+        let slow = system.spawn(stage::actor("slow", || Slow)).unwrap();
+        (system, slow)
+    });
+    let asker = {
+        let slow = slow.clone();
+        std::thread::spawn(move || {
+            futures_executor_block_on(Box::pin(async move {
+                slow.ask(|r| (Duration::from_secs(3600), r), Duration::MAX)
+                    .await
+            }))
+        })
+    };
+    drop(runtime);
+    // In the actor's hands when the runtime went: crashed (aborted); still
+    // queued: stopped. Never a hang.
+    let answer = asker.join().unwrap();
+    assert!(
+        matches!(
+            answer,
+            Err(AskError::Crashed { panic: None, .. } | AskError::Stopped)
+        ),
+        "{answer:?}"
+    );
+    assert_eq!(slow.exit(), Some(ActorExit::Shutdown));
+    drop(system);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_of_thousands_shuts_down_in_linear_time() {
+    const WORKERS: usize = 30_000;
+    let system = stage::system();
+    let pool = system
+        .spawn(stage::actor("pool", || Echo).pool(WORKERS))
+        .unwrap();
+    assert_eq!(pool.ask(|r| (1, r), Duration::from_secs(30)).await, Ok(1));
+    let start = Instant::now();
+    let report = system.shutdown(Duration::from_secs(30)).await.unwrap();
+    let took = start.elapsed();
+    assert_eq!(report.children.len(), 1);
+    assert_eq!(report.aborted().count(), 0);
+    assert_eq!(pool.exit(), Some(ActorExit::Shutdown));
+    // Quadratic bookkeeping took 13 s here; linear takes well under one.
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks(),
+        0
+    );
+}
