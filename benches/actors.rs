@@ -55,7 +55,9 @@
 //! - `restart`: one supervised actor; each iteration tells it `Crash` and then
 //!   asks `Get`, answered once it has been restarted (with a fresh total, 0);
 //!   throughput in restarts. current_thread only. stage: its tree restarts
-//!   it, the same address and mailbox. hand-written: a supervisor task
+//!   it, the same address and mailbox; stage-spawned: an actor spawned in
+//!   a system, which restarts in its own task (no round trip through a
+//!   supervisor's task), the same address and mailbox. hand-written: a supervisor task
 //!   respawns the actor's task on `JoinError::is_panic`, the receiver kept
 //!   in an `Arc<tokio::sync::Mutex<_>>` that the next incarnation locks (no
 //!   intensity limit). kameo: its own supervision (`supervise`, transient,
@@ -766,6 +768,33 @@ async fn restart_stage(iters: u64) -> Duration {
     took
 }
 
+/// stage's other supervision: an actor spawned in a system restarts in its
+/// own task (OTP's `simple_one_for_one`), with no round trip through a
+/// supervisor's task.
+async fn restart_stage_spawned(iters: u64) -> Duration {
+    let system = stage::actor::System::new(stage_tree());
+    let actor = stage::actor::Builder::new(
+        stage::runtime::Tokio::current(),
+        "counter",
+        SCounter::default,
+    )
+    .capacity(CAPACITY);
+    let addr = system.spawn(actor).unwrap();
+    assert_eq!(Stage::get(&addr).await, 0);
+    let start = Instant::now();
+    for _ in 0..iters {
+        if addr.tell(SMsg::Crash).await.is_err() {
+            panic!("the stage actor ended");
+        }
+        assert_eq!(Stage::get(&addr).await, 0);
+    }
+    let took = start.elapsed();
+    within("the system's shutdown", system.shutdown(HANG))
+        .await
+        .unwrap();
+    took
+}
+
 /// Asks the ractor supervisor for its child: at once (`None`), or once it
 /// has restarted the child past the given generation.
 enum RSupMsg {
@@ -989,6 +1018,7 @@ fn restart(c: &mut Criterion) {
     let mut group = group(c, "actors/restart/current_thread".to_owned(), 1);
     on_tokio(&mut group, &rt, HandWritten::NAME, restart_hand_written);
     on_tokio(&mut group, &rt, Stage::NAME, restart_stage);
+    on_tokio(&mut group, &rt, "stage-spawned", restart_stage_spawned);
     on_tokio(&mut group, &rt, Ractor::NAME, restart_ractor);
     on_tokio(&mut group, &rt, Kameo::NAME, restart_kameo);
     group.finish();
