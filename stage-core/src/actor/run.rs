@@ -176,7 +176,14 @@ pub(crate) async fn run<A: Actor>(
                 };
                 attempt = 1;
                 ctx.set_attempt(attempt);
-                step(state.handle(message, &mut ctx), &mut kill, Some(attempt)).await
+                // `step`, inline: the hot path awaits no future of its own.
+                let _restore = RestoreReason;
+                let mut handling = pin!(state.handle(message, &mut ctx));
+                let mut reason = ReasonOnDrop::armed(attempt);
+                let outcome =
+                    poll_fn(|cx| poll_step(handling.as_mut(), cx, &mut kill, attempt)).await;
+                settle(&mut reason, &outcome);
+                outcome
             }
             Some(copy) => {
                 let mut delivery = match cell.rx.try_recv_guarded() {
@@ -273,34 +280,52 @@ async fn step<T, K: Future<Output = ()>>(
     let _restore = RestoreReason;
     let mut future = pin!(future);
     let mut reason = ReasonOnDrop::armed(attempts);
-    let outcome = poll_fn(|cx| {
-        let orphans = Orphans::collect();
-        match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-            Ok(Poll::Ready(output)) => return Poll::Ready(Ok(output)),
-            Ok(Poll::Pending) => drop(orphans),
-            Err(payload) => {
-                let message = panic_message(payload.as_ref()).map(str::to_owned);
-                orphans.fail(|| AskError::Crashed {
-                    panic: message.clone(),
-                    attempts,
-                });
-                return Poll::Ready(Err(Failure::Panicked(payload)));
-            }
+    let outcome = poll_fn(|cx| poll_step(future.as_mut(), cx, kill, attempts)).await;
+    settle(&mut reason, &outcome);
+    outcome
+}
+
+/// One poll of a step (see [`step`]), for the loop to await without a
+/// future of its own around it: the handler is polled inside
+/// `catch_unwind`, with the ports it drops while panicking collected.
+#[inline]
+fn poll_step<T, K: Future<Output = ()>>(
+    future: Pin<&mut impl Future<Output = T>>,
+    cx: &mut TaskContext<'_>,
+    kill: &mut Watch<'_, K>,
+    attempts: u32,
+) -> Poll<Result<T, Failure>> {
+    let orphans = Orphans::collect();
+    match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+        Ok(Poll::Ready(output)) => return Poll::Ready(Ok(output)),
+        Ok(Poll::Pending) => drop(orphans),
+        Err(payload) => {
+            let message = panic_message(payload.as_ref()).map(str::to_owned);
+            orphans.fail(|| AskError::Crashed {
+                panic: message.clone(),
+                attempts,
+            });
+            return Poll::Ready(Err(Failure::Panicked(payload)));
         }
-        if kill.fired(cx) {
-            return Poll::Ready(Err(Failure::Killed));
-        }
-        Poll::Pending
-    })
-    .await;
-    match &outcome {
+    }
+    if kill.fired(cx) {
+        return Poll::Ready(Err(Failure::Killed));
+    }
+    Poll::Pending
+}
+
+/// Arms `reason` for how a step ended: a step that panicked names its
+/// panic for the ports still in its future; one killed, none; one done,
+/// nothing at all.
+#[inline]
+fn settle<T>(reason: &mut ReasonOnDrop, outcome: &Result<T, Failure>) {
+    match outcome {
         Ok(_) => reason.disarm(),
         Err(Failure::Panicked(payload)) => {
             reason.panicked(panic_message(payload.as_ref()).map(str::to_owned));
         }
         Err(Failure::Killed) => {}
     }
-    outcome
 }
 
 /// Runs the `stopped` hook; a panic in it is logged, not raised.
