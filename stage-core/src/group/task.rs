@@ -139,6 +139,10 @@ pub(crate) struct Incarnation {
     /// [`Addr::kill`](crate::actor::Addr::kill)): its supervisor then
     /// counts it killed, however it returned.
     killed: AtomicBool,
+    /// Set if it caught a panic that ends it (an actor, which runs its
+    /// `stopped` hook first): its supervisor counts it panicked, with this
+    /// message, though it returned — without unwinding a second time.
+    panicked: std::sync::OnceLock<Option<String>>,
 }
 
 impl Incarnation {
@@ -154,6 +158,7 @@ impl Incarnation {
             span,
             progress: AtomicBool::new(false),
             killed: AtomicBool::new(false),
+            panicked: std::sync::OnceLock::new(),
         })
     }
 
@@ -167,6 +172,7 @@ impl Incarnation {
             span,
             progress: AtomicBool::new(false),
             killed: AtomicBool::new(false),
+            panicked: std::sync::OnceLock::new(),
         })
     }
 
@@ -180,6 +186,11 @@ impl Incarnation {
     pub(crate) fn was_killed(&self) -> bool {
         // Relaxed: as `made_progress`.
         self.killed.load(Ordering::Relaxed)
+    }
+
+    /// The panic the task said ended it, if it said so.
+    pub(crate) fn panic(&self) -> Option<&Option<String>> {
+        self.panicked.get()
     }
 }
 
@@ -261,6 +272,21 @@ pub(crate) fn mark_killed() {
             task.killed.store(true, Ordering::Relaxed);
         }
     });
+}
+
+/// Marks the calling task as ended by a panic it caught (with its
+/// message); `false` outside a supervised task, where the caller must let
+/// the panic carry on instead.
+pub(crate) fn mark_panicked(message: Option<String>) -> bool {
+    CURRENT
+        .try_with(|current| match &*current.borrow() {
+            Some(task) => {
+                let _ = task.panicked.set(message);
+                true
+            }
+            None => false,
+        })
+        .unwrap_or(false)
 }
 
 /// Runs `f` as `task`: inside its span, with [`current`] set.

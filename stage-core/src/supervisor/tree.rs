@@ -972,8 +972,11 @@ impl<R: Runtime> Loop<'_, R> {
             return Ok(()); // stale: stopped or restarted on purpose meanwhile
         }
         let killed_itself = slot.incarnation.as_ref().is_some_and(|me| me.was_killed());
+        let panicked = slot.incarnation.as_ref().and_then(|me| me.panic().cloned());
         let exit = if slot.killed || killed_itself {
             ChildExit::Killed
+        } else if let (Some(message), ChildExit::Returned) = (panicked, &ended.exit) {
+            ChildExit::Panicked(message)
         } else {
             ended.exit
         };
