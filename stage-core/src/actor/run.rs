@@ -163,6 +163,13 @@ pub(crate) async fn run<A: Actor>(
     ready.notify();
 
     let mut progressed = false;
+    // Messages handled since the last wait. A wait after one message
+    // (requests and answers, in turn) registers at once: yielding first
+    // would only hold up the requester just answered. A wait after a run
+    // of them (a stream of tells) yields to the executor a few times
+    // first, as any mailbox receive does: the next ones usually arrive
+    // meanwhile, and no wakeup is needed.
+    let mut streak = 0u32;
     loop {
         if cell.is_stopping() || halt.signal.is_requested() {
             break;
@@ -174,8 +181,12 @@ pub(crate) async fn run<A: Actor>(
                     Ok(message) => message,
                     Err(error) if error.is_closed() => break,
                     Err(_) => {
-                        match wait(cell.rx.recv_or_closed_registering(), &mut halt, &mut kill).await
-                        {
+                        let next = if core::mem::take(&mut streak) > 1 {
+                            cell.rx.recv_or_closed()
+                        } else {
+                            cell.rx.recv_or_closed_registering()
+                        };
+                        match wait(next, &mut halt, &mut kill).await {
                             Wake::Message(Ok(message)) => message,
                             Wake::Message(Err(_)) | Wake::Halted => break,
                             Wake::Killed => return life.killed(None),
@@ -198,7 +209,11 @@ pub(crate) async fn run<A: Actor>(
                     Ok(delivery) => delivery,
                     Err(error) if error.is_closed() => break,
                     Err(_) => {
-                        let next = cell.rx.recv_guarded_or_closed_registering();
+                        let next = if core::mem::take(&mut streak) > 1 {
+                            cell.rx.recv_guarded_or_closed()
+                        } else {
+                            cell.rx.recv_guarded_or_closed_registering()
+                        };
                         match wait(next, &mut halt, &mut kill).await {
                             Wake::Message(Ok(delivery)) => delivery,
                             Wake::Message(Err(_)) | Wake::Halted => break,
@@ -234,6 +249,7 @@ pub(crate) async fn run<A: Actor>(
                 .fail(failure, Some(attempt), &mut state, &mut ctx)
                 .await;
         }
+        streak += 1;
         if !progressed {
             // Handled a message: a crash after this is not a crash loop.
             progressed = true;
