@@ -357,9 +357,9 @@ pub fn actor<A: actor::Actor>(
     name: impl AsRef<str>,
     factory: impl Fn() -> A + Send + Sync + 'static,
 ) -> actor::Builder<A> {
-    // Bound to the runtime it is made on, if any: its address's timeouts
-    // then work from any thread, inside a tokio runtime or not.
-    stage_core::actor::Builder::new(stage_tokio::Tokio::here(), name, factory)
+    // Its address's timeouts sleep on the asker's runtime, or, asked from a
+    // plain thread, on the runtime it was made on.
+    stage_core::actor::Builder::new(stage_tokio::Tokio::current_or_here(), name, factory)
 }
 
 /// Starts an actor system on the current tokio runtime: a root supervisor
@@ -395,7 +395,8 @@ pub fn actor<A: actor::Actor>(
 /// # }
 /// ```
 pub fn system() -> actor::System {
-    actor::System::new(supervisor().name("system"))
+    let root = stage_core::supervisor::Builder::new(stage_tokio::Tokio::current_or_here());
+    actor::System::new(root.name("system"))
 }
 
 /// Starts building a supervisor on the current tokio runtime: no children

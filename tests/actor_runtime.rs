@@ -151,3 +151,32 @@ async fn a_pool_of_thousands_shuts_down_in_linear_time() {
         0
     );
 }
+
+#[test]
+fn an_actor_built_on_a_runtime_since_dropped_still_times_its_asks() {
+    // Built on runtime A, supervised on runtime B; A goes away.
+    let a = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (actor, echo) =
+        a.block_on(async { (stage::actor("slow", || Slow), stage::actor("echo", || Echo)) });
+    drop(a);
+    let b = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    b.block_on(async {
+        let system = stage::system();
+        let slow = system.spawn(actor).unwrap();
+        // Asked from B's tasks: B's timer.
+        let late = slow
+            .ask(|r| (Duration::from_secs(60), r), Duration::from_millis(20))
+            .await;
+        assert_eq!(late, Err(AskError::TimedOut(Duration::from_millis(20))));
+        let echo = system.spawn(echo).unwrap();
+        assert_eq!(echo.ask(|r| (3, r), Duration::from_secs(5)).await, Ok(3));
+        system.shutdown(Duration::ZERO).await.unwrap();
+    });
+}

@@ -44,6 +44,9 @@ use tokio::runtime::Handle;
 #[derive(Clone, Debug, Default)]
 pub struct Tokio {
     handle: Option<Handle>,
+    /// Whether the caller's runtime, when it has one, comes before
+    /// `handle` ([`Tokio::current_or_here`]).
+    caller_first: bool,
 }
 
 impl Tokio {
@@ -56,7 +59,10 @@ impl Tokio {
     /// # drop(rt);
     /// ```
     pub fn current() -> Self {
-        Self { handle: None }
+        Self {
+            handle: None,
+            caller_first: false,
+        }
     }
 
     /// Spawns on the runtime behind `handle`, wherever the caller runs.
@@ -71,26 +77,41 @@ impl Tokio {
     pub fn with_handle(handle: Handle) -> Self {
         Self {
             handle: Some(handle),
+            caller_first: false,
         }
     }
 
-    /// The runtime the caller runs on, bound by its handle (as
-    /// [`with_handle`](Tokio::with_handle)), so that what it spawns or
-    /// sleeps later works from any thread; outside a runtime,
-    /// [`current`](Tokio::current).
+    /// Spawns and sleeps on the runtime of whoever calls, as
+    /// [`current`](Tokio::current) does; called from outside any runtime
+    /// (a plain thread), on the runtime this was made on instead, if it was
+    /// made on one. What an actor's address uses: asks with a time limit
+    /// work from any task, and from plain threads while that runtime runs.
     ///
     /// # Examples
     ///
     /// ```
-    /// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    /// let bound = runtime.block_on(async { stage::runtime::Tokio::here() });
-    /// # drop(bound);
+    /// use stage::runtime::{Runtime, Tokio};
+    ///
+    /// let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    /// let rt = runtime.block_on(async { Tokio::current_or_here() });
+    /// let now = rt.now(); // from this plain thread: the runtime's clock
+    /// # drop(now);
     /// ```
-    pub fn here() -> Self {
-        match Handle::try_current() {
-            Ok(handle) => Self::with_handle(handle),
-            Err(_) => Self::current(),
+    pub fn current_or_here() -> Self {
+        Self {
+            handle: Handle::try_current().ok(),
+            caller_first: true,
         }
+    }
+
+    /// Enters the runtime to use for a call: the bound one, unless the
+    /// caller's comes first and there is one.
+    fn enter(&self) -> Option<tokio::runtime::EnterGuard<'_>> {
+        let handle = self.handle.as_ref()?;
+        if self.caller_first && Handle::try_current().is_ok() {
+            return None;
+        }
+        Some(handle.enter())
     }
 }
 
@@ -107,6 +128,7 @@ impl Runtime for Tokio {
         F: Future<Output = ()> + Send + 'static,
     {
         let handle = match &self.handle {
+            Some(_) if self.caller_first && Handle::try_current().is_ok() => tokio::spawn(future),
             Some(handle) => handle.spawn(future),
             None => tokio::spawn(future),
         };
@@ -120,7 +142,7 @@ impl Runtime for Tokio {
     /// Made with [`Tokio::with_handle`], it sleeps on that runtime's timer,
     /// so it can be awaited from anywhere (another executor included).
     fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
-        let _runtime = self.handle.as_ref().map(Handle::enter);
+        let _runtime = self.enter();
         let now = tokio::time::Instant::now();
         let far_future = now + Duration::from_secs(FAR_FUTURE_SECS);
         Box::pin(tokio::time::sleep_until(far_future.min(deadline.into())))
@@ -128,7 +150,7 @@ impl Runtime for Tokio {
 
     fn now(&self) -> Instant {
         // tokio's clock: virtual while the runtime's time is paused.
-        let _runtime = self.handle.as_ref().map(Handle::enter);
+        let _runtime = self.enter();
         tokio::time::Instant::now().into_std()
     }
 

@@ -127,6 +127,13 @@ impl<A: Actor> Addr<A> {
     /// for the next incarnation; one the actor redelivers is answered by
     /// the attempt that succeeds.
     ///
+    /// The time limit sleeps on the asker's runtime. Asked from a thread
+    /// outside any runtime, it sleeps on the runtime the actor was built on
+    /// (on tokio: `stage::runtime::Tokio::current_or_here`); an
+    /// actor built outside any runtime, or whose runtime has shut down,
+    /// cannot time an ask from such a thread (tokio panics: it has no timer
+    /// there): ask from a task, or with [`Duration::MAX`].
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe in that nothing is lost but the answer: dropped before

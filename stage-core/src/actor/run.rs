@@ -158,7 +158,9 @@ pub(crate) async fn run<A: Actor>(
         step(state.started(&mut ctx), &mut kill, None).await
     };
     if let Err(failure) = started.await {
-        return life.fail(failure, None, &mut state, &mut ctx).await;
+        return life
+            .fail(failure, None, &mut state, &mut ctx, &mut kill)
+            .await;
     }
     ready.notify();
 
@@ -246,7 +248,7 @@ pub(crate) async fn run<A: Actor>(
         };
         if let Err(failure) = handled {
             return life
-                .fail(failure, Some(attempt), &mut state, &mut ctx)
+                .fail(failure, Some(attempt), &mut state, &mut ctx, &mut kill)
                 .await;
         }
         streak += 1;
@@ -260,7 +262,7 @@ pub(crate) async fn run<A: Actor>(
     if cell.is_stopping() {
         cell.drain();
     }
-    stopped_hook(&mut state, &mut ctx).await;
+    stopped_hook(&mut state, &mut ctx, &mut kill).await;
     life.end(None, None);
     Outcome::Stopped
 }
@@ -352,16 +354,27 @@ fn settle<T>(reason: &mut ReasonOnDrop, outcome: &Result<T, Failure>) {
     }
 }
 
-/// Runs the `stopped` hook; a panic in it is logged, not raised.
-async fn stopped_hook<A: Actor>(state: &mut A, ctx: &mut Context<A>) {
-    let hook = AssertUnwindSafe(state.stopped(ctx));
-    if let Err(payload) = futures_util::FutureExt::catch_unwind(hook).await {
-        tracing::error!(
-            actor = ctx.name(),
-            panic = panic_message(payload.as_ref()).unwrap_or("<non-string payload>"),
-            "the actor's stopped hook panicked"
-        );
-        crate::runtime::drop_quietly(payload);
+/// Runs the `stopped` hook; a panic in it is logged, not raised, and a
+/// kill cuts it short.
+async fn stopped_hook<A: Actor, K: Future<Output = ()>>(
+    state: &mut A,
+    ctx: &mut Context<A>,
+    kill: &mut Watch<'_, K>,
+) {
+    let name = Arc::clone(&ctx.addr().cell.name);
+    match step(state.stopped(ctx), kill, None).await {
+        Ok(()) => {}
+        Err(Failure::Killed) => {
+            tracing::warn!(actor = &*name, "the actor was killed in its stopped hook");
+        }
+        Err(Failure::Panicked(payload)) => {
+            tracing::error!(
+                actor = &*name,
+                panic = panic_message(payload.as_ref()).unwrap_or("<non-string payload>"),
+                "the actor's stopped hook panicked"
+            );
+            crate::runtime::drop_quietly(payload);
+        }
     }
 }
 
@@ -394,18 +407,19 @@ impl<A: Actor> Life<'_, A> {
 
     /// Ends the incarnation with `failure`, on a message's `attempt` or
     /// not: after a panic, `stopped` runs and the panic carries on.
-    async fn fail(
+    async fn fail<K: Future<Output = ()>>(
         self,
         failure: Failure,
         attempt: Option<u32>,
         state: &mut A,
         ctx: &mut Context<A>,
+        kill: &mut Watch<'_, K>,
     ) -> Outcome {
         match failure {
             Failure::Killed => self.killed(attempt),
             Failure::Panicked(payload) => {
                 ctx.set_attempt(0);
-                stopped_hook(state, ctx).await;
+                stopped_hook(state, ctx, kill).await;
                 self.panicked(payload, attempt)
             }
         }

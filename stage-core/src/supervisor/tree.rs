@@ -783,21 +783,36 @@ impl<R: Runtime> Loop<'_, R> {
                     let made = std::panic::catch_unwind(AssertUnwindSafe(|| {
                         factory.make(signal.clone(), ready.clone())
                     }));
-                    let task = match made {
+                    let (task, me) = match made {
                         Ok(future) => {
                             let me = Incarnation::child(Arc::clone(&path), generation);
                             slot.incarnation = Some(Arc::clone(&me));
-                            self.runtime.spawn(Supervised::boxed(future, me))
+                            let task = self
+                                .runtime
+                                .spawn(Supervised::boxed(future, Arc::clone(&me)));
+                            (task, Some(me))
                         }
-                        Err(payload) => self
-                            .runtime
-                            .spawn(async move { std::panic::resume_unwind(payload) }),
+                        Err(payload) => {
+                            let task = self
+                                .runtime
+                                .spawn(async move { std::panic::resume_unwind(payload) });
+                            (task, None)
+                        }
                     };
                     let abort = task.abort_handle();
                     let task = OwnedTask::new(task);
                     let future = Box::pin(async move {
                         let exit = task.await;
-                        let ended = ChildExit::from_exit(&exit);
+                        // How the worker said it ended (an actor that was
+                        // killed, or caught its panic), for every reader of
+                        // its exit: its start, its stop, its restart.
+                        let ended = match me {
+                            Some(me) if me.was_killed() => ChildExit::Killed,
+                            Some(me) if !exit.is_failure() && me.panic().is_some() => {
+                                ChildExit::Panicked(me.panic().cloned().flatten())
+                            }
+                            _ => ChildExit::from_exit(&exit),
+                        };
                         drop_exit(exit);
                         Ended {
                             exit: ended,
@@ -971,12 +986,8 @@ impl<R: Runtime> Loop<'_, R> {
         if slot.generation != generation || !matches!(slot.state, State::Running { .. }) {
             return Ok(()); // stale: stopped or restarted on purpose meanwhile
         }
-        let killed_itself = slot.incarnation.as_ref().is_some_and(|me| me.was_killed());
-        let panicked = slot.incarnation.as_ref().and_then(|me| me.panic().cloned());
-        let exit = if slot.killed || killed_itself {
+        let exit = if slot.killed {
             ChildExit::Killed
-        } else if let (Some(message), ChildExit::Returned) = (panicked, &ended.exit) {
-            ChildExit::Panicked(message)
         } else {
             ended.exit
         };

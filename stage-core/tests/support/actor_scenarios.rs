@@ -11,7 +11,9 @@ use stage::actor::{
 use stage::group::{Backoff, Restart};
 use stage::mailbox::{DeadLetter, Receiver, Sender};
 use stage::runtime::Runtime;
-use stage::supervisor::{self, Child, ChildExit, ChildKind, ChildState, StopMode, SupervisorError};
+use stage::supervisor::{
+    self, Child, ChildError, ChildExit, ChildKind, ChildState, StopMode, SupervisorError,
+};
 
 /// Invokes `$runner!` with the name of every scenario below.
 macro_rules! all_actor_scenarios {
@@ -39,6 +41,9 @@ macro_rules! all_actor_scenarios {
             names_are_free_once_an_actor_has_ended_and_stay_their_owners,
             a_panic_in_a_redelivered_message_clone_is_a_panic,
             a_stop_with_no_incarnation_survives_a_message_whose_drop_panics,
+            an_actor_that_panics_before_it_is_ready_fails_to_start,
+            a_panic_while_stopping_is_reported_as_a_panic,
+            a_kill_cuts_a_stuck_stopped_hook_short,
         );
     };
 }
@@ -1188,4 +1193,138 @@ pub(crate) async fn a_stop_with_no_incarnation_survives_a_message_whose_drop_pan
     assert_eq!(asked, Err(AskError::Stopped));
     assert_eq!(holder.exit(), Some(ActorExit::Stopped));
     assert!(holder.is_empty());
+}
+
+/// An actor whose `started` panics (on its first start only, or always),
+/// or whose `stopped` never returns.
+struct Moody {
+    starts: Arc<std::sync::atomic::AtomicU32>,
+    always: bool,
+    stuck_stopping: bool,
+}
+
+enum MoodyMsg {
+    Get(Reply<u32>),
+    /// Waits on the gate, then panics: a panic the supervisor sees while it
+    /// stops the actor.
+    LatePanic(Receiver<()>),
+    Crash,
+}
+
+impl Actor for Moody {
+    type Msg = MoodyMsg;
+
+    async fn started(&mut self, _: &mut Context<Self>) {
+        let n = self
+            .starts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        if self.always || n == 1 {
+            panic!("cannot start");
+        }
+    }
+
+    async fn stopped(&mut self, _: &mut Context<Self>) {
+        if self.stuck_stopping {
+            core::future::pending::<()>().await;
+        }
+    }
+
+    async fn handle(&mut self, msg: MoodyMsg, _: &mut Context<Self>) {
+        match msg {
+            MoodyMsg::Get(reply) => {
+                reply.send(self.starts.load(std::sync::atomic::Ordering::SeqCst));
+            }
+            MoodyMsg::LatePanic(gate) => {
+                let _ = gate.recv().await;
+                panic!("late boom");
+            }
+            MoodyMsg::Crash => panic!("crash"),
+        }
+    }
+}
+
+fn moody<R: Runtime>(rt: &R, name: &str, always: bool, stuck_stopping: bool) -> Builder<Moody, R> {
+    let starts = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    Builder::new(rt.clone(), name, move || Moody {
+        starts: Arc::clone(&starts),
+        always,
+        stuck_stopping,
+    })
+}
+
+pub(crate) async fn an_actor_that_panics_before_it_is_ready_fails_to_start<R: Runtime>(rt: R) {
+    let tree = tree_of(
+        &rt,
+        Child::worker("idle", |stop| async move { stop.requested().await }),
+    );
+    tree.ready().await.unwrap();
+    let (_db, child) = moody(&rt, "db", true, false).child();
+    match tree.start_child(child).await {
+        Err(ChildError::StartFailed { path, exit }) => {
+            assert_eq!(path, "app/db");
+            assert_eq!(exit, ChildExit::Panicked(Some("cannot start".into())));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(tree.snapshot().find("app/db").is_none(), "removed again");
+
+    // In a tree's start, the next child waits for one that is not ready.
+    let (first, first_child) = moody(&rt, "first", false, false).child();
+    let (second, second_child) = probe(&rt, "second", &Log::default()).child();
+    let tree = supervisor::Builder::new(rt.clone())
+        .name("app")
+        .backoff(Backoff::none())
+        .child(first_child)
+        .child(second_child)
+        .spawn();
+    tree.ready().await.unwrap();
+    // `first` failed its first start and was restarted before `second`
+    // started: both run now.
+    assert_eq!(first.ask(MoodyMsg::Get, SECOND).await, Ok(2));
+    assert_eq!(second.ask(Msg::Get, SECOND).await, Ok(0));
+    let shown = tree.snapshot();
+    let first = shown.find("app/first").unwrap();
+    assert_eq!(
+        first.last_exit,
+        Some(ChildExit::Panicked(Some("cannot start".into())))
+    );
+    tree.shutdown(SECOND).await.unwrap();
+}
+
+pub(crate) async fn a_panic_while_stopping_is_reported_as_a_panic<R: Runtime>(rt: R) {
+    let (actor, child) = moody(&rt, "late", false, false).child();
+    let tree = tree_of(&rt, child);
+    tree.ready().await.unwrap(); // its first start failed; the second runs
+    actor.tell(MoodyMsg::Crash).await.unwrap();
+    assert_eq!(actor.ask(MoodyMsg::Get, SECOND).await, Ok(3));
+    let shown = tree.snapshot();
+    assert_eq!(
+        shown.find("app/late").unwrap().last_exit,
+        Some(ChildExit::Panicked(Some("crash".into())))
+    );
+    // A panic while the supervisor stops it: the report says so.
+    let (gate, waiting) = stage::mailbox::<()>(1);
+    actor.tell(MoodyMsg::LatePanic(waiting)).await.unwrap();
+    let stopping = tree.shutdown(SECOND);
+    let opener = async {
+        tick(&rt).await;
+        open(&gate, 1);
+    };
+    let (report, ()) = futures_util::future::join(stopping, opener).await;
+    let late = &report.unwrap().children[0];
+    assert_eq!(late.exit, ChildExit::Panicked(Some("late boom".into())));
+}
+
+pub(crate) async fn a_kill_cuts_a_stuck_stopped_hook_short<R: Runtime>(rt: R) {
+    let (actor, child) = moody(&rt, "stuck", false, true).child();
+    let tree = tree_of(&rt, child);
+    tree.ready().await.unwrap();
+    // A crash: `stopped` runs, and never returns...
+    actor.tell(MoodyMsg::Crash).await.unwrap();
+    tick(&rt).await;
+    // ...until a kill cuts it short: the actor is restarted.
+    assert!(actor.kill());
+    assert_eq!(actor.ask(MoodyMsg::Get, SECOND).await, Ok(3));
+    tree.stop().await.unwrap();
 }
