@@ -332,12 +332,7 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
             ..
         } = self.into_parts()?;
         let name = Arc::clone(&addr.cell.name);
-        let in_pool = pool.is_some();
-        let factory = Incarnations {
-            owner,
-            spec,
-            in_pool,
-        };
+        let factory = Incarnations { owner, spec };
         let child = Child::actor(name, Box::new(factory), pool).mailbox(&depth);
         Ok((addr, child))
     }
@@ -421,7 +416,6 @@ impl<A: Actor, R: Runtime> fmt::Debug for Builder<A, R> {
 pub(crate) struct Incarnations<A: Actor> {
     owner: Arc<Owner<A>>,
     spec: Arc<Spec<A>>,
-    in_pool: bool,
 }
 
 impl<A: Actor> Clone for Incarnations<A> {
@@ -429,7 +423,6 @@ impl<A: Actor> Clone for Incarnations<A> {
         Self {
             owner: Arc::clone(&self.owner),
             spec: Arc::clone(&self.spec),
-            in_pool: self.in_pool,
         }
     }
 }
@@ -438,7 +431,7 @@ impl<A: Actor> crate::supervisor::child::Factory for Incarnations<A> {
     fn make(&mut self, stop: StopSignal, ready: Ready) -> crate::supervisor::child::BoxFuture<()> {
         let cell = Arc::clone(&self.owner.cell);
         let spec = Arc::clone(&self.spec);
-        Box::pin(run_child(cell, spec, stop, ready, self.in_pool))
+        Box::pin(run_child(cell, spec, stop, ready))
     }
 
     fn clone_box(&self) -> Box<dyn crate::supervisor::child::Factory> {

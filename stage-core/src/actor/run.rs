@@ -93,26 +93,22 @@ enum Wake<M> {
 }
 
 /// Runs one incarnation of the actor of `cell` as a task of a supervision
-/// tree (`in_pool`: of a group, a pool's): a panic carries on; a kill is
-/// marked for the tree to see, or, in a pool, is a panic the group sees
-/// (without the panic hook's report).
+/// tree or of a pool's group. It says how it ended (killed, or a panic it
+/// caught) to its supervisor, which reads its exit that way, instead of
+/// unwinding a second time (half the cost of a restart).
 pub(crate) async fn run_child<A: Actor>(
     cell: Arc<Cell<A>>,
     spec: Arc<Spec<A>>,
     halt: StopSignal,
     ready: Ready,
-    in_pool: bool,
 ) {
     match run(&cell, &spec, &halt, &ready).await {
         Outcome::Stopped => {}
-        Outcome::Killed if in_pool => resume_unwind(Box::new("killed through its address")),
         Outcome::Killed => mark_killed(),
-        // A tree's worker says how it failed instead of unwinding a second
-        // time (half the cost of a restart); a group's task lets it carry on.
         Outcome::Panicked(payload) => {
             let message = panic_message(payload.as_ref()).map(str::to_owned);
-            if in_pool || !mark_panicked(message) {
-                resume_unwind(payload);
+            if !mark_panicked(message) {
+                resume_unwind(payload); // not a supervised task: carry on
             }
             crate::runtime::drop_quietly(payload);
         }

@@ -84,14 +84,17 @@ struct Tagged<T> {
     index: usize,
     generation: u64,
     inner: T,
+    /// The incarnation running: its exit is read as it says it ended
+    /// ([`Incarnation::own_word`]).
+    incarnation: Arc<Incarnation>,
 }
 
-impl<T: Future + Unpin> Future for Tagged<T> {
-    type Output = (usize, u64, T::Output);
+impl<T: Future<Output = Exit> + Unpin> Future for Tagged<T> {
+    type Output = (usize, u64, Exit);
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let out = core::task::ready!(Pin::new(&mut self.inner).poll(cx));
-        Poll::Ready((self.index, self.generation, out))
+        Poll::Ready((self.index, self.generation, self.incarnation.own_word(out)))
     }
 }
 
@@ -776,6 +779,12 @@ where
                 .spawn(async move { std::panic::resume_unwind(payload) }),
         };
         let abort = task.abort_handle();
+        state.running.push(Tagged {
+            index,
+            generation,
+            inner: OwnedTask::new(task),
+            incarnation: Arc::clone(&incarnation),
+        });
         state.slots.set(
             index,
             SlotState::Running {
@@ -784,11 +793,6 @@ where
                 incarnation,
             },
         );
-        state.running.push(Tagged {
-            index,
-            generation,
-            inner: OwnedTask::new(task),
-        });
         tracing::debug!(
             group = &*self.shared.name,
             task = index,

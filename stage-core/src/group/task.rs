@@ -8,7 +8,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use crate::runtime::panic_message;
+use crate::runtime::{panic_message, Exit};
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::Arc;
 
@@ -188,9 +188,22 @@ impl Incarnation {
         self.killed.load(Ordering::Relaxed)
     }
 
-    /// The panic the task said ended it, if it said so.
-    pub(crate) fn panic(&self) -> Option<&Option<String>> {
-        self.panicked.get()
+    /// The task's exit as the task said it ended: one that returned after
+    /// it was killed was aborted, and one that returned after a panic it
+    /// caught ([`mark_panicked`]) panicked, with the panic's message. What
+    /// a group or a tree reads, wherever it takes the exit.
+    pub(crate) fn own_word(&self, exit: Exit) -> Exit {
+        if !matches!(exit, Exit::Returned) {
+            return exit;
+        }
+        if self.was_killed() {
+            return Exit::Aborted;
+        }
+        match self.panicked.get() {
+            Some(Some(message)) => Exit::Panicked(Box::new(message.clone())),
+            Some(None) => Exit::Panicked(Box::new(())),
+            None => exit,
+        }
     }
 }
 

@@ -806,12 +806,14 @@ impl<R: Runtime> Loop<'_, R> {
                         // How the worker said it ended (an actor that was
                         // killed, or caught its panic), for every reader of
                         // its exit: its start, its stop, its restart.
-                        let ended = match me {
-                            Some(me) if me.was_killed() => ChildExit::Killed,
-                            Some(me) if !exit.is_failure() && me.panic().is_some() => {
-                                ChildExit::Panicked(me.panic().cloned().flatten())
-                            }
-                            _ => ChildExit::from_exit(&exit),
+                        let (exit, killed) = match me {
+                            Some(me) => (me.own_word(exit), me.was_killed()),
+                            None => (exit, false),
+                        };
+                        let ended = if killed {
+                            ChildExit::Killed
+                        } else {
+                            ChildExit::from_exit(&exit)
                         };
                         drop_exit(exit);
                         Ended {
