@@ -809,10 +809,11 @@ impl Registered {
 
 /// Refuses a name that cannot be a part of a path.
 fn check_name(name: &str) -> Result<(), SpawnError> {
-    if name.is_empty() || name.contains('/') {
-        return Err(SpawnError::InvalidName(name.to_owned()));
+    if crate::supervisor::child::is_path_part(name) {
+        Ok(())
+    } else {
+        Err(SpawnError::InvalidName(name.to_owned()))
     }
-    Ok(())
 }
 
 impl<R: Runtime> Clone for SystemHandle<R> {

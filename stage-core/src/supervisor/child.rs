@@ -74,6 +74,12 @@ impl<R: Runtime> Kind<R> {
     }
 }
 
+/// Whether `name` can be a part of a path (`app/pipeline/writer`): a
+/// child's name, or a spawned actor's.
+pub(crate) fn is_path_part(name: &str) -> bool {
+    !name.is_empty() && !name.contains('/')
+}
+
 /// Reads how many messages a child's mailbox holds.
 pub(crate) type Depth = Arc<dyn Fn() -> usize + Send + Sync>;
 
@@ -135,7 +141,7 @@ impl<R: Runtime> Child<R> {
     /// Why this child cannot be a child of a supervisor that shuts down
     /// automatically as `auto` says, if it cannot.
     pub(crate) fn invalid(&self, auto: AutoShutdown) -> Option<&'static str> {
-        if self.name.is_empty() || self.name.contains('/') {
+        if !is_path_part(&self.name) {
             return Some(
                 "a child's name must not be empty or contain '/' (it is a part of a path)",
             );
