@@ -5,6 +5,7 @@
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -33,7 +34,6 @@ pub struct JobId(u64);
 /// One job as its incarnation keeps it: a way to abort it, and whether it
 /// has ended on its own.
 struct Entry {
-    id: JobId,
     abort: Box<dyn AbortHandle>,
     done: Arc<AtomicBool>,
 }
@@ -42,16 +42,24 @@ struct Entry {
 #[derive(Default)]
 pub(crate) struct Jobs {
     next: u64,
-    running: Vec<Entry>,
+    running: HashMap<JobId, Entry>,
+    /// The size at which the jobs that ended on their own are swept out:
+    /// twice what was left at the last sweep, so that an actor with many
+    /// timers pending (one per request, say) pays O(1) a job, amortized.
+    sweep_at: usize,
 }
+
+/// The least `sweep_at`.
+const SWEEP_AT_LEAST: usize = 16;
 
 impl Jobs {
     /// Spawns `job` on the actor's runtime, as a job of this incarnation.
     pub(crate) fn spawn<A: Actor>(&mut self, addr: &Addr<A>, job: Job) -> JobId {
-        // Jobs that ended on their own leave the list here, so that an
-        // actor that sets a timer per message keeps a short list.
-        self.running
-            .retain(|entry| !entry.done.load(Ordering::Acquire));
+        if self.running.len() >= self.sweep_at {
+            self.running
+                .retain(|_, entry| !entry.done.load(Ordering::Acquire));
+            self.sweep_at = (2 * self.running.len()).max(SWEEP_AT_LEAST);
+        }
         let done = Arc::new(AtomicBool::new(false));
         let finished = Arc::clone(&done);
         let abort = addr.cell.clock.spawn(Box::pin(async move {
@@ -61,17 +69,16 @@ impl Jobs {
         }));
         let id = JobId(self.next);
         self.next += 1;
-        self.running.push(Entry { id, abort, done });
+        self.running.insert(id, Entry { abort, done });
         id
     }
 
     /// Aborts job `id`; `false` if it has ended already, or is not one of
     /// this incarnation's.
     pub(crate) fn cancel(&mut self, id: JobId) -> bool {
-        let Some(index) = self.running.iter().position(|entry| entry.id == id) else {
+        let Some(entry) = self.running.remove(&id) else {
             return false;
         };
-        let entry = self.running.swap_remove(index);
         entry.abort.abort();
         !entry.done.load(Ordering::Acquire)
     }
@@ -79,7 +86,7 @@ impl Jobs {
 
 impl Drop for Jobs {
     fn drop(&mut self) {
-        for entry in self.running.drain(..) {
+        for (_, entry) in self.running.drain() {
             entry.abort.abort();
         }
     }
