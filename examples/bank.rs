@@ -93,7 +93,11 @@ impl Actor for Account {
                 self.flaky("before a debit");
                 self.apply(id, 'd', -amount);
                 self.flaky("between a debit and its credit");
-                let _ = to.tell(Op::Credit { id, amount }).await;
+                // Accounts are stopped only when the bank shuts down, after
+                // every transfer: a credit always has somewhere to go.
+                if to.tell(Op::Credit { id, amount }).await.is_err() {
+                    panic!("account {} is gone: a credit would be lost", to.name());
+                }
                 self.flaky("after a credit was sent");
                 done.send(());
             }

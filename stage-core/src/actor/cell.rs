@@ -228,7 +228,12 @@ impl<A: Actor> Cell<A> {
     pub(crate) fn drain(&self) {
         dropping_with(AskError::Stopped, || {
             while let Ok(message) = self.rx.try_recv() {
-                crate::runtime::drop_quietly(message);
+                if crate::runtime::drop_quietly(message) {
+                    tracing::error!(
+                        actor = &*self.name,
+                        "a queued message panicked when dropped; the drain goes on"
+                    );
+                }
             }
         });
     }

@@ -449,7 +449,7 @@ pub(crate) async fn stop_and_kill_do_not_queue_behind_a_full_mailbox<R: Runtime>
     let stopper = async {
         tick(&rt).await;
         tick(&rt).await;
-        assert!(probe.is_empty() || probe.len() == 2);
+        assert_eq!(probe.len(), 2, "two asks wait behind the request in hand");
         probe.stop();
         open(&gate, 1);
     };
