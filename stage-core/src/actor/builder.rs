@@ -332,7 +332,10 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
             ..
         } = self.into_parts()?;
         let name = Arc::clone(&addr.cell.name);
-        let factory = Incarnations { owner, spec };
+        let factory = Incarnations {
+            owner: Arc::new(owner),
+            spec: Arc::new(spec),
+        };
         let child = Child::actor(name, Box::new(factory), pool).mailbox(&depth);
         Ok((addr, child))
     }
@@ -364,13 +367,13 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
         let depth = rx.clone();
         let cell = Arc::new(Cell::new(Arc::clone(&name), (tx, rx), Arc::new(runtime)));
         Ok(Parts {
-            owner: Arc::new(Owner {
+            owner: Owner {
                 cell: Arc::clone(&cell),
-            }),
-            spec: Arc::new(Spec {
+            },
+            spec: Spec {
                 make,
                 redeliver: redeliver.map(|(_, copy)| copy),
-            }),
+            },
             addr: Addr { cell },
             depth,
             workers,
@@ -381,8 +384,8 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
 /// An actor made by [`Builder::into_parts`].
 pub(crate) struct Parts<A: Actor> {
     pub(crate) addr: Addr<A>,
-    pub(crate) owner: Arc<Owner<A>>,
-    pub(crate) spec: Arc<Spec<A>>,
+    pub(crate) owner: Owner<A>,
+    pub(crate) spec: Spec<A>,
     pub(crate) depth: mailbox::Receiver<A::Msg>,
     pub(crate) workers: usize,
 }

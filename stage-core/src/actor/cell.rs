@@ -12,7 +12,7 @@ use super::behaviour::{Actor, Cause, Restarted};
 use super::error::{ActorExit, AskError};
 use super::jobs::Job;
 use super::reply::dropping_with;
-use crate::group::StopSignal;
+use crate::group::Signal;
 use crate::mailbox::{Receiver, Sender};
 use crate::runtime::{AbortHandle, Runtime, Task};
 use crate::sync::Arc;
@@ -55,7 +55,7 @@ pub(crate) async fn sleep_until(clock: &dyn Clock, deadline: Instant) {
 /// One running incarnation, as others reach it: its kill switch.
 #[derive(Default)]
 pub(crate) struct Running {
-    pub(crate) kill: StopSignal,
+    pub(crate) kill: Signal,
 }
 
 /// How the latest incarnation ended, as far as it said.
@@ -98,7 +98,7 @@ pub(crate) struct Cell<A: Actor> {
     stopping: AtomicBool,
     record: Mutex<Record>,
     /// Raised once `exit` is set.
-    ended: StopSignal,
+    ended: Signal,
 }
 
 /// What an incarnation starts with.
@@ -127,7 +127,7 @@ impl<A: Actor> Cell<A> {
                 running: HashMap::new(),
                 exit: None,
             }),
-            ended: StopSignal::default(),
+            ended: Signal::default(),
         }
     }
 

@@ -14,7 +14,7 @@ use super::context::Context;
 use super::error::{ActorExit, AskError};
 use super::reply::{Orphans, ReasonOnDrop, RestoreReason};
 use crate::group::task::{mark_killed, mark_panicked};
-use crate::group::{made_progress, StopSignal};
+use crate::group::{made_progress, Signal, StopSignal};
 use crate::runtime::panic_message;
 use crate::supervisor::Ready;
 use crate::sync::Arc;
@@ -51,13 +51,13 @@ enum Failure {
 /// `event-listener`) only when the task's waker changed since it was
 /// registered, and never again once it fired.
 struct Watch<'a, F> {
-    signal: &'a StopSignal,
+    signal: &'a Signal,
     requested: Pin<&'a mut F>,
     waker: Option<Waker>,
 }
 
 impl<'a, F: Future<Output = ()>> Watch<'a, F> {
-    fn new(signal: &'a StopSignal, requested: Pin<&'a mut F>) -> Self {
+    fn new(signal: &'a Signal, requested: Pin<&'a mut F>) -> Self {
         Self {
             signal,
             requested,
@@ -102,7 +102,7 @@ pub(crate) async fn run_child<A: Actor>(
     halt: StopSignal,
     ready: Ready,
 ) {
-    match run(&cell, &spec, &halt, &ready).await {
+    match run(&cell, &spec, halt.signal(), Some(&ready)).await {
         Outcome::Stopped => {}
         Outcome::Killed => mark_killed(),
         Outcome::Panicked(payload) => {
@@ -116,18 +116,18 @@ pub(crate) async fn run_child<A: Actor>(
 }
 
 /// Runs one incarnation of the actor of `cell`, until `halt` is raised,
-/// the actor is stopped for good or killed, or it panics. `ready` is
-/// notified once it has started.
+/// the actor is stopped for good or killed, or it panics. `ready`, if
+/// anyone waits for it, is notified once it has started.
 pub(crate) async fn run<A: Actor>(
     cell: &Arc<Cell<A>>,
     spec: &Spec<A>,
-    halt: &StopSignal,
-    ready: &Ready,
+    halt: &Signal,
+    ready: Option<&Ready>,
 ) -> Outcome {
     let Some(Start { running, restarted }) = cell.begin() else {
         // Stopped for good: its queue is dropped and it ends at once.
         finish_stopping(cell);
-        ready.notify();
+        ready.inspect(|ready| ready.notify());
         return Outcome::Stopped;
     };
     let life = Life {
@@ -158,7 +158,7 @@ pub(crate) async fn run<A: Actor>(
             .fail(failure, None, &mut state, &mut ctx, &mut kill)
             .await;
     }
-    ready.notify();
+    ready.inspect(|ready| ready.notify());
 
     let mut progressed = false;
     // Messages handled since the last wait. A wait after one message

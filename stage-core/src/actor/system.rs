@@ -5,7 +5,7 @@ use core::any::Any;
 use core::fmt;
 use core::ops::Deref;
 use core::pin::pin;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -16,9 +16,10 @@ use futures_util::FutureExt;
 use super::addr::Addr;
 use super::behaviour::Actor;
 use super::builder::Parts;
+use super::cell::Owner;
 use super::cell::{sleep_until, Cell};
 use super::error::ActorExit;
-use super::run::{run, Outcome};
+use super::run::{run, Outcome, Spec};
 use crate::group::deadline;
 use crate::group::policy::Intensity;
 use crate::group::task::{Incarnation, Supervised};
@@ -26,7 +27,7 @@ use crate::group::{Backoff, StopSignal};
 use crate::mailbox::CapacityError;
 use crate::runtime::{drop_quietly, Exit, OwnedTask, Runtime};
 use crate::supervisor::{
-    self, Child, ChildError, ChildExit, ChildKind, ChildReport, ChildSnapshot, ChildState, Ready,
+    self, Child, ChildError, ChildExit, ChildKind, ChildReport, ChildSnapshot, ChildState,
     ShutdownReport, Snapshot, Supervisor, SupervisorError, SupervisorHandle,
 };
 use crate::sync::Arc;
@@ -145,7 +146,7 @@ struct State<R: Runtime> {
     closed: bool,
     next: u64,
     /// The spawned actors that run, by the order of their spawn.
-    spawned: HashMap<u64, Spawned<R>>,
+    spawned: BTreeMap<u64, Spawned<R>>,
     /// Addresses by name: of spawned actors, and of registered ones.
     names: HashMap<Arc<str>, Registered>,
 }
@@ -153,6 +154,8 @@ struct State<R: Runtime> {
 /// A spawned actor, as its system keeps it.
 struct Spawned<R: Runtime> {
     name: Arc<str>,
+    /// `system/name`: its path, as reports and snapshots show it.
+    path: Arc<str>,
     halt: StopSignal,
     /// Its task (a pool's: one per worker); empty for the moment between
     /// its entry and their spawn.
@@ -161,15 +164,16 @@ struct Spawned<R: Runtime> {
     life: Arc<dyn Lifetime>,
 }
 
-/// An address by name, its actor's type erased.
+/// An address by name: its actor's cell, the type erased.
 struct Registered {
-    addr: Box<dyn Any + Send + Sync>,
-    type_name: &'static str,
     life: Arc<dyn Lifetime>,
 }
 
 /// What the system needs of an actor's cell, its type erased.
 trait Lifetime: Send + Sync {
+    /// The cell, for a typed [`lookup`](SystemHandle::lookup) to downcast.
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    fn type_name(&self) -> &'static str;
     fn exit(&self) -> Option<ActorExit>;
     fn generation(&self) -> u64;
     fn restarts(&self) -> u64;
@@ -179,6 +183,14 @@ trait Lifetime: Send + Sync {
 }
 
 impl<A: Actor> Lifetime for Cell<A> {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn type_name(&self) -> &'static str {
+        core::any::type_name::<A>()
+    }
+
     fn exit(&self) -> Option<ActorExit> {
         Cell::exit(self)
     }
@@ -346,7 +358,7 @@ impl<R: Runtime> System<R> {
             state: Mutex::new(State {
                 closed: false,
                 next: 0,
-                spawned: HashMap::new(),
+                spawned: BTreeMap::new(),
                 names: HashMap::new(),
             }),
         });
@@ -393,9 +405,8 @@ impl<R: Runtime> System<R> {
         let shared = Arc::clone(&self.handle.shared);
         let deadline = deadline::after(shared.runtime.now(), grace);
         let mut spawned = shared.close();
-        spawned.sort_by_key(|(id, _)| core::cmp::Reverse(*id));
         let mut reports = Vec::with_capacity(spawned.len());
-        for (_, actor) in &mut spawned {
+        for actor in spawned.values_mut().rev() {
             actor.halt.request();
             let mut exit = ChildExit::Returned;
             for task in &mut actor.tasks {
@@ -406,7 +417,7 @@ impl<R: Runtime> System<R> {
                 crate::runtime::drop_exit(ended);
             }
             reports.push(ChildReport {
-                path: format!("{}/{}", shared.path, actor.name),
+                path: actor.path.to_string(),
                 generation: actor.life.generation(),
                 exit,
             });
@@ -475,11 +486,11 @@ impl<R: Runtime> Shared<R> {
 
     /// Closes the system to spawns; hands over the spawned actors, and
     /// forgets the names.
-    fn close(&self) -> Vec<(u64, Spawned<R>)> {
+    fn close(&self) -> BTreeMap<u64, Spawned<R>> {
         let mut state = self.state();
         state.closed = true;
         let names = std::mem::take(&mut state.names);
-        let spawned: Vec<_> = state.spawned.drain().collect();
+        let spawned = std::mem::take(&mut state.spawned);
         drop(state);
         drop(names);
         spawned
@@ -523,8 +534,7 @@ impl<R: Runtime> SystemHandle<R> {
     ///
     /// See [`System`].
     pub fn spawn<A: Actor>(&self, actor: super::Builder<A, R>) -> Result<Addr<A>, SpawnError> {
-        let name = actor.name().to_owned();
-        check_name(&name)?;
+        check_name(actor.name())?;
         let Parts {
             addr,
             owner,
@@ -534,26 +544,31 @@ impl<R: Runtime> SystemHandle<R> {
         } = actor.into_parts().map_err(SpawnError::Capacity)?;
         let shared = &self.shared;
         let cell = Arc::clone(&addr.cell);
+        let name = &cell.name;
         let life: Arc<dyn Lifetime> = cell.clone();
         let halt = StopSignal::default();
+        let path = join_path(&shared.path, name);
         let id = {
             let mut state = shared.state();
             if state.closed {
                 return Err(SpawnError::Shutdown);
             }
-            if state.names.get(&*name).is_some_and(Registered::is_live) {
-                return Err(SpawnError::NameTaken(name));
+            if state.names.get(name).is_some_and(Registered::is_live) {
+                return Err(SpawnError::NameTaken(name.to_string()));
             }
             let id = state.next;
             state.next += 1;
             state.names.insert(
-                Arc::clone(&cell.name),
-                Registered::of(&addr, Arc::clone(&life)),
+                Arc::clone(name),
+                Registered {
+                    life: Arc::clone(&life),
+                },
             );
             state.spawned.insert(
                 id,
                 Spawned {
-                    name: Arc::clone(&cell.name),
+                    name: Arc::clone(name),
+                    path: Arc::clone(&path),
                     halt: halt.clone(),
                     tasks: Vec::new(),
                     workers,
@@ -562,23 +577,21 @@ impl<R: Runtime> SystemHandle<R> {
             );
             id
         };
-        let departure = Arc::new(Departure(Arc::downgrade(shared), id));
-        let path: Arc<str> = Arc::from(format!("{}/{}", shared.path, cell.name));
+        let spawn = Arc::new(Spawn {
+            owner,
+            spec,
+            departure: Departure(Arc::downgrade(shared), id),
+        });
         let tasks: Vec<_> = (0..workers)
             .map(|_| {
-                let supervised = supervise(
-                    Arc::clone(&departure),
-                    Arc::clone(&owner),
-                    Arc::clone(&spec),
-                    halt.clone(),
-                );
+                let supervised = supervise(Arc::clone(&spawn), halt.clone());
                 // Named as a tree's worker is: `group::current()`, its span,
                 // and `trace_task_panics` know it by its path.
                 let me = Incarnation::child(Arc::clone(&path), 1);
                 OwnedTask::new(shared.runtime.spawn(Supervised::new(supervised, me)))
             })
             .collect();
-        drop((departure, owner));
+        drop(spawn);
         let mut state = shared.state();
         let closed = state.closed;
         let unkept = match state.spawned.get_mut(&id) {
@@ -642,7 +655,7 @@ impl<R: Runtime> SystemHandle<R> {
             return Err(SpawnError::NameTaken(name.to_string()));
         }
         let life: Arc<dyn Lifetime> = addr.cell.clone();
-        state.names.insert(name, Registered::of(addr, life));
+        state.names.insert(name, Registered { life });
         Ok(())
     }
 
@@ -667,12 +680,12 @@ impl<R: Runtime> SystemHandle<R> {
             state.names.remove(name);
             return Err(LookupError::NotFound(name.to_owned()));
         }
-        match found.addr.downcast_ref::<Addr<A>>() {
-            Some(addr) => Ok(addr.clone()),
-            None => Err(LookupError::WrongType {
+        match Arc::clone(&found.life).into_any().downcast::<Cell<A>>() {
+            Ok(cell) => Ok(Addr { cell }),
+            Err(_) => Err(LookupError::WrongType {
                 name: name.to_owned(),
                 expected: core::any::type_name::<A>(),
-                found: found.type_name,
+                found: found.life.type_name(),
             }),
         }
     }
@@ -707,16 +720,14 @@ impl<R: Runtime> SystemHandle<R> {
     pub fn snapshot(&self) -> Snapshot {
         let mut snapshot = self.root.snapshot();
         let state = self.shared.state();
-        let mut spawned: Vec<_> = state.spawned.iter().collect();
-        spawned.sort_by_key(|(id, _)| **id);
         snapshot
             .children
-            .extend(spawned.into_iter().map(|(_, actor)| {
+            .extend(state.spawned.values().map(|actor| {
                 let life = &actor.life;
                 let running = life.running();
                 ChildSnapshot {
                     name: actor.name.to_string(),
-                    path: format!("{}/{}", self.shared.path, actor.name),
+                    path: actor.path.to_string(),
                     kind: if actor.workers > 1 {
                         ChildKind::ActorPool
                     } else {
@@ -793,14 +804,6 @@ impl<R: Runtime> SystemHandle<R> {
 }
 
 impl Registered {
-    fn of<A: Actor>(addr: &Addr<A>, life: Arc<dyn Lifetime>) -> Self {
-        Self {
-            addr: Box::new(addr.clone()),
-            type_name: core::any::type_name::<A>(),
-            life,
-        }
-    }
-
     /// Whether its actor has not ended for good: its name is taken.
     fn is_live(&self) -> bool {
         self.life.exit().is_none()
@@ -834,6 +837,24 @@ impl<R: Runtime> fmt::Debug for SystemHandle<R> {
     }
 }
 
+/// `parent/name`, made in one allocation besides the `Arc`'s.
+fn join_path(parent: &str, name: &str) -> Arc<str> {
+    let mut path = String::with_capacity(parent.len() + 1 + name.len());
+    path.push_str(parent);
+    path.push('/');
+    path.push_str(name);
+    Arc::from(path)
+}
+
+/// What a spawned actor's tasks (a pool's workers) share: the actor's
+/// owner, what its incarnations are made from, and its departure. One
+/// allocation; its fields drop in this order once the last task ends.
+struct Spawn<A: Actor, R: Runtime> {
+    owner: Owner<A>,
+    spec: Spec<A>,
+    departure: Departure<R>,
+}
+
 /// Forgets a spawned actor once the last of its tasks has ended, however
 /// they end (each holds a share of it).
 struct Departure<R: Runtime>(std::sync::Weak<Shared<R>>, u64);
@@ -849,12 +870,12 @@ impl<R: Runtime> Drop for Departure<R> {
 /// A spawned actor's task (one per worker of a pool): incarnations, one
 /// after the other, until it is stopped for good, halted by the system,
 /// or gives up.
-async fn supervise<A: Actor, R: Runtime>(
-    departure: Arc<Departure<R>>,
-    owner: Arc<super::cell::Owner<A>>,
-    spec: Arc<super::run::Spec<A>>,
-    halt: StopSignal,
-) {
+async fn supervise<A: Actor, R: Runtime>(spawn: Arc<Spawn<A, R>>, halt: StopSignal) {
+    let Spawn {
+        owner,
+        spec,
+        departure,
+    } = &*spawn;
     let id = departure.1;
     let Some(settings) = departure.0.upgrade() else {
         return;
@@ -863,11 +884,10 @@ async fn supervise<A: Actor, R: Runtime>(
     let mut intensity = Intensity::new(settings.restarts, settings.within);
     drop(settings);
     let cell = &owner.cell;
-    let ready = Ready::default();
     let mut consecutive = 0;
     loop {
         let started = runtime.now();
-        let outcome = AssertUnwindSafe(run(cell, &spec, &halt, &ready))
+        let outcome = AssertUnwindSafe(run(cell, spec, halt.signal(), None))
             .catch_unwind()
             .await
             .unwrap_or_else(Outcome::Panicked);

@@ -46,13 +46,42 @@ use crate::sync::Arc;
 /// ```
 #[derive(Clone, Default)]
 pub struct StopSignal {
-    inner: Arc<SignalState>,
+    inner: Arc<Signal>,
 }
 
+/// A flag raised once, and the tasks waiting for it: what a [`StopSignal`]
+/// shares, for a holder that keeps it inline (an actor's cell, an
+/// incarnation's kill switch) rather than behind an `Arc` of its own.
 #[derive(Default)]
-struct SignalState {
+pub(crate) struct Signal {
     requested: AtomicBool,
     event: Event,
+}
+
+impl Signal {
+    pub(crate) fn is_requested(&self) -> bool {
+        // Acquire: pairs with the Release in `request`.
+        self.requested.load(Ordering::Acquire)
+    }
+
+    pub(crate) async fn requested(&self) {
+        loop {
+            if self.is_requested() {
+                return;
+            }
+            let listener = self.event.listen();
+            if self.is_requested() {
+                return;
+            }
+            listener.await;
+        }
+    }
+
+    pub(crate) fn request(&self) {
+        // Release: whoever sees the flag sees what came before the request.
+        self.requested.store(true, Ordering::Release);
+        self.event.notify(usize::MAX);
+    }
 }
 
 impl StopSignal {
@@ -64,8 +93,7 @@ impl StopSignal {
     /// assert!(!stage::group::StopSignal::default().is_requested());
     /// ```
     pub fn is_requested(&self) -> bool {
-        // Acquire: pairs with the Release in `request`.
-        self.inner.requested.load(Ordering::Acquire)
+        self.inner.is_requested()
     }
 
     /// Completes once the group is asked to shut down (at once if it
@@ -100,22 +128,16 @@ impl StopSignal {
     /// # }
     /// ```
     pub async fn requested(&self) {
-        loop {
-            if self.is_requested() {
-                return;
-            }
-            let listener = self.inner.event.listen();
-            if self.is_requested() {
-                return;
-            }
-            listener.await;
-        }
+        self.inner.requested().await;
     }
 
     pub(crate) fn request(&self) {
-        // Release: whoever sees the flag sees what came before the request.
-        self.inner.requested.store(true, Ordering::Release);
-        self.inner.event.notify(usize::MAX);
+        self.inner.request();
+    }
+
+    /// The shared signal itself.
+    pub(crate) fn signal(&self) -> &Signal {
+        &self.inner
     }
 }
 

@@ -318,35 +318,29 @@ pub(crate) fn enter<T>(task: &Arc<Incarnation>, f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// A task's future, run as that task: see [`current`].
-///
-/// The future is boxed so that pinning needs no `unsafe`: one allocation
-/// per task start, next to the runtime's own for the task.
-pub(crate) struct Supervised<F: ?Sized> {
-    future: Pin<Box<F>>,
-    task: Arc<Incarnation>,
+pin_project_lite::pin_project! {
+    /// A task's future, run as that task: see [`current`]. The future is
+    /// kept inline: the runtime's allocation for the task is the only one.
+    pub(crate) struct Supervised<F> {
+        #[pin]
+        future: F,
+        task: Arc<Incarnation>,
+    }
 }
 
 impl<F> Supervised<F> {
     pub(crate) fn new(future: F, task: Arc<Incarnation>) -> Self {
-        Self::boxed(Box::pin(future), task)
-    }
-}
-
-impl<F: ?Sized> Supervised<F> {
-    /// Around a future boxed already (a tree's worker's): no second box.
-    pub(crate) fn boxed(future: Pin<Box<F>>, task: Arc<Incarnation>) -> Self {
         Self { future, task }
     }
 }
 
-impl<F: Future + ?Sized> Future for Supervised<F> {
+impl<F: Future> Future for Supervised<F> {
     type Output = F::Output;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = &mut *self;
-        let future = this.future.as_mut();
-        enter(&this.task, || future.poll(cx))
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let future = this.future;
+        enter(this.task, || future.poll(cx))
     }
 }
 

@@ -787,9 +787,7 @@ impl<R: Runtime> Loop<'_, R> {
                         Ok(future) => {
                             let me = Incarnation::child(Arc::clone(&path), generation);
                             slot.incarnation = Some(Arc::clone(&me));
-                            let task = self
-                                .runtime
-                                .spawn(Supervised::boxed(future, Arc::clone(&me)));
+                            let task = self.runtime.spawn(Supervised::new(future, Arc::clone(&me)));
                             (task, Some(me))
                         }
                         Err(payload) => {
