@@ -60,6 +60,23 @@ fn a_receive_cancelled_after_its_wakeup_passes_the_wakeup_on() {
 }
 
 #[test]
+fn a_waiting_receiver_polled_again_with_another_waker_is_still_woken() {
+    model(3, || {
+        // The only waiter takes the solo slot, with a first waker ...
+        let (tx, rx) = stage_core::mailbox::<u8>(1);
+        let mut waiting = Box::pin(rx.recv());
+        poll_until_waiting(waiting.as_mut());
+
+        // ... then a send races a poll with another task's waker (the
+        // future moved to another task, or a spurious wakeup): whichever
+        // waker the notification takes, the receive completes.
+        let producer = thread::spawn(move || block_on(tx.send(5)).unwrap());
+        assert_eq!(block_on(waiting), 5);
+        producer.join().unwrap();
+    });
+}
+
+#[test]
 fn close_wakes_every_waiting_receiver() {
     model(2, || {
         let (tx, rx) = mailbox_over_locked_queue::<u8>(1);

@@ -45,9 +45,11 @@ impl<T> Slot<T> {
 
     /// Settles the slot with `outcome` unless it is settled already; wakes
     /// the asker. What was not stored (the asker left) is dropped after the
-    /// lock is released.
-    fn settle(&self, outcome: Result<T, AskError>) {
+    /// lock is released. `spent` says the call spends a port too (a send:
+    /// one lock for both).
+    fn settle(&self, outcome: Result<T, AskError>, spent: bool) {
         let mut state = self.lock();
+        state.ports -= usize::from(spent);
         if state.closed || state.outcome.is_some() {
             drop(state);
             drop(outcome);
@@ -100,6 +102,8 @@ impl<T> Slot<T> {
 /// ```
 pub struct Reply<T> {
     slot: Arc<Slot<T>>,
+    /// Sent: the send counted this port out already.
+    sent: bool,
     /// The slot as an [`Orphan`] (made where `T: 'static` is known).
     orphan: fn(Arc<Slot<T>>) -> Arc<dyn Orphan>,
 }
@@ -108,6 +112,8 @@ pub struct Reply<T> {
 /// reason there is none.
 pub(crate) struct Answer<T> {
     slot: Arc<Slot<T>>,
+    /// It completed, and closed the slot then.
+    done: bool,
 }
 
 /// A port and the answer it will give.
@@ -123,9 +129,10 @@ pub(crate) fn reply<T: Send + 'static>() -> (Reply<T>, Answer<T>) {
     (
         Reply {
             slot: Arc::clone(&slot),
+            sent: false,
             orphan: erase::<T>,
         },
-        Answer { slot },
+        Answer { slot, done: false },
     )
 }
 
@@ -161,8 +168,9 @@ impl<T> Reply<T> {
     /// tree.stop().await.unwrap();
     /// # }
     /// ```
-    pub fn send(self, value: T) {
-        self.slot.settle(Ok(value));
+    pub fn send(mut self, value: T) {
+        self.slot.settle(Ok(value), true);
+        self.sent = true; // its drop has nothing left to do
     }
 
     /// Whether the asker has stopped waiting: an answer sent now is
@@ -194,6 +202,7 @@ impl<T> Clone for Reply<T> {
         self.slot.lock().ports += 1;
         Self {
             slot: Arc::clone(&self.slot),
+            sent: false,
             orphan: self.orphan,
         }
     }
@@ -201,6 +210,9 @@ impl<T> Clone for Reply<T> {
 
 impl<T> Drop for Reply<T> {
     fn drop(&mut self) {
+        if self.sent {
+            return;
+        }
         let mut state = self.slot.lock();
         state.ports -= 1;
         if state.ports > 0 || state.outcome.is_some() || state.closed {
@@ -208,11 +220,11 @@ impl<T> Drop for Reply<T> {
         }
         drop(state);
         if let Some(reason) = REASON.try_with(|r| r.borrow().clone()).ok().flatten() {
-            self.slot.settle(Err(reason));
+            self.slot.settle(Err(reason), false);
         } else if !std::thread::panicking()
             || !Orphans::adopt((self.orphan)(Arc::clone(&self.slot)))
         {
-            self.slot.settle(Err(AskError::Unanswered));
+            self.slot.settle(Err(AskError::Unanswered), false);
         }
     }
 }
@@ -228,9 +240,16 @@ impl<T> fmt::Debug for Reply<T> {
 impl<T> Future for Answer<T> {
     type Output = Result<T, AskError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.slot.lock();
         if let Some(outcome) = state.outcome.take() {
+            // Answered: the asker waits no longer (a later answer is
+            // dropped), and the drop has nothing left to do.
+            state.closed = true;
+            let waker = state.waker.take();
+            drop(state);
+            self.done = true;
+            drop(waker);
             return Poll::Ready(outcome);
         }
         match &mut state.waker {
@@ -243,6 +262,9 @@ impl<T> Future for Answer<T> {
 
 impl<T> Drop for Answer<T> {
     fn drop(&mut self) {
+        if self.done {
+            return;
+        }
         let mut state = self.slot.lock();
         state.closed = true;
         let outcome = state.outcome.take();
@@ -263,7 +285,7 @@ fn erase<T: 'static>(slot: Arc<Slot<T>>) -> Arc<dyn Orphan> {
 
 impl<T> Orphan for Slot<T> {
     fn fail(&self, error: AskError) {
-        self.settle(Err(error));
+        self.settle(Err(error), false);
     }
 }
 
@@ -418,5 +440,52 @@ impl Drop for Orphans {
                 orphan.fail(AskError::Unanswered);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+
+    use super::{reply, AskError};
+
+    #[test]
+    fn the_first_answer_of_a_port_and_its_clones_wins() {
+        let (port, answer) = reply::<u32>();
+        let clone = port.clone();
+        clone.send(1);
+        port.send(2); // too late: dropped
+        assert_eq!(answer.now_or_never(), Some(Ok(1)));
+    }
+
+    #[test]
+    fn an_answered_asker_closes_the_ports_left() {
+        let (port, mut answer) = reply::<u32>();
+        let late = port.clone();
+        assert!(!late.is_closed());
+        port.send(3);
+        assert_eq!((&mut answer).now_or_never(), Some(Ok(3)));
+        assert!(late.is_closed(), "the asker has its answer");
+        drop(answer);
+        late.send(4); // dropped, nobody to tell
+    }
+
+    #[test]
+    fn the_last_port_dropped_unanswered_fails_the_ask() {
+        let (port, answer) = reply::<u32>();
+        let clone = port.clone();
+        drop(port);
+        let mut answer = Box::pin(answer);
+        assert_eq!(answer.as_mut().now_or_never(), None, "a clone still lives");
+        drop(clone);
+        assert_eq!(answer.now_or_never(), Some(Err(AskError::Unanswered)));
+    }
+
+    #[test]
+    fn a_dropped_ask_closes_its_port() {
+        let (port, answer) = reply::<String>();
+        drop(answer);
+        assert!(port.is_closed());
+        port.send("dropped".into());
     }
 }

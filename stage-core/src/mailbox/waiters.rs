@@ -40,32 +40,78 @@
 //! Each notification wakes one *additional* waiter (one not already notified),
 //! so `n` pushes wake up to `n` distinct receivers: two waiting receivers are
 //! both served.
+//!
+//! # The solo slot
+//!
+//! Most mailboxes have one consumer (an actor, a worker), and it waits over
+//! and over: a listener per wait (an allocation, and the list's lock four
+//! times: insert, poll, notify, remove) is most of what a wait costs. So the
+//! first task to wait takes a *solo slot* instead: its waker under a small
+//! mutex, taken once to register, once by the notifier, once to see the
+//! notification. Others wait as listeners meanwhile. A notification goes to
+//! the solo waiter first, then to listeners. The slot is a waiter as a
+//! listener is — counted in `unnotified` the same way, registered before the
+//! waiter's fence, found by a notifier that locks it after its own fence — so
+//! the handshake above holds for both. Blocking waits (a thread, not a task)
+//! always use listeners.
 
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 
 use crossbeam_utils::CachePadded;
 use event_listener::{Event, EventListener, Listener};
 
 use crate::sync::atomic::{fence, AtomicUsize, Ordering};
+use crate::sync::{Mutex, MutexGuard};
 
 /// Tasks waiting for one kind of progress (room to send, or a message).
 pub(crate) struct Waiters {
     event: Event,
-    /// Registered listeners not yet notified (see the module docs). Written
-    /// only on slow paths (a wait, a notification that reaches someone), read
-    /// on every operation of the other side; padded so that it shares its
-    /// cache line with nothing the fast paths write.
-    unnotified: CachePadded<AtomicUsize>,
+    /// Written only on slow paths (a wait, a notification that reaches
+    /// someone), read on every operation of the other side; padded so that
+    /// it shares its cache line with nothing the fast paths write.
+    slow: CachePadded<Slow>,
+}
+
+struct Slow {
+    /// Registered waiters (the solo one and listeners) not yet notified
+    /// (see the module docs).
+    unnotified: AtomicUsize,
+    solo: Mutex<Solo>,
+}
+
+/// The solo slot (see the module docs).
+#[derive(Default)]
+struct Solo {
+    /// A wait holds the slot.
+    taken: bool,
+    /// A notification reached it, and it has not seen it yet.
+    notified: bool,
+    /// Its task, while it waits unnotified.
+    waker: Option<Waker>,
+}
+
+/// How a wait is registered.
+enum Registration {
+    Solo,
+    Listener(EventListener),
 }
 
 impl Waiters {
     pub(crate) fn new() -> Self {
         Self {
             event: Event::new(),
-            unnotified: CachePadded::new(AtomicUsize::new(0)),
+            slow: CachePadded::new(Slow {
+                unnotified: AtomicUsize::new(0),
+                solo: Mutex::new(Solo::default()),
+            }),
         }
+    }
+
+    fn solo(&self) -> MutexGuard<'_, Solo> {
+        // Nothing panics while holding it; a poisoned slot is still whole.
+        self.slow.solo.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Wakes one more waiter, if one waits unnotified. Call after the queue
@@ -90,50 +136,108 @@ impl Waiters {
         // below; pairs with the fence in `listen` (see the module docs).
         fence(Ordering::SeqCst);
         // Relaxed: the fence above provides the ordering.
-        self.unnotified.load(Ordering::Relaxed) != 0
+        self.slow.unnotified.load(Ordering::Relaxed) != 0
     }
 
     #[cold]
     fn notify(&self, n: usize) {
-        let reached = self.event.notify_additional(n);
+        // The solo waiter first: its lock is taken after the caller's
+        // fence, so a waiter counted before that fence is found.
+        let solo = {
+            let mut solo = self.solo();
+            if solo.taken && !solo.notified {
+                solo.notified = true;
+                solo.waker.take()
+            } else {
+                None
+            }
+        };
+        let mut reached = usize::from(solo.is_some());
+        if n > reached {
+            reached += self.event.notify_additional(n - reached);
+        }
         if reached != 0 {
             // Relaxed: a reader that still sees the old, higher count only
             // makes a needless notification.
-            self.unnotified.fetch_sub(reached, Ordering::Relaxed);
+            self.slow.unnotified.fetch_sub(reached, Ordering::Relaxed);
+        }
+        if let Some(waker) = solo {
+            waker.wake();
         }
     }
 
-    /// Registers a listener. The caller re-checks its condition after this
-    /// returns and before waiting (a [`Wait`] does).
+    /// Registers a waiter: the task of `waker` in the solo slot if it is
+    /// free, else a listener (always one for a blocking wait, `None`). The
+    /// caller re-checks its condition after this returns and before
+    /// waiting (a [`Wait`] does).
     #[cold]
-    fn listen(&self) -> EventListener {
+    fn register(&self, waker: Option<&Waker>) -> Registration {
         // Relaxed: ordered before the re-check by the fence below.
-        self.unnotified.fetch_add(1, Ordering::Relaxed);
-        let listener = self.event.listen();
-        // SeqCst fence: the count and the listener are visible to a notifier
-        // whose fence comes later; a notifier whose fence came earlier has its
-        // queue change visible to our re-check.
+        self.slow.unnotified.fetch_add(1, Ordering::Relaxed);
+        let registration = match waker.map(|waker| (waker, self.solo())) {
+            Some((waker, mut solo)) if !solo.taken => {
+                *solo = Solo {
+                    taken: true,
+                    notified: false,
+                    waker: Some(waker.clone()),
+                };
+                Registration::Solo
+            }
+            _ => Registration::Listener(self.event.listen()),
+        };
+        // SeqCst fence: the count and the registration are visible to a
+        // notifier whose fence comes later; a notifier whose fence came
+        // earlier has its queue change visible to our re-check.
         fence(Ordering::SeqCst);
-        listener
+        registration
     }
 
-    /// Removes a listener that has not completed.
+    /// Polls the solo slot's waiter: ready once notified (the slot is then
+    /// free again); else its task is woken when it is.
+    fn poll_solo(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut solo = self.solo();
+        if solo.notified {
+            // The notifier took the waker: nothing is dropped under the lock.
+            *solo = Solo::default();
+            return Poll::Ready(());
+        }
+        if solo
+            .waker
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
+            return Poll::Pending;
+        }
+        let old = solo.waker.replace(cx.waker().clone());
+        drop(solo);
+        drop(old); // a waker's drop is foreign code: outside the lock
+        Poll::Pending
+    }
+
+    /// Ends a wait that has not seen its notification.
     #[cold]
-    fn discard(&self, listener: EventListener) {
-        if listener.discard() {
+    fn discard(&self, registration: Registration) {
+        let notified = match registration {
+            Registration::Listener(listener) => listener.discard(),
+            Registration::Solo => {
+                let left = core::mem::take(&mut *self.solo());
+                left.notified // its waker is dropped here, outside the lock
+            }
+        };
+        if notified {
             // The notification meant for us (already subtracted by its
             // notifier) goes to another waiter instead.
             self.notify_one();
         } else {
             // Relaxed: a stale higher count only costs a notifier a lock.
-            self.unnotified.fetch_sub(1, Ordering::Relaxed);
+            self.slow.unnotified.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
-    /// How many listeners wait unnotified.
+    /// How many waiters wait unnotified.
     #[cfg(all(test, not(loom)))]
     pub(crate) fn unnotified(&self) -> usize {
-        self.unnotified.load(Ordering::SeqCst)
+        self.slow.unnotified.load(Ordering::SeqCst)
     }
 }
 
@@ -160,21 +264,25 @@ pub(crate) const YIELDS: u8 = 1;
 /// [`Wait::cancel`] before dropping it, as every owner does in `Drop`.
 #[derive(Default)]
 pub(crate) struct Wait {
-    listener: Option<EventListener>,
+    registration: Option<Registration>,
     /// How often this wait has yielded to the executor.
     yields: u8,
+    /// The caller tried just before the first poll, and failed: that poll
+    /// registers before it tries (the re-check) instead of trying twice.
+    tried: bool,
 }
 
 impl Wait {
-    /// A wait that registers at its first `Pending`, without yielding
-    /// first: for a consumer that answers requests (an actor), whose
-    /// yields would only delay the requester it just answered on a
-    /// current_thread runtime. After a wakeup it may yield as others do.
+    /// A wait that registers at its first poll, without yielding first,
+    /// for a caller that has just tried and failed: a consumer that answers
+    /// requests (an actor), whose yields would only delay the requester it
+    /// just answered on a current_thread runtime.
     #[cfg(not(loom))]
     pub(crate) fn registering() -> Self {
         Self {
-            listener: None,
+            registration: None,
             yields: YIELDS,
+            tried: true,
         }
     }
 
@@ -182,8 +290,9 @@ impl Wait {
     ///
     /// `attempt` tries the operation; `Some` ends the wait. On `None`, the
     /// wait first yields to the executor up to [`YIELDS`] times; then it
-    /// registers a listener and tries again (the re-check), and from then on
-    /// waits for a notification before each further try.
+    /// registers (the solo slot, or a listener) and tries again (the
+    /// re-check), and from then on waits for a notification before each
+    /// further try (a poll before it is a spurious wakeup: still pending).
     #[inline]
     pub(crate) fn poll<R>(
         &mut self,
@@ -192,28 +301,47 @@ impl Wait {
         mut attempt: impl FnMut() -> Option<R>,
     ) -> Poll<R> {
         loop {
-            if let Some(done) = attempt() {
-                self.cancel(waiters);
-                return Poll::Ready(done);
-            }
-            match &mut self.listener {
-                None if self.yields < YIELDS => {
-                    // Before paying for a listener, give the other side a
-                    // turn: on a busy executor it usually makes the progress
-                    // we wait for, and neither side touches a lock.
-                    self.yields += 1;
-                    cx.waker().wake_by_ref();
+            // A registered wait tries again only once notified: the
+            // notifier counted it out, so nothing is left to undo when the
+            // try succeeds (a try before the notification is seen would
+            // have to pass the notification on).
+            if let Some(registration) = &mut self.registration {
+                let notified = match registration {
+                    Registration::Solo => waiters.poll_solo(cx),
+                    Registration::Listener(listener) => Pin::new(listener).poll(cx),
+                };
+                if notified.is_pending() {
                     return Poll::Pending;
                 }
-                None => self.listener = Some(waiters.listen()),
-                Some(listener) => {
-                    if Pin::new(listener).poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    // Notified (and counted out by the notifier): the
-                    // listener is spent. Try again; register anew if need be.
-                    self.listener = None;
+                self.registration = None;
+            }
+            if !core::mem::take(&mut self.tried) {
+                if let Some(done) = attempt() {
+                    self.cancel(waiters);
+                    return Poll::Ready(done);
                 }
+            }
+            if self.yields < YIELDS {
+                // Before registering, give the other side a turn: on a busy
+                // executor it usually makes the progress we wait for, and
+                // neither side touches a lock.
+                self.yields += 1;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            let registration = waiters.register(Some(cx.waker()));
+            // The re-check (see the module docs).
+            if let Some(done) = attempt() {
+                waiters.discard(registration);
+                self.yields = 0;
+                return Poll::Ready(done);
+            }
+            // The solo slot has our waker already; a listener learns it
+            // when first polled, at the top of the loop.
+            let solo = matches!(registration, Registration::Solo);
+            self.registration = Some(registration);
+            if solo {
+                return Poll::Pending;
             }
         }
     }
@@ -226,10 +354,13 @@ impl Wait {
                 wait.cancel(waiters);
                 return done;
             }
-            match wait.listener.take() {
-                None => wait.listener = Some(waiters.listen()),
+            match wait.registration.take() {
+                None => wait.registration = Some(waiters.register(None)),
                 // Returns once notified (and counted out by the notifier).
-                Some(listener) => listener.wait(),
+                Some(Registration::Listener(listener)) => listener.wait(),
+                Some(Registration::Solo) => {
+                    unreachable!("a blocking wait never takes the solo slot")
+                }
             }
         }
     }
@@ -240,8 +371,9 @@ impl Wait {
     #[inline]
     pub(crate) fn cancel(&mut self, waiters: &Waiters) {
         self.yields = 0;
-        if let Some(listener) = self.listener.take() {
-            waiters.discard(listener);
+        self.tried = false;
+        if let Some(registration) = self.registration.take() {
+            waiters.discard(registration);
         }
     }
 }
