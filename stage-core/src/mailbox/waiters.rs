@@ -68,17 +68,16 @@ use crate::sync::{Mutex, MutexGuard};
 /// Tasks waiting for one kind of progress (room to send, or a message).
 pub(crate) struct Waiters {
     event: Event,
-    /// Written only on slow paths (a wait, a notification that reaches
-    /// someone), read on every operation of the other side; padded so that
-    /// it shares its cache line with nothing the fast paths write.
-    slow: CachePadded<Slow>,
-}
-
-struct Slow {
-    /// Registered waiters (the solo one and listeners) not yet notified
-    /// (see the module docs).
-    unnotified: AtomicUsize,
+    /// Locked at each step of a solo wait, and by its notifiers: kept off
+    /// the line of `unnotified`, which the other side reads on every
+    /// operation (a lock there would pull that line away from it each time).
     solo: Mutex<Solo>,
+    /// Registered waiters (the solo one and listeners) not yet notified
+    /// (see the module docs). Written only on slow paths (a wait, a
+    /// notification that reaches someone), read on every operation of the
+    /// other side; padded so that it shares its cache line with nothing
+    /// else that is written.
+    unnotified: CachePadded<AtomicUsize>,
 }
 
 /// The solo slot (see the module docs).
@@ -102,16 +101,14 @@ impl Waiters {
     pub(crate) fn new() -> Self {
         Self {
             event: Event::new(),
-            slow: CachePadded::new(Slow {
-                unnotified: AtomicUsize::new(0),
-                solo: Mutex::new(Solo::default()),
-            }),
+            solo: Mutex::new(Solo::default()),
+            unnotified: CachePadded::new(AtomicUsize::new(0)),
         }
     }
 
     fn solo(&self) -> MutexGuard<'_, Solo> {
         // Nothing panics while holding it; a poisoned slot is still whole.
-        self.slow.solo.lock().unwrap_or_else(|e| e.into_inner())
+        self.solo.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Wakes one more waiter, if one waits unnotified. Call after the queue
@@ -136,7 +133,7 @@ impl Waiters {
         // below; pairs with the fence in `listen` (see the module docs).
         fence(Ordering::SeqCst);
         // Relaxed: the fence above provides the ordering.
-        self.slow.unnotified.load(Ordering::Relaxed) != 0
+        self.unnotified.load(Ordering::Relaxed) != 0
     }
 
     #[cold]
@@ -159,7 +156,7 @@ impl Waiters {
         if reached != 0 {
             // Relaxed: a reader that still sees the old, higher count only
             // makes a needless notification.
-            self.slow.unnotified.fetch_sub(reached, Ordering::Relaxed);
+            self.unnotified.fetch_sub(reached, Ordering::Relaxed);
         }
         if let Some(waker) = solo {
             waker.wake();
@@ -173,7 +170,7 @@ impl Waiters {
     #[cold]
     fn register(&self, waker: Option<&Waker>) -> Registration {
         // Relaxed: ordered before the re-check by the fence below.
-        self.slow.unnotified.fetch_add(1, Ordering::Relaxed);
+        self.unnotified.fetch_add(1, Ordering::Relaxed);
         let registration = match waker.map(|waker| (waker, self.solo())) {
             Some((waker, mut solo)) if !solo.taken => {
                 *solo = Solo {
@@ -230,14 +227,14 @@ impl Waiters {
             self.notify_one();
         } else {
             // Relaxed: a stale higher count only costs a notifier a lock.
-            self.slow.unnotified.fetch_sub(1, Ordering::Relaxed);
+            self.unnotified.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
     /// How many waiters wait unnotified.
     #[cfg(all(test, not(loom)))]
     pub(crate) fn unnotified(&self) -> usize {
-        self.slow.unnotified.load(Ordering::SeqCst)
+        self.unnotified.load(Ordering::SeqCst)
     }
 }
 
