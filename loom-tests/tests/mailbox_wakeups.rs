@@ -56,3 +56,35 @@ fn close_wakes_a_waiting_receiver() {
         assert!(consumer.join().unwrap().is_err());
     });
 }
+
+#[test]
+fn two_first_sends_race_to_make_the_queue_and_both_arrive() {
+    model(3, || {
+        // Nothing was sent yet: the queue is made by the first send.
+        let (tx, rx) = stage_core::mailbox(2);
+        let tx2 = tx.clone();
+        let other = thread::spawn(move || tx2.try_send(1u8));
+        tx.try_send(2u8).unwrap();
+        other.join().unwrap().unwrap();
+        let mut got = [rx.try_recv().unwrap(), rx.try_recv().unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+    });
+}
+
+#[test]
+fn a_first_send_racing_a_close_is_received_or_handed_back() {
+    model(3, || {
+        let (tx, rx) = stage_core::mailbox(1);
+        let sender = thread::spawn(move || tx.try_send(7u8));
+        rx.close();
+        match sender.join().unwrap() {
+            // The send made the queue first: the close closed that queue,
+            // and the message waits to be drained.
+            Ok(()) => assert_eq!(rx.try_recv(), Ok(7)),
+            // The close came first: the message is handed back.
+            Err(err) => assert_eq!(err.into_inner(), 7),
+        }
+        assert!(rx.try_recv().unwrap_err().is_closed());
+    });
+}

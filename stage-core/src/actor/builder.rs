@@ -126,7 +126,8 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
 
     /// How many messages the mailbox holds ([`DEFAULT_CAPACITY`] unless
     /// set): [`tell`](Addr::tell) waits beyond it. The capacity is
-    /// allocated up front, as a [mailbox](crate::mailbox())'s is.
+    /// allocated whole, by the first message, as a
+    /// [mailbox](crate::mailbox())'s is.
     ///
     /// # Panics
     ///

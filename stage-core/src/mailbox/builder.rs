@@ -179,11 +179,14 @@ impl<T> Builder<T> {
 
     /// Makes the mailbox, or says why its capacity cannot be allocated.
     ///
-    /// A mailbox allocates its capacity up front, one slot per message it
-    /// can hold: about `capacity * (size_of::<T>() + size_of::<usize>())`
-    /// bytes (16 MiB for a million `u64`s), whether or not it ever fills.
-    /// Choose the capacity as the bound on how far senders may run ahead of
-    /// consumers, not as "unbounded".
+    /// A mailbox allocates its capacity whole, one slot per message it can
+    /// hold: about `capacity * (size_of::<T>() + size_of::<usize>())` bytes
+    /// (16 MiB for a million `u64`s), whether or not it ever fills. A
+    /// buffer up to 1 MiB is allocated by the first send (a mailbox that is
+    /// never sent to costs none: an idle actor, say); a larger one up front,
+    /// here, so that a failure is this call's error. Choose the capacity as
+    /// the bound on how far senders may run ahead of consumers, not as
+    /// "unbounded".
     ///
     /// # Errors
     ///

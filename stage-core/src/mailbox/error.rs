@@ -221,13 +221,12 @@ impl From<RecvError> for TryRecvError {
     }
 }
 
-/// A mailbox of this capacity cannot be made: its buffer, allocated up
-/// front, is larger than the machine can allocate (or than any allocation
-/// can be).
+/// A mailbox of this capacity cannot be made: its buffer is larger than
+/// the machine can allocate (or than any allocation can be).
 ///
 /// A mailbox's capacity is the bound on what it holds, not a hint: it costs
-/// about `capacity * (size_of::<T>() + size_of::<usize>())` bytes from the
-/// start. See [`Builder::try_build`](super::Builder::try_build).
+/// about `capacity * (size_of::<T>() + size_of::<usize>())` bytes once it
+/// is used (from the start, above 1 MiB). See [`Builder::try_build`](super::Builder::try_build).
 ///
 /// # Examples
 ///

@@ -269,6 +269,10 @@ impl<T> Shared<T> {
         self.receivers.unnotified()
     }
 
+    pub(crate) fn queue_is_made(&self) -> bool {
+        self.queue.is_made()
+    }
+
     pub(crate) fn lane_capacity(&self) -> usize {
         self.redeliveries.capacity()
     }

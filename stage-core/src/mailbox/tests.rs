@@ -348,3 +348,40 @@ fn the_lane_gives_back_the_memory_of_a_burst_of_put_backs() {
         rx.shared.lane_capacity()
     );
 }
+
+#[test]
+fn a_mailbox_allocates_its_buffer_at_the_first_send() {
+    let (tx, rx) = mailbox::<u64>(64);
+    assert!(!rx.shared.queue_is_made(), "nothing was sent yet");
+    assert_eq!((rx.len(), rx.capacity(), rx.is_full()), (0, 64, false));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    assert!(!rx.shared.queue_is_made(), "a receive makes no buffer");
+    tx.try_send(1).unwrap();
+    assert!(rx.shared.queue_is_made());
+    assert_eq!((rx.len(), rx.try_recv()), (1, Ok(1)));
+}
+
+#[test]
+fn a_mailbox_closed_before_any_send_never_allocates_its_buffer() {
+    let (tx, rx) = mailbox::<u64>(64);
+    let mut recv = rx.recv_or_closed();
+    start_waiting(&mut recv);
+    assert!(tx.close(), "this call closed it");
+    assert!(!tx.close(), "closed once");
+    assert_eq!(
+        poll_once(&mut recv, &futures_util::task::noop_waker()),
+        Poll::Ready(Err(RecvError))
+    );
+    assert!(tx.is_closed() && rx.is_closed());
+    assert_eq!(tx.try_send(2), Err(TrySendError::Closed(2)));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    assert!(!rx.shared.queue_is_made());
+}
+
+#[test]
+fn a_large_buffer_is_allocated_up_front() {
+    // Above the lazy limit (1 MiB of slots): made by `build`, where an
+    // allocation failure is the builder's error rather than an abort later.
+    let (_tx, rx) = mailbox::<[u8; 1024]>(2048);
+    assert!(rx.shared.queue_is_made());
+}
