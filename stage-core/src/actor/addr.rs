@@ -1,17 +1,17 @@
 //! An actor's address: how everyone else reaches it.
 
 use core::fmt;
-use core::pin::pin;
-use std::time::Duration;
-
-use futures_util::future::{select, Either};
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use super::behaviour::Actor;
-use super::cell::{sleep_until, Cell};
+use super::cell::{Cell, Clock};
 use super::error::{ActorExit, AskError};
-use super::reply::{reply, Reply};
+use super::reply::{reply, Answer, Reply};
 use crate::group::deadline;
-use crate::mailbox::{SendError, Stats, TrySendError};
+use crate::mailbox::{self, SendError, Stats, TrySendError};
 use crate::sync::Arc;
 
 /// The address of an actor: cloneable, and valid across its restarts (it
@@ -172,30 +172,21 @@ impl<A: Actor> Addr<A> {
     /// tree.stop().await.unwrap();
     /// # }
     /// ```
-    pub async fn ask<T: Send + 'static>(
+    pub fn ask<T: Send + 'static>(
         &self,
         request: impl FnOnce(Reply<T>) -> A::Msg,
         timeout: Duration,
-    ) -> Result<T, AskError> {
+    ) -> impl Future<Output = Result<T, AskError>> + Send + '_ {
         let (port, answer) = reply();
-        let message = request(port);
-        let asked = async {
-            if let Err(SendError(message)) = self.cell.tx.send(message).await {
-                drop(message);
-                return Err(AskError::Stopped);
-            }
-            answer.await
-        };
-        if timeout >= deadline::NEVER {
-            return asked.await; // no clock to read
-        }
-        let clock = &*self.cell.clock;
-        match deadline::after(clock.now(), timeout) {
-            None => asked.await,
-            Some(at) => match select(pin!(asked), pin!(sleep_until(clock, at))).await {
-                Either::Left((answered, _)) => answered,
-                Either::Right(_) => Err(AskError::TimedOut(timeout)),
+        Asking {
+            send: Some(self.cell.tx.send(request(port))),
+            answer,
+            timer: if timeout >= deadline::NEVER {
+                Timer::Never // no clock to read
+            } else {
+                Timer::Unset(&*self.cell.clock, timeout)
             },
+            timeout,
         }
     }
 
@@ -429,5 +420,94 @@ impl<A: Actor> fmt::Debug for Addr<A> {
             .field("len", &self.len())
             .field("exit", &self.exit())
             .finish()
+    }
+}
+
+/// An ask in flight: the request on its way into the mailbox, then the
+/// answer awaited, both under the time limit. One future, not a `select`
+/// of nested ones: an ask is the hot path of a request/reply actor.
+struct Asking<'a, M, T> {
+    /// `None` once the request is in the mailbox.
+    send: Option<mailbox::Send<'a, M>>,
+    answer: Answer<T>,
+    timer: Timer<'a>,
+    timeout: Duration,
+}
+
+/// The time limit of an ask, started at its first wait.
+enum Timer<'a> {
+    Never,
+    Unset(&'a dyn Clock, Duration),
+    Set {
+        clock: &'a dyn Clock,
+        at: Instant,
+        sleep: Pin<Box<dyn Future<Output = ()> + Send>>,
+    },
+}
+
+impl Timer<'_> {
+    /// Whether the time is up; if not, the task is woken when it is.
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        loop {
+            match self {
+                Self::Never => return false,
+                Self::Unset(clock, timeout) => {
+                    let clock = *clock;
+                    match deadline::after(clock.now(), *timeout) {
+                        None => *self = Self::Never,
+                        Some(at) => {
+                            *self = Self::Set {
+                                clock,
+                                at,
+                                sleep: clock.sleep_until(at),
+                            }
+                        }
+                    }
+                }
+                Self::Set { clock, at, sleep } => {
+                    if sleep.as_mut().poll(cx).is_pending() {
+                        return false;
+                    }
+                    // A runtime may end a sleep early: the clock says.
+                    if clock.now() >= *at {
+                        return true;
+                    }
+                    *sleep = clock.sleep_until(*at);
+                }
+            }
+        }
+    }
+}
+
+impl<M, T> Future for Asking<'_, M, T> {
+    type Output = Result<T, AskError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let Some(send) = &mut this.send {
+            match Pin::new(send).poll(cx) {
+                Poll::Ready(Ok(())) => this.send = None,
+                Poll::Ready(Err(SendError(message))) => {
+                    drop(message);
+                    return Poll::Ready(Err(AskError::Stopped));
+                }
+                Poll::Pending => return this.expired(cx),
+            }
+        }
+        if let Poll::Ready(answered) = Pin::new(&mut this.answer).poll(cx) {
+            return Poll::Ready(answered);
+        }
+        this.expired(cx)
+    }
+}
+
+impl<M, T> Asking<'_, M, T> {
+    /// `Pending`, or the time-out once the time is up.
+    fn expired(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, AskError>> {
+        if self.timer.expired(cx) {
+            Poll::Ready(Err(AskError::TimedOut(self.timeout)))
+        } else {
+            Poll::Pending
+        }
     }
 }

@@ -837,13 +837,20 @@ impl<R: Runtime> fmt::Debug for SystemHandle<R> {
     }
 }
 
-/// `parent/name`, made in one allocation besides the `Arc`'s.
+/// `parent/name`, in one allocation: the `Arc`'s (a short path is joined
+/// on the stack first).
 fn join_path(parent: &str, name: &str) -> Arc<str> {
-    let mut path = String::with_capacity(parent.len() + 1 + name.len());
-    path.push_str(parent);
-    path.push('/');
-    path.push_str(name);
-    Arc::from(path)
+    let len = parent.len() + 1 + name.len();
+    let mut short = [0u8; 96];
+    if let Some(buf) = short.get_mut(..len) {
+        buf[..parent.len()].copy_from_slice(parent.as_bytes());
+        buf[parent.len()] = b'/';
+        buf[parent.len() + 1..].copy_from_slice(name.as_bytes());
+        if let Ok(path) = core::str::from_utf8(buf) {
+            return Arc::from(path);
+        }
+    }
+    Arc::from(format!("{parent}/{name}"))
 }
 
 /// What a spawned actor's tasks (a pool's workers) share: the actor's
@@ -931,5 +938,18 @@ async fn supervise<A: Actor, R: Runtime>(spawn: Arc<Spawn<A, R>>, halt: StopSign
 fn drop_failure(failure: Option<Box<dyn Any + Send>>) {
     if let Some(payload) = failure {
         drop_quietly(payload);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_path;
+
+    #[test]
+    fn a_path_joins_short_and_long_names() {
+        assert_eq!(&*join_path("system", "a"), "system/a");
+        assert_eq!(&*join_path("sÿstème", "é"), "sÿstème/é");
+        let long = "x".repeat(200);
+        assert_eq!(*join_path("system", &long), format!("system/{long}"));
     }
 }
