@@ -166,6 +166,8 @@ pub enum SupervisorError {
         reason: &'static str,
     },
     /// Its task was aborted (its runtime shut down); its children with it.
+    /// Also when it finds a running child's task aborted, which only its
+    /// runtime does (a shutdown seen first through a child).
     SupervisorAborted {
         /// The supervisor's path.
         supervisor: String,

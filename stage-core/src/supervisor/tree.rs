@@ -993,6 +993,18 @@ impl<R: Runtime> Loop<'_, R> {
         };
         let child = &*slot.path;
         slot.last_exit = Some(exit.clone());
+        if exit == ChildExit::Aborted {
+            // The tree aborts only children it stops, and this one ran: its
+            // task was aborted by its runtime, which is shutting down, and
+            // this supervisor's own task with it. Restarting would only
+            // spawn tasks the runtime cancels at once (and end in `GaveUp`,
+            // a false account of what happened), so the tree ends as if its
+            // own task had been aborted first.
+            tracing::debug!(child, generation, "child aborted by its runtime; ending");
+            return Err(SupervisorError::SupervisorAborted {
+                supervisor: self.shared.path.to_string(),
+            });
+        }
         if exit.is_failure() {
             tree.shared.views.update(|views| views.stats.failures += 1);
         }
