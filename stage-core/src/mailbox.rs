@@ -77,9 +77,10 @@ use shared::Shared;
 
 /// Creates a mailbox holding at most `capacity` messages.
 ///
-/// The capacity is allocated up front: about
+/// The capacity is allocated whole: about
 /// `capacity * (size_of::<T>() + size_of::<usize>())` bytes, whether or not
-/// the mailbox ever fills. It is the bound on how far senders may run ahead
+/// the mailbox ever fills, by the first send (up to 1 MiB; a larger buffer
+/// up front, here). A mailbox never sent to costs no buffer. It is the bound on how far senders may run ahead
 /// of consumers (they wait for room beyond it), not a hint; a capacity taken
 /// from configuration is better made with [`Builder::try_build`], which
 /// reports one that cannot be allocated instead of panicking.

@@ -132,7 +132,10 @@ impl<A: Actor> Addr<A> {
     /// (on tokio: `stage::runtime::Tokio::current_or_here`); an
     /// actor built outside any runtime, or whose runtime has shut down,
     /// cannot time an ask from such a thread (tokio panics: it has no timer
-    /// there): ask from a task, or with [`Duration::MAX`].
+    /// there): ask from a task, or with [`Duration::MAX`]. Its timer fires
+    /// only while that runtime runs (worker threads, or a `block_on` in
+    /// progress): a current_thread runtime nobody drives times nothing out,
+    /// as it runs no actor either.
     ///
     /// # Cancel safety
     ///

@@ -4,7 +4,8 @@ use core::fmt;
 use std::time::Duration;
 
 /// Why an [`ask`](super::Addr::ask) got no answer. Every way an ask can
-/// fail ends in one of these; none of them is a hang.
+/// fail ends in one of these; none of them is a hang (the time limit needs
+/// a running runtime: see [`ask`](super::Addr::ask)).
 ///
 /// # Examples
 ///

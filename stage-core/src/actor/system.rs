@@ -407,6 +407,9 @@ impl<R: Runtime> System<R> {
         let mut spawned = shared.close();
         let mut reports = Vec::with_capacity(spawned.len());
         for actor in spawned.values_mut().rev() {
+            // Stopped for good already, its task not yet run to its end:
+            // gone, name and all; its task is awaited, not reported.
+            let gone = actor.life.exit().is_some();
             actor.halt.request();
             let mut exit = ChildExit::Returned;
             for task in &mut actor.tasks {
@@ -415,6 +418,9 @@ impl<R: Runtime> System<R> {
                     exit = ChildExit::from_exit(&ended);
                 }
                 crate::runtime::drop_exit(ended);
+            }
+            if gone {
+                continue;
             }
             reports.push(ChildReport {
                 path: actor.path.to_string(),
@@ -722,7 +728,7 @@ impl<R: Runtime> SystemHandle<R> {
         let state = self.shared.state();
         snapshot
             .children
-            .extend(state.spawned.values().map(|actor| {
+            .extend(state.spawned.values().filter(|a| a.is_live()).map(|actor| {
                 let life = &actor.life;
                 let running = life.running();
                 ChildSnapshot {
@@ -756,7 +762,10 @@ impl<R: Runtime> SystemHandle<R> {
     ///
     /// See [`SystemHandle`].
     pub fn spawned(&self) -> usize {
-        self.shared.state().spawned.len()
+        // An actor stopped before its task ran keeps its entry until the
+        // task has ended: not counted meanwhile.
+        let state = self.shared.state();
+        state.spawned.values().filter(|a| a.is_live()).count()
     }
 
     /// Starts a child of the root supervisor: an actor
@@ -800,6 +809,13 @@ impl<R: Runtime> SystemHandle<R> {
     /// ```
     pub fn root(&self) -> &SupervisorHandle<R> {
         &self.root
+    }
+}
+
+impl<R: Runtime> Spawned<R> {
+    /// Whether it has not ended for good (it runs, or waits to restart).
+    fn is_live(&self) -> bool {
+        self.life.exit().is_none()
     }
 }
 

@@ -1046,13 +1046,18 @@ pub(crate) async fn names_are_free_once_an_actor_has_ended_and_stay_their_owners
 ) {
     let log = Log::default();
     let system = system_of(&rt, 5);
-    // A name is free as soon as its actor is reported ended.
+    // A name is free as soon as its actor is reported ended; the actor is
+    // gone then, from the count and the report too, though its task (never
+    // run: stopped at once) has not ended yet.
     for _ in 0..50 {
         let actor = system.spawn(probe(&rt, "x", &log)).unwrap();
         actor.stop();
         assert_eq!(actor.stopped().await, ActorExit::Stopped);
+        assert_eq!(system.spawned(), 0);
+        assert!(system.snapshot().find("system/x").is_none());
     }
-    system.shutdown(SECOND).await.unwrap();
+    let report = system.shutdown(SECOND).await.unwrap();
+    assert!(report.children.is_empty(), "{report:?}");
 
     // An old actor's end does not take the name from its new owner.
     let system = System::new(
