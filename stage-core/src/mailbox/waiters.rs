@@ -163,30 +163,45 @@ impl Waiters {
         }
     }
 
-    /// Registers a waiter: the task of `waker` in the solo slot if it is
-    /// free, else a listener (always one for a blocking wait, `None`). The
-    /// caller re-checks its condition after this returns and before
-    /// waiting (a [`Wait`] does).
+    /// Registers the task of `waker`: in the solo slot if it is free, else
+    /// as a listener. The caller re-checks its condition after this returns
+    /// and before waiting (a [`Wait`] does).
     #[cold]
-    fn register(&self, waker: Option<&Waker>) -> Registration {
+    fn register(&self, waker: &Waker) -> Registration {
+        self.counted(|| {
+            let mut solo = self.solo();
+            if solo.taken {
+                drop(solo);
+                return Registration::Listener(self.event.listen());
+            }
+            *solo = Solo {
+                taken: true,
+                notified: false,
+                waker: Some(waker.clone()),
+            };
+            Registration::Solo
+        })
+    }
+
+    /// Registers a listener, for a blocking wait (a thread has no waker for
+    /// the solo slot). The caller re-checks as after [`register`](Self::register).
+    #[cold]
+    fn listen(&self) -> EventListener {
+        self.counted(|| self.event.listen())
+    }
+
+    /// Counts a waiter in, then `inserts` it, then fences (see the module
+    /// docs).
+    #[inline]
+    fn counted<T>(&self, insert: impl FnOnce() -> T) -> T {
         // Relaxed: ordered before the re-check by the fence below.
         self.unnotified.fetch_add(1, Ordering::Relaxed);
-        let registration = match waker.map(|waker| (waker, self.solo())) {
-            Some((waker, mut solo)) if !solo.taken => {
-                *solo = Solo {
-                    taken: true,
-                    notified: false,
-                    waker: Some(waker.clone()),
-                };
-                Registration::Solo
-            }
-            _ => Registration::Listener(self.event.listen()),
-        };
+        let registered = insert();
         // SeqCst fence: the count and the registration are visible to a
         // notifier whose fence comes later; a notifier whose fence came
         // earlier has its queue change visible to our re-check.
         fence(Ordering::SeqCst);
-        registration
+        registered
     }
 
     /// Polls the solo slot's waiter: ready once notified (the slot is then
@@ -326,7 +341,7 @@ impl Wait {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            let registration = waiters.register(Some(cx.waker()));
+            let registration = waiters.register(cx.waker());
             // The re-check (see the module docs).
             if let Some(done) = attempt() {
                 waiters.discard(registration);
@@ -345,19 +360,18 @@ impl Wait {
 
     /// Blocks the current thread until `attempt` succeeds.
     pub(crate) fn block_on<R>(waiters: &Waiters, mut attempt: impl FnMut() -> Option<R>) -> R {
-        let mut wait = Wait::default();
+        let mut listener = None;
         loop {
             if let Some(done) = attempt() {
-                wait.cancel(waiters);
+                if let Some(listener) = listener {
+                    waiters.discard(Registration::Listener(listener));
+                }
                 return done;
             }
-            match wait.registration.take() {
-                None => wait.registration = Some(waiters.register(None)),
+            match listener.take() {
+                None => listener = Some(waiters.listen()),
                 // Returns once notified (and counted out by the notifier).
-                Some(Registration::Listener(listener)) => listener.wait(),
-                Some(Registration::Solo) => {
-                    unreachable!("a blocking wait never takes the solo slot")
-                }
+                Some(registered) => registered.wait(),
             }
         }
     }
