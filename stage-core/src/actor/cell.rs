@@ -301,6 +301,11 @@ impl<A: Actor> Cell<A> {
         self.record().running.len()
     }
 
+    /// Whether the actor ended for good.
+    pub(crate) fn has_ended(&self) -> bool {
+        self.record().exit.is_some()
+    }
+
     /// How the actor ended for good, once it has.
     pub(crate) fn exit(&self) -> Option<ActorExit> {
         self.record().exit.clone()

@@ -18,7 +18,6 @@ use super::behaviour::Actor;
 use super::builder::Parts;
 use super::cell::Owner;
 use super::cell::{sleep_until, Cell};
-use super::error::ActorExit;
 use super::run::{run, Outcome, Spec};
 use crate::group::deadline;
 use crate::group::policy::Intensity;
@@ -42,7 +41,7 @@ use crate::sync::Arc;
 ///   OTP's `simple_one_for_one` children are: started at once (no request
 ///   to the root's task), each supervising itself. One that fails is
 ///   restarted with the root's [backoff](supervisor::Builder::backoff),
-///   and gives up (it ends for good, [`ActorExit::Failed`]) once it needs
+///   and gives up (it ends for good, [`ActorExit::Failed`](super::ActorExit::Failed)) once it needs
 ///   more restarts than the root's [intensity](supervisor::Builder::intensity)
 ///   allows, counted for it alone: a flapping actor does not take the
 ///   others down. One that is stopped for good is gone, name and all.
@@ -148,7 +147,7 @@ struct State<R: Runtime> {
     /// The spawned actors that run, by the order of their spawn.
     spawned: BTreeMap<u64, Spawned<R>>,
     /// Addresses by name: of spawned actors, and of registered ones.
-    names: HashMap<Arc<str>, Registered>,
+    names: HashMap<Arc<str>, Arc<dyn Lifetime>>,
 }
 
 /// A spawned actor, as its system keeps it.
@@ -164,17 +163,13 @@ struct Spawned<R: Runtime> {
     life: Arc<dyn Lifetime>,
 }
 
-/// An address by name: its actor's cell, the type erased.
-struct Registered {
-    life: Arc<dyn Lifetime>,
-}
-
 /// What the system needs of an actor's cell, its type erased.
 trait Lifetime: Send + Sync {
     /// The cell, for a typed [`lookup`](SystemHandle::lookup) to downcast.
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     fn type_name(&self) -> &'static str;
-    fn exit(&self) -> Option<ActorExit>;
+    /// Whether it ended for good (its name is free then).
+    fn has_ended(&self) -> bool;
     fn generation(&self) -> u64;
     fn restarts(&self) -> u64;
     fn running(&self) -> usize;
@@ -191,8 +186,8 @@ impl<A: Actor> Lifetime for Cell<A> {
         core::any::type_name::<A>()
     }
 
-    fn exit(&self) -> Option<ActorExit> {
-        Cell::exit(self)
+    fn has_ended(&self) -> bool {
+        Cell::has_ended(self)
     }
 
     fn generation(&self) -> u64 {
@@ -409,7 +404,7 @@ impl<R: Runtime> System<R> {
         for actor in spawned.values_mut().rev() {
             // Stopped for good already, its task not yet run to its end:
             // gone, name and all; its task is awaited, not reported.
-            let gone = actor.life.exit().is_some();
+            let gone = actor.life.has_ended();
             actor.halt.request();
             let mut exit = ChildExit::Returned;
             for task in &mut actor.tasks {
@@ -511,7 +506,7 @@ impl<R: Runtime> Shared<R> {
             let own = state
                 .names
                 .get(&actor.name)
-                .is_some_and(|entry| Arc::ptr_eq(&entry.life, &actor.life));
+                .is_some_and(|entry| Arc::ptr_eq(entry, &actor.life));
             if own {
                 state.names.remove(&actor.name);
             }
@@ -559,17 +554,12 @@ impl<R: Runtime> SystemHandle<R> {
             if state.closed {
                 return Err(SpawnError::Shutdown);
             }
-            if state.names.get(name).is_some_and(Registered::is_live) {
+            if state.names.get(name).is_some_and(|life| !life.has_ended()) {
                 return Err(SpawnError::NameTaken(name.to_string()));
             }
             let id = state.next;
             state.next += 1;
-            state.names.insert(
-                Arc::clone(name),
-                Registered {
-                    life: Arc::clone(&life),
-                },
-            );
+            state.names.insert(Arc::clone(name), Arc::clone(&life));
             state.spawned.insert(
                 id,
                 Spawned {
@@ -657,11 +647,11 @@ impl<R: Runtime> SystemHandle<R> {
         if state.closed {
             return Err(SpawnError::Shutdown);
         }
-        if state.names.get(&name).is_some_and(Registered::is_live) {
+        if state.names.get(&name).is_some_and(|life| !life.has_ended()) {
             return Err(SpawnError::NameTaken(name.to_string()));
         }
         let life: Arc<dyn Lifetime> = addr.cell.clone();
-        state.names.insert(name, Registered { life });
+        state.names.insert(name, life);
         Ok(())
     }
 
@@ -681,17 +671,17 @@ impl<R: Runtime> SystemHandle<R> {
         let Some(found) = state.names.get(name) else {
             return Err(LookupError::NotFound(name.to_owned()));
         };
-        if found.life.exit().is_some() {
+        if found.has_ended() {
             // A registered actor that ended: forgotten now.
             state.names.remove(name);
             return Err(LookupError::NotFound(name.to_owned()));
         }
-        match Arc::clone(&found.life).into_any().downcast::<Cell<A>>() {
+        match Arc::clone(found).into_any().downcast::<Cell<A>>() {
             Ok(cell) => Ok(Addr { cell }),
             Err(_) => Err(LookupError::WrongType {
                 name: name.to_owned(),
                 expected: core::any::type_name::<A>(),
-                found: found.life.type_name(),
+                found: found.type_name(),
             }),
         }
     }
@@ -726,33 +716,31 @@ impl<R: Runtime> SystemHandle<R> {
     pub fn snapshot(&self) -> Snapshot {
         let mut snapshot = self.root.snapshot();
         let state = self.shared.state();
-        snapshot
-            .children
-            .extend(state.spawned.values().filter(|a| a.is_live()).map(|actor| {
-                let life = &actor.life;
-                let running = life.running();
-                ChildSnapshot {
-                    name: actor.name.to_string(),
-                    path: actor.path.to_string(),
-                    kind: if actor.workers > 1 {
-                        ChildKind::ActorPool
-                    } else {
-                        ChildKind::Actor
-                    },
-                    state: if running > 0 {
-                        ChildState::Running
-                    } else {
-                        ChildState::BackingOff(None)
-                    },
-                    generation: life.generation(),
-                    restarts: life.restarts(),
-                    last_exit: life.last_exit(),
-                    running_tasks: running,
-                    group: None,
-                    mailbox: Some(life.queued()),
-                    supervisor: None,
-                }
-            }));
+        snapshot.children.extend(state.live().map(|actor| {
+            let life = &actor.life;
+            let running = life.running();
+            ChildSnapshot {
+                name: actor.name.to_string(),
+                path: actor.path.to_string(),
+                kind: if actor.workers > 1 {
+                    ChildKind::ActorPool
+                } else {
+                    ChildKind::Actor
+                },
+                state: if running > 0 {
+                    ChildState::Running
+                } else {
+                    ChildState::BackingOff(None)
+                },
+                generation: life.generation(),
+                restarts: life.restarts(),
+                last_exit: life.last_exit(),
+                running_tasks: running,
+                group: None,
+                mailbox: Some(life.queued()),
+                supervisor: None,
+            }
+        }));
         snapshot
     }
 
@@ -762,10 +750,7 @@ impl<R: Runtime> SystemHandle<R> {
     ///
     /// See [`SystemHandle`].
     pub fn spawned(&self) -> usize {
-        // An actor stopped before its task ran keeps its entry until the
-        // task has ended: not counted meanwhile.
-        let state = self.shared.state();
-        state.spawned.values().filter(|a| a.is_live()).count()
+        self.shared.state().live().count()
     }
 
     /// Starts a child of the root supervisor: an actor
@@ -812,17 +797,14 @@ impl<R: Runtime> SystemHandle<R> {
     }
 }
 
-impl<R: Runtime> Spawned<R> {
-    /// Whether it has not ended for good (it runs, or waits to restart).
-    fn is_live(&self) -> bool {
-        self.life.exit().is_none()
-    }
-}
-
-impl Registered {
-    /// Whether its actor has not ended for good: its name is taken.
-    fn is_live(&self) -> bool {
-        self.life.exit().is_none()
+impl<R: Runtime> State<R> {
+    /// The spawned actors that have not ended for good (they run, or wait
+    /// to restart), in spawn order. One stopped before its task ran keeps
+    /// its entry until the task has ended, but is gone already.
+    fn live(&self) -> impl Iterator<Item = &Spawned<R>> {
+        self.spawned
+            .values()
+            .filter(|actor| !actor.life.has_ended())
     }
 }
 
