@@ -243,13 +243,12 @@ impl<T> Future for Answer<T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.slot.lock();
         if let Some(outcome) = state.outcome.take() {
-            // Answered: the asker waits no longer (a later answer is
-            // dropped), and the drop has nothing left to do.
+            // Answered (the settle took the waker): the asker waits no
+            // longer (a later answer is dropped), and the drop has nothing
+            // left to do.
             state.closed = true;
-            let waker = state.waker.take();
             drop(state);
             self.done = true;
-            drop(waker);
             return Poll::Ready(outcome);
         }
         match &mut state.waker {
