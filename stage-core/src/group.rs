@@ -40,11 +40,11 @@ use core::task::Poll;
 use std::sync::Mutex;
 use std::time::Duration;
 
+pub(crate) use crate::signal::Signal;
 pub use error::{Ended, GroupError, ScaleError};
 pub use handle::GroupHandle;
 pub use policy::{Backoff, Restart};
 pub use pool::{DrainReport, Pool, Worker};
-pub(crate) use shutdown::Signal;
 pub use shutdown::{ShutdownReport, StopSignal, TaskReport};
 pub use stats::{Stats, StatsRef};
 pub use task::{current, made_progress, trace_task_panics, TaskId};

@@ -18,6 +18,12 @@ pub mod actor;
 pub mod group;
 pub mod mailbox;
 pub mod runtime;
+// Public (hidden) in loom builds only, for its model in loom-tests.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod signal;
+#[cfg(not(loom))]
+mod signal;
 #[cfg(not(loom))]
 pub mod supervisor;
 mod sync;

@@ -16,6 +16,7 @@ use super::reply::{Orphans, ReasonOnDrop, RestoreReason};
 use crate::group::task::{mark_killed, mark_panicked};
 use crate::group::{made_progress, Signal, StopSignal};
 use crate::runtime::panic_message;
+use crate::signal::Waiting;
 use crate::supervisor::Ready;
 use crate::sync::Arc;
 
@@ -47,28 +48,30 @@ enum Failure {
     Killed,
 }
 
-/// A signal watched across many polls: its listener is polled (a lock in
-/// `event-listener`) only when the task's waker changed since it was
-/// registered, and never again once it fired.
-struct Watch<'a, F> {
-    signal: &'a Signal,
-    requested: Pin<&'a mut F>,
+/// A signal watched across many polls: its registration is polled (a
+/// lock in `event-listener`) only when the task's waker changed since it
+/// was registered, and never again once it fired.
+struct Watch<'a> {
+    waiting: Waiting<'a>,
     waker: Option<Waker>,
 }
 
-impl<'a, F: Future<Output = ()>> Watch<'a, F> {
-    fn new(signal: &'a Signal, requested: Pin<&'a mut F>) -> Self {
+impl<'a> Watch<'a> {
+    fn new(signal: &'a Signal) -> Self {
         Self {
-            signal,
-            requested,
+            waiting: signal.requested(),
             waker: None,
         }
     }
 
+    fn is_requested(&self) -> bool {
+        self.waiting.signal().is_requested()
+    }
+
     /// Whether the signal fired; if not, the task is woken when it does.
     fn fired(&mut self, cx: &mut TaskContext<'_>) -> bool {
-        if self.signal.is_requested() {
-            return true; // its future is never polled after it is ready
+        if self.is_requested() {
+            return true;
         }
         if self
             .waker
@@ -77,7 +80,7 @@ impl<'a, F: Future<Output = ()>> Watch<'a, F> {
         {
             return false;
         }
-        if self.requested.as_mut().poll(cx).is_ready() {
+        if Pin::new(&mut self.waiting).poll(cx).is_ready() {
             return true;
         }
         self.waker = Some(cx.waker().clone());
@@ -135,10 +138,8 @@ pub(crate) async fn run<A: Actor>(
         running: &running,
         told: false,
     };
-    let mut killed = pin!(running.kill.requested());
-    let mut kill = Watch::new(&running.kill, killed.as_mut());
-    let mut halted = pin!(halt.requested());
-    let mut halt = Watch::new(halt, halted.as_mut());
+    let mut kill = Watch::new(&running.kill);
+    let mut halt = Watch::new(halt);
 
     let mut state = match catch_unwind(AssertUnwindSafe(|| (spec.make)())) {
         Ok(state) => state,
@@ -169,7 +170,7 @@ pub(crate) async fn run<A: Actor>(
     // meanwhile, and no wakeup is needed.
     let mut streak = 0u32;
     loop {
-        if cell.is_stopping() || halt.signal.is_requested() {
+        if cell.is_stopping() || halt.is_requested() {
             break;
         }
         let attempt;
@@ -265,15 +266,11 @@ pub(crate) async fn run<A: Actor>(
 
 /// Waits for the next message, or for the incarnation to be halted or
 /// killed, whichever comes first.
-async fn wait<M, H, K>(
+async fn wait<M>(
     next: impl Future<Output = M>,
-    halt: &mut Watch<'_, H>,
-    kill: &mut Watch<'_, K>,
-) -> Wake<M>
-where
-    H: Future<Output = ()>,
-    K: Future<Output = ()>,
-{
+    halt: &mut Watch<'_>,
+    kill: &mut Watch<'_>,
+) -> Wake<M> {
     let mut next = pin!(next);
     poll_fn(|cx| {
         if kill.fired(cx) {
@@ -292,9 +289,9 @@ where
 /// out fail with [`AskError::Crashed`]: when it panics, with the panic's
 /// message; when it is killed, or the whole incarnation is aborted
 /// mid-step, without one.
-async fn step<T, K: Future<Output = ()>>(
+async fn step<T>(
     future: impl Future<Output = T>,
-    kill: &mut Watch<'_, K>,
+    kill: &mut Watch<'_>,
     attempt: Option<u32>,
 ) -> Result<T, Failure> {
     let attempts = attempt.unwrap_or(1);
@@ -311,10 +308,10 @@ async fn step<T, K: Future<Output = ()>>(
 /// future of its own around it: the handler is polled inside
 /// `catch_unwind`, with the ports it drops while panicking collected.
 #[inline]
-fn poll_step<T, K: Future<Output = ()>>(
+fn poll_step<T>(
     future: Pin<&mut impl Future<Output = T>>,
     cx: &mut TaskContext<'_>,
-    kill: &mut Watch<'_, K>,
+    kill: &mut Watch<'_>,
     attempts: u32,
 ) -> Poll<Result<T, Failure>> {
     let orphans = Orphans::collect();
@@ -352,11 +349,7 @@ fn settle<T>(reason: &mut ReasonOnDrop, outcome: &Result<T, Failure>) {
 
 /// Runs the `stopped` hook; a panic in it is logged, not raised, and a
 /// kill cuts it short.
-async fn stopped_hook<A: Actor, K: Future<Output = ()>>(
-    state: &mut A,
-    ctx: &mut Context<A>,
-    kill: &mut Watch<'_, K>,
-) {
+async fn stopped_hook<A: Actor>(state: &mut A, ctx: &mut Context<A>, kill: &mut Watch<'_>) {
     let name = Arc::clone(&ctx.addr().cell.name);
     match step(state.stopped(ctx), kill, None).await {
         Ok(()) => {}
@@ -403,13 +396,13 @@ impl<A: Actor> Life<'_, A> {
 
     /// Ends the incarnation with `failure`, on a message's `attempt` or
     /// not: after a panic, `stopped` runs and the panic carries on.
-    async fn fail<K: Future<Output = ()>>(
+    async fn fail(
         self,
         failure: Failure,
         attempt: Option<u32>,
         state: &mut A,
         ctx: &mut Context<A>,
-        kill: &mut Watch<'_, K>,
+        kill: &mut Watch<'_>,
     ) -> Outcome {
         match failure {
             Failure::Killed => self.killed(attempt),

@@ -3,10 +3,8 @@
 
 use core::fmt;
 
-use event_listener::Event;
-
 use crate::runtime::Exit;
-use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::signal::Signal;
 use crate::sync::Arc;
 
 /// The request to stop that a group's tasks can watch for, given to the
@@ -47,41 +45,6 @@ use crate::sync::Arc;
 #[derive(Clone, Default)]
 pub struct StopSignal {
     inner: Arc<Signal>,
-}
-
-/// A flag raised once, and the tasks waiting for it: what a [`StopSignal`]
-/// shares, for a holder that keeps it inline (an actor's cell, an
-/// incarnation's kill switch) rather than behind an `Arc` of its own.
-#[derive(Default)]
-pub(crate) struct Signal {
-    requested: AtomicBool,
-    event: Event,
-}
-
-impl Signal {
-    pub(crate) fn is_requested(&self) -> bool {
-        // Acquire: pairs with the Release in `request`.
-        self.requested.load(Ordering::Acquire)
-    }
-
-    pub(crate) async fn requested(&self) {
-        loop {
-            if self.is_requested() {
-                return;
-            }
-            let listener = self.event.listen();
-            if self.is_requested() {
-                return;
-            }
-            listener.await;
-        }
-    }
-
-    pub(crate) fn request(&self) {
-        // Release: whoever sees the flag sees what came before the request.
-        self.requested.store(true, Ordering::Release);
-        self.event.notify(usize::MAX);
-    }
 }
 
 impl StopSignal {
