@@ -99,6 +99,10 @@ pub(crate) struct Cell<A: Actor> {
     record: Mutex<Record>,
     /// Raised once `exit` is set.
     ended: Signal,
+    /// Raised by the shutdown of the system that spawned it (a tree's
+    /// actor is halted by its tree instead): its incarnation stops as a
+    /// tree stops its child, and it is not restarted.
+    pub(crate) halt: Signal,
 }
 
 /// What an incarnation starts with.
@@ -128,6 +132,7 @@ impl<A: Actor> Cell<A> {
                 exit: None,
             }),
             ended: Signal::default(),
+            halt: Signal::default(),
         }
     }
 
@@ -226,6 +231,9 @@ impl<A: Actor> Cell<A> {
     /// A message whose drop panics is dropped all the same, and the drain
     /// goes on (it may run in the caller of [`Addr::stop`](super::Addr::stop)).
     pub(crate) fn drain(&self) {
+        if self.rx.is_empty() {
+            return; // as a first `try_recv` would find, without the reason
+        }
         dropping_with(AskError::Stopped, || {
             while let Ok(message) = self.rx.try_recv() {
                 if crate::runtime::drop_quietly(message) {

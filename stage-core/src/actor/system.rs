@@ -5,6 +5,7 @@ use core::any::Any;
 use core::fmt;
 use core::ops::Deref;
 use core::pin::pin;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Mutex, MutexGuard};
@@ -22,7 +23,7 @@ use super::run::{run, Outcome, Spec};
 use crate::group::deadline;
 use crate::group::policy::Intensity;
 use crate::group::task::{Incarnation, Supervised};
-use crate::group::{Backoff, StopSignal};
+use crate::group::Backoff;
 use crate::mailbox::CapacityError;
 use crate::runtime::{drop_quietly, Exit, OwnedTask, Runtime};
 use crate::supervisor::{
@@ -155,7 +156,6 @@ struct Spawned<R: Runtime> {
     name: Arc<str>,
     /// `system/name`: its path, as reports and snapshots show it.
     path: Arc<str>,
-    halt: StopSignal,
     /// Its task (a pool's: one per worker); empty for the moment between
     /// its entry and their spawn.
     tasks: Vec<OwnedTask<R::Task>>,
@@ -170,6 +170,8 @@ trait Lifetime: Send + Sync {
     fn type_name(&self) -> &'static str;
     /// Whether it ended for good (its name is free then).
     fn has_ended(&self) -> bool;
+    /// Halts it: the system shuts down.
+    fn halt(&self);
     fn generation(&self) -> u64;
     fn restarts(&self) -> u64;
     fn running(&self) -> usize;
@@ -188,6 +190,10 @@ impl<A: Actor> Lifetime for Cell<A> {
 
     fn has_ended(&self) -> bool {
         Cell::has_ended(self)
+    }
+
+    fn halt(&self) {
+        self.halt.request();
     }
 
     fn generation(&self) -> u64 {
@@ -405,7 +411,7 @@ impl<R: Runtime> System<R> {
             // Stopped for good already, its task not yet run to its end:
             // gone, name and all; its task is awaited, not reported.
             let gone = actor.life.has_ended();
-            actor.halt.request();
+            actor.life.halt();
             let mut exit = ChildExit::Returned;
             for task in &mut actor.tasks {
                 let ended = ended_by(&shared.runtime, task, deadline).await;
@@ -547,25 +553,20 @@ impl<R: Runtime> SystemHandle<R> {
         let cell = Arc::clone(&addr.cell);
         let name = &cell.name;
         let life: Arc<dyn Lifetime> = cell.clone();
-        let halt = StopSignal::default();
         let path = join_path(&shared.path, name);
         let id = {
             let mut state = shared.state();
             if state.closed {
                 return Err(SpawnError::Shutdown);
             }
-            if state.names.get(name).is_some_and(|life| !life.has_ended()) {
-                return Err(SpawnError::NameTaken(name.to_string()));
-            }
+            state.claim(Arc::clone(name), Arc::clone(&life))?;
             let id = state.next;
             state.next += 1;
-            state.names.insert(Arc::clone(name), Arc::clone(&life));
             state.spawned.insert(
                 id,
                 Spawned {
                     name: Arc::clone(name),
                     path: Arc::clone(&path),
-                    halt: halt.clone(),
                     tasks: Vec::new(),
                     workers,
                     life,
@@ -580,7 +581,7 @@ impl<R: Runtime> SystemHandle<R> {
         });
         let tasks: Vec<_> = (0..workers)
             .map(|_| {
-                let supervised = supervise(Arc::clone(&spawn), halt.clone());
+                let supervised = supervise(Arc::clone(&spawn));
                 // Named as a tree's worker is: `group::current()`, its span,
                 // and `trace_task_panics` know it by its path.
                 let me = Incarnation::child(Arc::clone(&path), 1);
@@ -647,12 +648,7 @@ impl<R: Runtime> SystemHandle<R> {
         if state.closed {
             return Err(SpawnError::Shutdown);
         }
-        if state.names.get(&name).is_some_and(|life| !life.has_ended()) {
-            return Err(SpawnError::NameTaken(name.to_string()));
-        }
-        let life: Arc<dyn Lifetime> = addr.cell.clone();
-        state.names.insert(name, life);
-        Ok(())
+        state.claim(name, addr.cell.clone())
     }
 
     /// The address of the running actor named `name`, if it is an `A`.
@@ -798,6 +794,24 @@ impl<R: Runtime> SystemHandle<R> {
 }
 
 impl<R: Runtime> State<R> {
+    /// Gives `name` to `life`, unless an actor that has not ended has it.
+    /// One hash of the name.
+    fn claim(&mut self, name: Arc<str>, life: Arc<dyn Lifetime>) -> Result<(), SpawnError> {
+        match self.names.entry(name) {
+            Entry::Occupied(taken) if !taken.get().has_ended() => {
+                Err(SpawnError::NameTaken(taken.key().to_string()))
+            }
+            Entry::Occupied(mut ended) => {
+                ended.insert(life);
+                Ok(())
+            }
+            Entry::Vacant(free) => {
+                free.insert(life);
+                Ok(())
+            }
+        }
+    }
+
     /// The spawned actors that have not ended for good (they run, or wait
     /// to restart), in spawn order. One stopped before its task ran keeps
     /// its entry until the task has ended, but is gone already.
@@ -875,7 +889,7 @@ impl<R: Runtime> Drop for Departure<R> {
 /// A spawned actor's task (one per worker of a pool): incarnations, one
 /// after the other, until it is stopped for good, halted by the system,
 /// or gives up.
-async fn supervise<A: Actor, R: Runtime>(spawn: Arc<Spawn<A, R>>, halt: StopSignal) {
+async fn supervise<A: Actor, R: Runtime>(spawn: Arc<Spawn<A, R>>) {
     let Spawn {
         owner,
         spec,
@@ -892,7 +906,7 @@ async fn supervise<A: Actor, R: Runtime>(spawn: Arc<Spawn<A, R>>, halt: StopSign
     let mut consecutive = 0;
     loop {
         let started = runtime.now();
-        let outcome = AssertUnwindSafe(run(cell, spec, halt.signal(), None))
+        let outcome = AssertUnwindSafe(run(cell, spec, &cell.halt, None))
             .catch_unwind()
             .await
             .unwrap_or_else(Outcome::Panicked);
@@ -902,7 +916,7 @@ async fn supervise<A: Actor, R: Runtime>(spawn: Arc<Spawn<A, R>>, halt: StopSign
             Outcome::Panicked(payload) => Some(payload),
         };
         let now = runtime.now();
-        if halt.is_requested() {
+        if cell.halt.is_requested() {
             drop_failure(failure);
             return;
         }
@@ -925,7 +939,7 @@ async fn supervise<A: Actor, R: Runtime>(spawn: Arc<Spawn<A, R>>, halt: StopSign
         consecutive = consecutive.saturating_add(1);
         if !delay.is_zero() {
             let waited = sleep_until(&runtime, now + delay);
-            let halted = halt.requested();
+            let halted = cell.halt.requested();
             if let Either::Right(_) = select(pin!(waited), pin!(halted)).await {
                 return;
             }

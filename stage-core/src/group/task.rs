@@ -2,10 +2,12 @@
 //! ([`current`], [`made_progress`]), its logs (a `tracing` span around every
 //! poll), and its panics ([`trace_task_panics`]).
 
-use core::cell::RefCell;
+use core::borrow::Borrow;
+use core::cell::Cell;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
+use core::ptr;
 use core::task::{Context, Poll};
 
 use crate::runtime::{panic_message, Exit};
@@ -165,15 +167,15 @@ impl Incarnation {
     /// Whether the task called [`made_progress`] during this incarnation.
     /// A supervision tree's worker: [`current`] names it by its path (as
     /// its group, with index 0), and its span is `child{child, generation}`.
-    pub(crate) fn child(path: Arc<str>, generation: u64) -> Arc<Self> {
+    pub(crate) fn child(path: Arc<str>, generation: u64) -> Self {
         let span = tracing::info_span!("child", child = &*path, generation);
-        Arc::new(Self {
+        Self {
             id: TaskId::new(path, 0, generation),
             span,
             progress: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             panicked: std::sync::OnceLock::new(),
-        })
+        }
     }
 
     pub(crate) fn made_progress(&self) -> bool {
@@ -208,8 +210,23 @@ impl Incarnation {
 }
 
 std::thread_local! {
-    /// The task being polled on this thread, if it is a group's.
-    static CURRENT: RefCell<Option<Arc<Incarnation>>> = const { RefCell::new(None) };
+    /// The task being polled on this thread, if it is a group's: set by
+    /// [`enter`] for the length of a call, to an incarnation that the call
+    /// borrows (see there). A pointer, not a shared handle: entering a task
+    /// at each poll costs no reference count.
+    static CURRENT: Cell<*const Incarnation> = const { Cell::new(ptr::null()) };
+}
+
+/// Calls `f` with the task being polled on this thread; `None` outside one
+/// (or while the thread's locals are destroyed).
+fn with_current<T>(f: impl FnOnce(&Incarnation) -> T) -> Option<T> {
+    let task = CURRENT.try_with(Cell::get).ok()?;
+    // SAFETY: a non-null pointer in `CURRENT` was set by `enter` on this
+    // thread from a reference that outlives `enter`'s call, and that call
+    // is still running: it puts back the pointer from before it when it
+    // returns or unwinds, and pointers from enclosing calls are restored
+    // in their order. So it points to a live `Incarnation`, only read.
+    unsafe { task.as_ref() }.map(f)
 }
 
 /// The group task the caller runs in, or `None` outside one (as
@@ -235,10 +252,7 @@ std::thread_local! {
 pub fn current() -> Option<TaskId> {
     // `try_with`: `None` rather than a panic while the thread's locals are
     // destroyed (the panic hook of `trace_task_panics` calls this).
-    CURRENT
-        .try_with(|current| current.borrow().as_ref().map(|task| task.id.clone()))
-        .ok()
-        .flatten()
+    with_current(|task| task.id.clone())
 }
 
 /// Tells the group that the calling task did useful work: its next failure
@@ -269,78 +283,67 @@ pub fn current() -> Option<TaskId> {
 /// # }
 /// ```
 pub fn made_progress() {
-    let _ = CURRENT.try_with(|current| {
-        if let Some(task) = &*current.borrow() {
-            // Relaxed: see `Incarnation::made_progress`.
-            task.progress.store(true, Ordering::Relaxed);
-        }
-    });
+    // Relaxed: see `Incarnation::made_progress`.
+    with_current(|task| task.progress.store(true, Ordering::Relaxed));
 }
 
 /// Marks the calling task as killed: its supervisor takes its end for a
 /// kill, not a return.
 pub(crate) fn mark_killed() {
-    let _ = CURRENT.try_with(|current| {
-        if let Some(task) = &*current.borrow() {
-            task.killed.store(true, Ordering::Relaxed);
-        }
-    });
+    with_current(|task| task.killed.store(true, Ordering::Relaxed));
 }
 
 /// Marks the calling task as ended by a panic it caught (with its
 /// message); `false` outside a supervised task, where the caller must let
 /// the panic carry on instead.
 pub(crate) fn mark_panicked(message: Option<String>) -> bool {
-    CURRENT
-        .try_with(|current| match &*current.borrow() {
-            Some(task) => {
-                let _ = task.panicked.set(message);
-                true
-            }
-            None => false,
-        })
-        .unwrap_or(false)
+    with_current(|task| {
+        let _ = task.panicked.set(message);
+    })
+    .is_some()
 }
 
 /// Runs `f` as `task`: inside its span, with [`current`] set.
-pub(crate) fn enter<T>(task: &Arc<Incarnation>, f: impl FnOnce() -> T) -> T {
+pub(crate) fn enter<T>(task: &Incarnation, f: impl FnOnce() -> T) -> T {
     /// Restores the task that was current before, also if `f` panics.
-    struct Restore(Option<Arc<Incarnation>>);
+    struct Restore(*const Incarnation);
     impl Drop for Restore {
         fn drop(&mut self) {
-            let previous = self.0.take();
-            let _ = CURRENT.try_with(|current| *current.borrow_mut() = previous);
+            let _ = CURRENT.try_with(|current| current.set(self.0));
         }
     }
     let _entered = task.span.enter();
-    let previous = CURRENT.try_with(|current| current.borrow_mut().replace(Arc::clone(task)));
-    let _restore = Restore(previous.ok().flatten());
+    let previous = CURRENT.try_with(|current| current.replace(task));
+    let _restore = Restore(previous.unwrap_or(ptr::null()));
     f()
 }
 
 pin_project_lite::pin_project! {
     /// A task's future, run as that task: see [`current`]. The future is
     /// kept inline: the runtime's allocation for the task is the only one.
-    pub(crate) struct Supervised<F> {
+    /// So is the incarnation (`I` is an `Incarnation`), unless its
+    /// supervisor keeps a share of it to read how it ended (an
+    /// `Arc<Incarnation>`).
+    pub(crate) struct Supervised<F, I> {
         #[pin]
         future: F,
-        task: Arc<Incarnation>,
+        task: I,
     }
 }
 
-impl<F> Supervised<F> {
-    pub(crate) fn new(future: F, task: Arc<Incarnation>) -> Self {
+impl<F, I: Borrow<Incarnation>> Supervised<F, I> {
+    pub(crate) fn new(future: F, task: I) -> Self {
         Self { future, task }
     }
 }
 
-impl<F: Future> Future for Supervised<F> {
+impl<F: Future, I: Borrow<Incarnation>> Future for Supervised<F, I> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let future = this.future;
-        enter(this.task, || future.poll(cx))
+        enter((*this.task).borrow(), || future.poll(cx))
     }
 }
 

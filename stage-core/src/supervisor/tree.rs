@@ -785,7 +785,7 @@ impl<R: Runtime> Loop<'_, R> {
                     }));
                     let (task, me) = match made {
                         Ok(future) => {
-                            let me = Incarnation::child(Arc::clone(&path), generation);
+                            let me = Arc::new(Incarnation::child(Arc::clone(&path), generation));
                             slot.incarnation = Some(Arc::clone(&me));
                             let task = self.runtime.spawn(Supervised::new(future, Arc::clone(&me)));
                             (task, Some(me))
