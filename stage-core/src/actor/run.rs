@@ -8,7 +8,7 @@ use core::task::{Context as TaskContext, Poll, Waker};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use super::addr::Addr;
-use super::behaviour::{Actor, Cause};
+use super::behaviour::{Actor, Cause, Restarted};
 use super::cell::{Cell, Running, Start};
 use super::context::Context;
 use super::error::{ActorExit, AskError};
@@ -121,147 +121,162 @@ pub(crate) async fn run_child<A: Actor>(
 /// Runs one incarnation of the actor of `cell`, until `halt` is raised,
 /// the actor is stopped for good or killed, or it panics. `ready`, if
 /// anyone waits for it, is notified once it has started.
-pub(crate) async fn run<A: Actor>(
-    cell: &Arc<Cell<A>>,
-    spec: &Spec<A>,
-    halt: &Signal,
-    ready: Option<&Ready>,
-) -> Outcome {
-    let Some(Start { running, restarted }) = cell.begin() else {
-        // Stopped for good: its queue is dropped and it ends at once.
-        finish_stopping(cell);
-        ready.inspect(|ready| ready.notify());
-        return Outcome::Stopped;
-    };
-    let life = Life {
-        cell,
-        running: &running,
-        told: false,
-    };
-    let mut kill = Watch::new(&running.kill);
-    let mut halt = Watch::new(halt);
-
-    let mut state = match catch_unwind(AssertUnwindSafe(|| (spec.make)())) {
-        Ok(state) => state,
-        Err(payload) => return life.panicked(payload, None),
-    };
-    let mut ctx = Context::new(Addr {
-        cell: Arc::clone(cell),
-    });
-    let started = async {
-        if let Some(why) = &restarted {
-            step(state.restarted(why, &mut ctx), &mut kill, None).await?;
-        }
-        step(state.started(&mut ctx), &mut kill, None).await
-    };
-    if let Err(failure) = started.await {
-        return life
-            .fail(failure, None, &mut state, &mut ctx, &mut kill)
-            .await;
-    }
-    ready.inspect(|ready| ready.notify());
-
-    let mut progressed = false;
-    // Messages handled since the last wait. A wait after one message
-    // (requests and answers, in turn) registers at once: yielding first
-    // would only hold up the requester just answered. A wait after a run
-    // of them (a stream of tells) yields to the executor a few times
-    // first, as any mailbox receive does: the next ones usually arrive
-    // meanwhile, and no wakeup is needed.
-    let mut streak = 0u32;
-    loop {
-        if cell.is_stopping() || halt.is_requested() {
-            break;
-        }
-        let attempt;
-        let handled = match spec.redeliver {
-            None => {
-                let message = match cell.rx.try_recv() {
-                    Ok(message) => message,
-                    Err(error) if error.is_closed() => break,
-                    Err(_) => {
-                        let next = if core::mem::take(&mut streak) > 1 {
-                            cell.rx.recv_or_closed()
-                        } else {
-                            cell.rx.recv_or_closed_registering()
-                        };
-                        match wait(next, &mut halt, &mut kill).await {
-                            Wake::Message(Ok(message)) => message,
-                            Wake::Message(Err(_)) | Wake::Halted => break,
-                            Wake::Killed => return life.killed(None),
-                        }
-                    }
-                };
-                attempt = 1;
-                ctx.set_attempt(attempt);
-                // `step`, inline: the hot path awaits no future of its own.
-                let _restore = RestoreReason;
-                let mut handling = pin!(state.handle(message, &mut ctx));
-                let mut reason = ReasonOnDrop::armed(attempt);
-                let outcome =
-                    poll_fn(|cx| poll_step(handling.as_mut(), cx, &mut kill, attempt)).await;
-                settle(&mut reason, &outcome);
-                outcome
-            }
-            Some(copy) => {
-                let mut delivery = match cell.rx.try_recv_guarded() {
-                    Ok(delivery) => delivery,
-                    Err(error) if error.is_closed() => break,
-                    Err(_) => {
-                        let next = if core::mem::take(&mut streak) > 1 {
-                            cell.rx.recv_guarded_or_closed()
-                        } else {
-                            cell.rx.recv_guarded_or_closed_registering()
-                        };
-                        match wait(next, &mut halt, &mut kill).await {
-                            Wake::Message(Ok(delivery)) => delivery,
-                            Wake::Message(Err(_)) | Wake::Halted => break,
-                            Wake::Killed => return life.killed(None),
-                        }
-                    }
-                };
-                attempt = delivery.attempt();
-                ctx.set_attempt(attempt);
-                // The message's `clone` is the user's code too: a panic in
-                // it fails this attempt as a panic in the handler would.
-                let handled = match catch_unwind(AssertUnwindSafe(|| copy(&delivery))) {
-                    Ok(message) => {
-                        let handling = state.handle(message, &mut ctx);
-                        step(handling, &mut kill, Some(attempt)).await
-                    }
-                    Err(payload) => Err(Failure::Panicked(payload)),
-                };
-                match &handled {
-                    Ok(()) => delivery.ack(),
-                    Err(Failure::Panicked(payload)) => {
-                        // Put back (or dead-lettered) with why it failed.
-                        delivery.record_panic(panic_message(payload.as_ref()));
-                        drop(delivery);
-                    }
-                    Err(Failure::Killed) => drop(delivery),
-                }
-                handled
-            }
+#[allow(clippy::manual_async_fn)] // on purpose: see the body
+pub(crate) fn run<'a, A: Actor>(
+    cell: &'a Arc<Cell<A>>,
+    spec: &'a Spec<A>,
+    halt: &'a Signal,
+    ready: Option<&'a Ready>,
+) -> impl Future<Output = Outcome> + Send + 'a {
+    // An `async` block, not an `async fn`: an `async fn` copies its
+    // arguments into locals of its own, which makes the future larger.
+    async move {
+        let Some(Start { running, restarted }) = cell.begin() else {
+            // Stopped for good: its queue is dropped and it ends at once.
+            finish_stopping(cell);
+            ready.inspect(|ready| ready.notify());
+            return Outcome::Stopped;
         };
-        if let Err(failure) = handled {
+        let life = Life {
+            cell,
+            running: &running,
+            told: false,
+        };
+        let mut kill = Watch::new(&running.kill);
+        let mut halt = Watch::new(halt);
+
+        let mut state = match catch_unwind(AssertUnwindSafe(|| (spec.make)())) {
+            Ok(state) => state,
+            Err(payload) => return life.panicked(payload, None),
+        };
+        let mut ctx = Context::new(Addr {
+            cell: Arc::clone(cell),
+        });
+        // `restarted` moves into the hooks' future, which is a temporary:
+        // neither takes room in the future for the rest of the incarnation.
+        if let Err(failure) = start(&mut state, &mut ctx, &mut kill, restarted).await {
             return life
-                .fail(failure, Some(attempt), &mut state, &mut ctx, &mut kill)
+                .fail(failure, None, &mut state, &mut ctx, &mut kill)
                 .await;
         }
-        streak += 1;
-        if !progressed {
-            // Handled a message: a crash after this is not a crash loop.
-            progressed = true;
-            made_progress();
+        ready.inspect(|ready| ready.notify());
+
+        let mut progressed = false;
+        // Messages handled since the last wait. A wait after one message
+        // (requests and answers, in turn) registers at once: yielding first
+        // would only hold up the requester just answered. A wait after a run
+        // of them (a stream of tells) yields to the executor a few times
+        // first, as any mailbox receive does: the next ones usually arrive
+        // meanwhile, and no wakeup is needed.
+        let mut streak = 0u32;
+        loop {
+            if cell.is_stopping() || halt.is_requested() {
+                break;
+            }
+            let attempt;
+            let handled = match spec.redeliver {
+                None => {
+                    let message = match cell.rx.try_recv() {
+                        Ok(message) => message,
+                        Err(error) if error.is_closed() => break,
+                        Err(_) => {
+                            let next = if core::mem::take(&mut streak) > 1 {
+                                cell.rx.recv_or_closed()
+                            } else {
+                                cell.rx.recv_or_closed_registering()
+                            };
+                            match wait(next, &mut halt, &mut kill).await {
+                                Wake::Message(Ok(message)) => message,
+                                Wake::Message(Err(_)) | Wake::Halted => break,
+                                Wake::Killed => return life.killed(None),
+                            }
+                        }
+                    };
+                    attempt = 1;
+                    ctx.set_attempt(attempt);
+                    // `step`, inline: the hot path awaits no future of its own.
+                    let _restore = RestoreReason;
+                    let mut handling = pin!(state.handle(message, &mut ctx));
+                    let mut reason = ReasonOnDrop::armed(attempt);
+                    let outcome =
+                        poll_fn(|cx| poll_step(handling.as_mut(), cx, &mut kill, attempt)).await;
+                    settle(&mut reason, &outcome);
+                    outcome
+                }
+                Some(copy) => {
+                    let mut delivery = match cell.rx.try_recv_guarded() {
+                        Ok(delivery) => delivery,
+                        Err(error) if error.is_closed() => break,
+                        Err(_) => {
+                            let next = if core::mem::take(&mut streak) > 1 {
+                                cell.rx.recv_guarded_or_closed()
+                            } else {
+                                cell.rx.recv_guarded_or_closed_registering()
+                            };
+                            match wait(next, &mut halt, &mut kill).await {
+                                Wake::Message(Ok(delivery)) => delivery,
+                                Wake::Message(Err(_)) | Wake::Halted => break,
+                                Wake::Killed => return life.killed(None),
+                            }
+                        }
+                    };
+                    attempt = delivery.attempt();
+                    ctx.set_attempt(attempt);
+                    // The message's `clone` is the user's code too: a panic in
+                    // it fails this attempt as a panic in the handler would.
+                    let handled = match catch_unwind(AssertUnwindSafe(|| copy(&delivery))) {
+                        Ok(message) => {
+                            let handling = state.handle(message, &mut ctx);
+                            step(handling, &mut kill, Some(attempt)).await
+                        }
+                        Err(payload) => Err(Failure::Panicked(payload)),
+                    };
+                    match &handled {
+                        Ok(()) => delivery.ack(),
+                        Err(Failure::Panicked(payload)) => {
+                            // Put back (or dead-lettered) with why it failed.
+                            delivery.record_panic(panic_message(payload.as_ref()));
+                            drop(delivery);
+                        }
+                        Err(Failure::Killed) => drop(delivery),
+                    }
+                    handled
+                }
+            };
+            if let Err(failure) = handled {
+                return life
+                    .fail(failure, Some(attempt), &mut state, &mut ctx, &mut kill)
+                    .await;
+            }
+            streak += 1;
+            if !progressed {
+                // Handled a message: a crash after this is not a crash loop.
+                progressed = true;
+                made_progress();
+            }
         }
+        ctx.set_attempt(0);
+        if cell.is_stopping() {
+            cell.drain();
+        }
+        stopped_hook(&mut state, &mut ctx, &mut kill).await;
+        life.end(None, None);
+        Outcome::Stopped
     }
-    ctx.set_attempt(0);
-    if cell.is_stopping() {
-        cell.drain();
+}
+
+/// Runs the hooks an incarnation starts with: `restarted` (unless it is
+/// the first), then `started`.
+async fn start<A: Actor>(
+    state: &mut A,
+    ctx: &mut Context<A>,
+    kill: &mut Watch<'_>,
+    restarted: Option<Restarted>,
+) -> Result<(), Failure> {
+    if let Some(why) = &restarted {
+        step(state.restarted(why, ctx), kill, None).await?;
     }
-    stopped_hook(&mut state, &mut ctx, &mut kill).await;
-    life.end(None, None);
-    Outcome::Stopped
+    step(state.started(ctx), kill, None).await
 }
 
 /// Waits for the next message, or for the incarnation to be halted or
