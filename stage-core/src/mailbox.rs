@@ -125,8 +125,8 @@ fn from_queue<T>(queue: Queue<T>, policy: Policy<T>) -> (Sender<T>, Receiver<T>)
 fn debug_handle<T>(name: &str, shared: &Shared<T>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     f.debug_struct(name)
         .field("len", &shared.len())
-        .field("capacity", &shared.queue.capacity())
-        .field("closed", &shared.queue.is_closed())
+        .field("capacity", &shared.queue().capacity())
+        .field("closed", &shared.queue().is_closed())
         .finish()
 }
 
@@ -172,7 +172,7 @@ macro_rules! handle_methods {
             /// assert!(tx.is_closed() && rx.is_closed());
             /// ```
             pub fn is_closed(&self) -> bool {
-                self.shared.queue.is_closed()
+                self.shared.queue().is_closed()
             }
 
             /// The number of messages queued right now, those put back by
@@ -236,7 +236,7 @@ macro_rules! handle_methods {
             /// # drop((tx, rx));
             /// ```
             pub fn capacity(&self) -> usize {
-                self.shared.queue.capacity()
+                self.shared.queue().capacity()
             }
 
             /// What has happened to the mailbox's guarded deliveries so far:

@@ -105,7 +105,11 @@ pub(crate) async fn run_child<A: Actor>(
     halt: StopSignal,
     ready: Ready,
 ) {
-    match run(&cell, &spec, halt.signal(), Some(&ready)).await {
+    let outcome = match run(&cell, &spec, halt.signal(), Some(&ready)) {
+        Some(incarnation) => incarnation.await,
+        None => Outcome::Stopped,
+    };
+    match outcome {
         Outcome::Stopped => {}
         Outcome::Killed => mark_killed(),
         Outcome::Panicked(payload) => {
@@ -118,25 +122,27 @@ pub(crate) async fn run_child<A: Actor>(
     }
 }
 
-/// Runs one incarnation of the actor of `cell`, until `halt` is raised,
-/// the actor is stopped for good or killed, or it panics. `ready`, if
-/// anyone waits for it, is notified once it has started.
-#[allow(clippy::manual_async_fn)] // on purpose: see the body
+/// Begins one incarnation of the actor of `cell`: the future that runs it
+/// until `halt` is raised, the actor is stopped for good or killed, or it
+/// panics; `ready`, if anyone waits for it, is notified once it has
+/// started. `None` if the actor was stopped for good (it has ended then,
+/// and `ready` is notified): no future is made for an actor stopped
+/// before its task first ran (a caller that boxes it boxes nothing).
 pub(crate) fn run<'a, A: Actor>(
     cell: &'a Arc<Cell<A>>,
     spec: &'a Spec<A>,
     halt: &'a Signal,
     ready: Option<&'a Ready>,
-) -> impl Future<Output = Outcome> + Send + 'a {
+) -> Option<impl Future<Output = Outcome> + Send + 'a> {
+    let Some(Start { running, restarted }) = cell.begin() else {
+        // Stopped for good: its queue is dropped and it ends at once.
+        finish_stopping(cell);
+        ready.inspect(|ready| ready.notify());
+        return None;
+    };
     // An `async` block, not an `async fn`: an `async fn` copies its
     // arguments into locals of its own, which makes the future larger.
-    async move {
-        let Some(Start { running, restarted }) = cell.begin() else {
-            // Stopped for good: its queue is dropped and it ends at once.
-            finish_stopping(cell);
-            ready.inspect(|ready| ready.notify());
-            return Outcome::Stopped;
-        };
+    Some(async move {
         let life = Life {
             cell,
             running: &running,
@@ -262,7 +268,7 @@ pub(crate) fn run<'a, A: Actor>(
         stopped_hook(&mut state, &mut ctx, &mut kill).await;
         life.end(None, None);
         Outcome::Stopped
-    }
+    })
 }
 
 /// Runs the hooks an incarnation starts with: `restarted` (unless it is

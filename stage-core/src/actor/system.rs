@@ -906,7 +906,13 @@ async fn supervise<A: Actor, R: Runtime>(spawn: Arc<Spawn<A, R>>) {
     let mut consecutive = 0;
     loop {
         let started = runtime.now();
-        let outcome = AssertUnwindSafe(run(cell, spec, &cell.halt, None))
+        let Some(incarnation) = run(cell, spec, &cell.halt, None) else {
+            return; // stopped for good
+        };
+        // Boxed: the task stays small (its allocation under the size that
+        // glibc serves from its caches, and which consolidates them), and
+        // an actor stopped before it first ran makes no box at all.
+        let outcome = AssertUnwindSafe(Box::pin(incarnation))
             .catch_unwind()
             .await
             .unwrap_or_else(Outcome::Panicked);

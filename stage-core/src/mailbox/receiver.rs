@@ -307,7 +307,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(consumer.join().unwrap(), Ok(9));
     /// ```
     pub fn recv_blocking(&self) -> Result<T, RecvError> {
-        Wait::block_on(&self.shared.receivers, || self.shared.attempt_recv())
+        Wait::block_on(self.shared.receivers(), || self.shared.attempt_recv())
     }
 
     /// Receives a message under a guard, blocking the current thread until
@@ -332,7 +332,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(worker.join().unwrap(), ("resize image", 1));
     /// ```
     pub fn recv_guarded_blocking(&self) -> Result<Delivery<'_, T>, RecvError> {
-        let taken = Wait::block_on(&self.shared.receivers, || self.shared.attempt_take())?;
+        let taken = Wait::block_on(self.shared.receivers(), || self.shared.attempt_take())?;
         Ok(Delivery::new(&self.shared, taken))
     }
 }
@@ -351,7 +351,7 @@ impl<T> Clone for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.stream_wait.cancel(&self.shared.receivers);
+        self.stream_wait.cancel(self.shared.receivers());
     }
 }
 
@@ -388,7 +388,7 @@ impl<T> Stream for Receiver<T> {
         }
         let next = ready!(this
             .stream_wait
-            .poll(&this.shared.receivers, cx, || this.shared.attempt_recv()))
+            .poll(this.shared.receivers(), cx, || this.shared.attempt_recv()))
         .ok();
         this.stream_ended = next.is_none();
         Poll::Ready(next)
@@ -431,7 +431,7 @@ impl<'a, T> Waiting<'a, T> {
         attempt: impl Fn(&'a Shared<T>) -> Option<R>,
     ) -> Poll<R> {
         let shared: &'a Shared<T> = &self.receiver.shared;
-        self.wait.poll(&shared.receivers, cx, || attempt(shared))
+        self.wait.poll(shared.receivers(), cx, || attempt(shared))
     }
 
     /// A delivery of `taken`, guarded by this receive's mailbox.
@@ -442,7 +442,7 @@ impl<'a, T> Waiting<'a, T> {
 
 impl<T> Drop for Waiting<'_, T> {
     fn drop(&mut self) {
-        self.wait.cancel(&self.receiver.shared.receivers);
+        self.wait.cancel(self.receiver.shared.receivers());
     }
 }
 

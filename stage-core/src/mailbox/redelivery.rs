@@ -14,8 +14,6 @@
 
 use std::collections::VecDeque;
 
-use crossbeam_utils::CachePadded;
-
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::Mutex;
 
@@ -46,17 +44,18 @@ impl<T> Returned<T> {
 /// The lane itself.
 pub(crate) struct Redeliveries<T> {
     queue: Mutex<VecDeque<Returned<T>>>,
-    /// `queue.len()`, written under the lock, read without it. On a line of
-    /// its own: senders and receivers read it on every operation, and it is
-    /// written only when a message is put back or taken from the lane.
-    len: CachePadded<AtomicUsize>,
+    /// `queue.len()`, written under the lock, read without it: senders and
+    /// receivers read it on every operation, and it (and the lock beside
+    /// it) are written only when a message is put back or taken from the
+    /// lane. The mailbox keeps it on the line both sides read (see `Shared`).
+    len: AtomicUsize,
 }
 
 impl<T> Redeliveries<T> {
     pub(crate) fn new() -> Self {
         Self {
             queue: Mutex::new(VecDeque::new()),
-            len: CachePadded::new(AtomicUsize::new(0)),
+            len: AtomicUsize::new(0),
         }
     }
 

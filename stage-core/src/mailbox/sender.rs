@@ -114,7 +114,7 @@ impl<T> Sender<T> {
     /// ```
     pub fn send_blocking(&self, msg: T) -> Result<(), SendError<T>> {
         let mut msg = Some(msg);
-        Wait::block_on(&self.shared.senders, || self.shared.attempt_send(&mut msg))
+        Wait::block_on(self.shared.senders(), || self.shared.attempt_send(&mut msg))
     }
 }
 
@@ -173,7 +173,7 @@ impl<T> Future for Send<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let Self { sender, msg, wait } = self.get_mut();
-        wait.poll(&sender.shared.senders, cx, || {
+        wait.poll(sender.shared.senders(), cx, || {
             sender.shared.attempt_send(msg)
         })
     }
@@ -181,7 +181,7 @@ impl<T> Future for Send<'_, T> {
 
 impl<T> Drop for Send<'_, T> {
     fn drop(&mut self) {
-        self.wait.cancel(&self.sender.shared.senders);
+        self.wait.cancel(self.sender.shared.senders());
     }
 }
 

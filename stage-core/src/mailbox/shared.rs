@@ -3,6 +3,7 @@
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use concurrent_queue::{PopError, PushError};
+use crossbeam_utils::CachePadded;
 
 use super::builder::Policy;
 use super::delivery::DeadLetter;
@@ -10,19 +11,50 @@ use super::error::{RecvError, SendError, TryRecvError, TrySendError};
 use super::queue::Queue;
 use super::redelivery::{Redeliveries, Returned};
 use super::stats::{Counters, Stats};
-use super::waiters::Waiters;
+use super::waiters::{WaitList, Waiters};
+use crate::sync::atomic::AtomicUsize;
 
 /// A bounded queue, the lane of messages put back for another attempt, and
 /// the tasks waiting on either side.
+///
+/// Laid out by cache line (128 bytes, as `CachePadded` takes a line on
+/// x86-64, its prefetcher pulling lines in pairs), by who writes and who
+/// reads on every operation:
+///
+/// 1. the count of waiting receivers, which every send reads, written when
+///    a receiver waits and when a send wakes it (an idle consumer);
+/// 2. the count of waiting senders, which every receive reads, written when
+///    a sender waits and when a receive wakes it (a full mailbox);
+/// 3. [`Front`]: what both sides read on every operation (the queue's
+///    pointer, the lane's length) and what is seldom written at all;
+/// 4. and 5. the wait list and solo slot of each side, which only its waits
+///    and their notifications touch.
+///
+/// Each count, and each side's list, on a line of its own, so that the
+/// waits and wakeups of one side move no other data away from the other (a
+/// consumer and a producer that keep catching up with each other write
+/// both counts, and lock both solo slots, all the time). Five lines in
+/// all, where a line per part (each padded on its own) took seven.
 pub(crate) struct Shared<T> {
-    pub(crate) queue: Queue<T>,
-    /// Messages put back by unacknowledged deliveries; received before the
-    /// queue.
-    redeliveries: Redeliveries<T>,
+    /// Registered receivers not yet notified: see [`Waiters`].
+    receivers_unnotified: CachePadded<AtomicUsize>,
+    /// Registered senders not yet notified: see [`Waiters`].
+    senders_unnotified: CachePadded<AtomicUsize>,
+    front: CachePadded<Front<T>>,
     /// Senders waiting for room.
-    pub(crate) senders: Waiters,
+    senders: CachePadded<WaitList>,
     /// Receivers waiting for a message.
-    pub(crate) receivers: Waiters,
+    receivers: CachePadded<WaitList>,
+}
+
+/// What both sides read on every operation, and what is seldom written
+/// (see [`Shared`]).
+struct Front<T> {
+    queue: Queue<T>,
+    /// Messages put back by unacknowledged deliveries; received before the
+    /// queue. Its length is read on every operation, its lock taken only to
+    /// put a message back or take one from it.
+    redeliveries: Redeliveries<T>,
     policy: Policy<T>,
     counters: Counters,
 }
@@ -30,26 +62,48 @@ pub(crate) struct Shared<T> {
 impl<T> Shared<T> {
     pub(crate) fn new(queue: Queue<T>, policy: Policy<T>) -> Self {
         Self {
-            queue,
-            redeliveries: Redeliveries::new(),
-            senders: Waiters::new(),
-            receivers: Waiters::new(),
-            policy,
-            counters: Counters::new(),
+            receivers_unnotified: CachePadded::new(AtomicUsize::new(0)),
+            senders_unnotified: CachePadded::new(AtomicUsize::new(0)),
+            front: CachePadded::new(Front {
+                queue,
+                redeliveries: Redeliveries::new(),
+                policy,
+                counters: Counters::new(),
+            }),
+            senders: CachePadded::new(WaitList::new()),
+            receivers: CachePadded::new(WaitList::new()),
         }
+    }
+
+    /// The queue itself (the lane aside).
+    #[inline]
+    pub(crate) fn queue(&self) -> &Queue<T> {
+        &self.front.queue
+    }
+
+    /// Senders waiting for room.
+    #[inline]
+    pub(crate) fn senders(&self) -> Waiters<'_> {
+        Waiters::new(&self.senders_unnotified, &self.senders)
+    }
+
+    /// Receivers waiting for a message.
+    #[inline]
+    pub(crate) fn receivers(&self) -> Waiters<'_> {
+        Waiters::new(&self.receivers_unnotified, &self.receivers)
     }
 
     /// Queued messages, put-back ones included.
     pub(crate) fn len(&self) -> usize {
-        self.queue.len() + self.redeliveries.len()
+        self.front.queue.len() + self.front.redeliveries.len()
     }
 
     pub(crate) fn is_full(&self) -> bool {
-        self.len() >= self.queue.capacity()
+        self.len() >= self.front.queue.capacity()
     }
 
     pub(crate) fn stats(&self) -> Stats {
-        self.counters.snapshot()
+        self.front.counters.snapshot()
     }
 
     #[inline]
@@ -59,12 +113,12 @@ impl<T> Shared<T> {
         // `capacity` messages. (The queue alone enforces its bound; this
         // check only matters right after a crash, when the lane is not
         // empty.)
-        if self.redeliveries.len() != 0 && self.full_with_returned() {
+        if self.front.redeliveries.len() != 0 && self.full_with_returned() {
             return Err(self.refuse(msg));
         }
-        match self.queue.push(msg) {
+        match self.front.queue.push(msg) {
             Ok(()) => {
-                self.receivers.notify_one();
+                self.receivers().notify_one();
                 Ok(())
             }
             Err(PushError::Full(msg)) => Err(TrySendError::Full(msg)),
@@ -75,13 +129,13 @@ impl<T> Shared<T> {
     /// Whether the queue and the lane together hold `capacity` messages.
     #[cold]
     fn full_with_returned(&self) -> bool {
-        self.len() >= self.queue.capacity()
+        self.len() >= self.front.queue.capacity()
     }
 
     /// Why a message cannot be sent now that the lane filled the mailbox.
     #[cold]
     fn refuse(&self, msg: T) -> TrySendError<T> {
-        if self.queue.is_closed() {
+        if self.front.queue.is_closed() {
             TrySendError::Closed(msg)
         } else {
             TrySendError::Full(msg)
@@ -92,7 +146,7 @@ impl<T> Shared<T> {
     /// from the lane of messages put back, then from the queue.
     #[inline]
     pub(crate) fn try_take(&self) -> Result<Returned<T>, TryRecvError> {
-        if self.redeliveries.len() != 0 {
+        if self.front.redeliveries.len() != 0 {
             if let Some(returned) = self.take_returned() {
                 return Ok(returned);
             }
@@ -104,7 +158,7 @@ impl<T> Shared<T> {
     /// for what a message put back carries besides the message.
     #[inline]
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
-        if self.redeliveries.len() != 0 {
+        if self.front.redeliveries.len() != 0 {
             if let Some(returned) = self.take_returned() {
                 return Ok(returned.message);
             }
@@ -114,9 +168,9 @@ impl<T> Shared<T> {
 
     #[inline]
     fn pop_fresh(&self) -> Result<T, TryRecvError> {
-        match self.queue.pop() {
+        match self.front.queue.pop() {
             Ok(msg) => {
-                self.senders.notify_one();
+                self.senders().notify_one();
                 Ok(msg)
             }
             Err(PopError::Empty) => Err(TryRecvError::Empty),
@@ -128,10 +182,10 @@ impl<T> Shared<T> {
     /// those that used up their attempts go to the dead letters on the way.
     #[cold]
     fn take_returned(&self) -> Option<Returned<T>> {
-        while let Some(returned) = self.redeliveries.pop() {
+        while let Some(returned) = self.front.redeliveries.pop() {
             // The lane counts against the capacity: there is room now.
-            self.senders.notify_one();
-            if returned.attempts < self.policy.max_attempts {
+            self.senders().notify_one();
+            if returned.attempts < self.front.policy.max_attempts {
                 return Some(returned);
             }
             self.dead_letter(returned);
@@ -144,16 +198,16 @@ impl<T> Shared<T> {
     /// when the mailbox is full or closed.
     #[cold]
     pub(crate) fn put_back(&self, returned: Returned<T>) {
-        self.counters.redelivered();
-        self.redeliveries.push(returned);
-        self.receivers.notify_one();
+        self.front.counters.redelivered();
+        self.front.redeliveries.push(returned);
+        self.receivers().notify_one();
     }
 
     /// Hands a message that is given up on to the dead-letter sink.
     #[cold]
     pub(crate) fn dead_letter(&self, returned: Returned<T>) {
-        self.counters.dead_lettered();
-        match &self.policy.dead_letters {
+        self.front.counters.dead_lettered();
+        match &self.front.policy.dead_letters {
             Some(sink) => sink(DeadLetter::from_returned(returned)),
             None => tracing::error!(
                 attempts = returned.attempts,
@@ -165,11 +219,11 @@ impl<T> Shared<T> {
     }
 
     pub(crate) fn close(&self) -> bool {
-        if self.queue.close() {
+        if self.front.queue.close() {
             // Waiting senders fail with their message handed back; waiting
             // receivers drain what is left, then learn that it is closed.
-            self.senders.notify_all();
-            self.receivers.notify_all();
+            self.senders().notify_all();
+            self.receivers().notify_all();
             true
         } else {
             false
@@ -247,10 +301,10 @@ impl<T> Drop for Shared<T> {
                 }
             }
         };
-        while let Some(returned) = self.redeliveries.pop() {
+        while let Some(returned) = self.front.redeliveries.pop() {
             drop_one(returned.message);
         }
-        while let Ok(message) = self.queue.pop() {
+        while let Ok(message) = self.front.queue.pop() {
             drop_one(message);
         }
         if let Some(panic) = first_panic {
@@ -266,14 +320,14 @@ impl<T> Drop for Shared<T> {
 #[cfg(all(test, not(loom)))]
 impl<T> Shared<T> {
     pub(crate) fn receivers_unnotified(&self) -> usize {
-        self.receivers.unnotified()
+        self.receivers().unnotified()
     }
 
     pub(crate) fn queue_is_made(&self) -> bool {
-        self.queue.is_made()
+        self.front.queue.is_made()
     }
 
     pub(crate) fn lane_capacity(&self) -> usize {
-        self.redeliveries.capacity()
+        self.front.redeliveries.capacity()
     }
 }

@@ -59,25 +59,44 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
-use crossbeam_utils::CachePadded;
 use event_listener::{Event, EventListener, Listener};
 
 use crate::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::sync::{Mutex, MutexGuard};
 
-/// Tasks waiting for one kind of progress (room to send, or a message).
-pub(crate) struct Waiters {
-    event: Event,
-    /// Locked at each step of a solo wait, and by its notifiers: kept off
-    /// the line of `unnotified`, which the other side reads on every
-    /// operation (a lock there would pull that line away from it each time).
-    solo: Mutex<Solo>,
+/// The tasks waiting for one kind of progress (room to send, or a
+/// message), as a mailbox lays them out: their count where the other
+/// side reads it on every operation (a cache line it shares with nothing
+/// that is written more often), and their list and solo slot beside the
+/// other side's, where only waits and notifications go. A view: the
+/// mailbox's `Shared` owns both parts.
+#[derive(Clone, Copy)]
+pub(crate) struct Waiters<'a> {
     /// Registered waiters (the solo one and listeners) not yet notified
     /// (see the module docs). Written only on slow paths (a wait, a
     /// notification that reaches someone), read on every operation of the
-    /// other side; padded so that it shares its cache line with nothing
-    /// else that is written.
-    unnotified: CachePadded<AtomicUsize>,
+    /// other side.
+    unnotified: &'a AtomicUsize,
+    list: &'a WaitList,
+}
+
+/// The part of a side's [`Waiters`] that only waits and notifications
+/// touch: kept off the line of the count, which the other side reads on
+/// every operation (a lock there would pull that line away from it each
+/// time).
+pub(crate) struct WaitList {
+    event: Event,
+    /// Locked at each step of a solo wait, and by its notifiers.
+    solo: Mutex<Solo>,
+}
+
+impl WaitList {
+    pub(crate) fn new() -> Self {
+        Self {
+            event: Event::new(),
+            solo: Mutex::new(Solo::default()),
+        }
+    }
 }
 
 /// The solo slot (see the module docs).
@@ -97,38 +116,34 @@ enum Registration {
     Listener(EventListener),
 }
 
-impl Waiters {
-    pub(crate) fn new() -> Self {
-        Self {
-            event: Event::new(),
-            solo: Mutex::new(Solo::default()),
-            unnotified: CachePadded::new(AtomicUsize::new(0)),
-        }
+impl<'a> Waiters<'a> {
+    pub(crate) fn new(unnotified: &'a AtomicUsize, list: &'a WaitList) -> Self {
+        Self { unnotified, list }
     }
 
-    fn solo(&self) -> MutexGuard<'_, Solo> {
+    fn solo(self) -> MutexGuard<'a, Solo> {
         // Nothing panics while holding it; a poisoned slot is still whole.
-        self.solo.lock().unwrap_or_else(|e| e.into_inner())
+        self.list.solo.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Wakes one more waiter, if one waits unnotified. Call after the queue
     /// changed.
     #[inline]
-    pub(crate) fn notify_one(&self) {
+    pub(crate) fn notify_one(self) {
         if self.anyone_unnotified() {
             self.notify(1);
         }
     }
 
     /// Wakes every waiter. Call after the queue was closed.
-    pub(crate) fn notify_all(&self) {
+    pub(crate) fn notify_all(self) {
         if self.anyone_unnotified() {
             self.notify(usize::MAX);
         }
     }
 
     #[inline]
-    fn anyone_unnotified(&self) -> bool {
+    fn anyone_unnotified(self) -> bool {
         // SeqCst fence: orders the caller's queue operation before the load
         // below; pairs with the fence in `listen` (see the module docs).
         fence(Ordering::SeqCst);
@@ -137,7 +152,7 @@ impl Waiters {
     }
 
     #[cold]
-    fn notify(&self, n: usize) {
+    fn notify(self, n: usize) {
         // The solo waiter first: its lock is taken after the caller's
         // fence, so a waiter counted before that fence is found.
         let solo = {
@@ -151,7 +166,7 @@ impl Waiters {
         };
         let mut reached = usize::from(solo.is_some());
         if n > reached {
-            reached += self.event.notify_additional(n - reached);
+            reached += self.list.event.notify_additional(n - reached);
         }
         if reached != 0 {
             // Relaxed: a reader that still sees the old, higher count only
@@ -167,12 +182,12 @@ impl Waiters {
     /// as a listener. The caller re-checks its condition after this returns
     /// and before waiting (a [`Wait`] does).
     #[cold]
-    fn register(&self, waker: &Waker) -> Registration {
+    fn register(self, waker: &Waker) -> Registration {
         self.counted(|| {
             let mut solo = self.solo();
             if solo.taken {
                 drop(solo);
-                return Registration::Listener(self.event.listen());
+                return Registration::Listener(self.list.event.listen());
             }
             *solo = Solo {
                 taken: true,
@@ -186,14 +201,14 @@ impl Waiters {
     /// Registers a listener, for a blocking wait (a thread has no waker for
     /// the solo slot). The caller re-checks as after [`register`](Self::register).
     #[cold]
-    fn listen(&self) -> EventListener {
-        self.counted(|| self.event.listen())
+    fn listen(self) -> EventListener {
+        self.counted(|| self.list.event.listen())
     }
 
     /// Counts a waiter in, then `inserts` it, then fences (see the module
     /// docs).
     #[inline]
-    fn counted<T>(&self, insert: impl FnOnce() -> T) -> T {
+    fn counted<T>(self, insert: impl FnOnce() -> T) -> T {
         // Relaxed: ordered before the re-check by the fence below.
         self.unnotified.fetch_add(1, Ordering::Relaxed);
         let registered = insert();
@@ -206,7 +221,7 @@ impl Waiters {
 
     /// Polls the solo slot's waiter: ready once notified (the slot is then
     /// free again); else its task is woken when it is.
-    fn poll_solo(&self, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_solo(self, cx: &mut Context<'_>) -> Poll<()> {
         let mut solo = self.solo();
         if solo.notified {
             // The notifier took the waker: nothing is dropped under the lock.
@@ -228,7 +243,7 @@ impl Waiters {
 
     /// Ends a wait that has not seen its notification.
     #[cold]
-    fn discard(&self, registration: Registration) {
+    fn discard(self, registration: Registration) {
         let notified = match registration {
             Registration::Listener(listener) => listener.discard(),
             Registration::Solo => {
@@ -248,7 +263,7 @@ impl Waiters {
 
     /// How many waiters wait unnotified.
     #[cfg(all(test, not(loom)))]
-    pub(crate) fn unnotified(&self) -> usize {
+    pub(crate) fn unnotified(self) -> usize {
         self.unnotified.load(Ordering::SeqCst)
     }
 }
@@ -308,7 +323,7 @@ impl Wait {
     #[inline]
     pub(crate) fn poll<R>(
         &mut self,
-        waiters: &Waiters,
+        waiters: Waiters<'_>,
         cx: &mut Context<'_>,
         mut attempt: impl FnMut() -> Option<R>,
     ) -> Poll<R> {
@@ -359,7 +374,7 @@ impl Wait {
     }
 
     /// Blocks the current thread until `attempt` succeeds.
-    pub(crate) fn block_on<R>(waiters: &Waiters, mut attempt: impl FnMut() -> Option<R>) -> R {
+    pub(crate) fn block_on<R>(waiters: Waiters<'_>, mut attempt: impl FnMut() -> Option<R>) -> R {
         let mut listener = None;
         loop {
             if let Some(done) = attempt() {
@@ -380,7 +395,7 @@ impl Wait {
     /// The slot is then ready for a new wait, yields included (a `Receiver`
     /// used as a `Stream` reuses one slot for every message).
     #[inline]
-    pub(crate) fn cancel(&mut self, waiters: &Waiters) {
+    pub(crate) fn cancel(&mut self, waiters: Waiters<'_>) {
         self.yields = 0;
         self.tried = false;
         if let Some(registration) = self.registration.take() {
