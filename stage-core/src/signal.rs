@@ -35,6 +35,7 @@ pub struct Signal {
 
 impl Signal {
     /// Whether it was raised.
+    #[inline]
     pub fn is_requested(&self) -> bool {
         // Acquire: pairs with the Release in `request`.
         self.requested.load(Ordering::Acquire)
@@ -84,6 +85,7 @@ impl<'a> Waiting<'a> {
     }
 
     /// The signal waited for.
+    #[inline]
     pub fn signal(&self) -> &'a Signal {
         self.signal
     }

@@ -450,7 +450,15 @@ enum Timer<'a> {
 
 impl Timer<'_> {
     /// Whether the time is up; if not, the task is woken when it is.
+    #[inline]
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        if let Self::Never = self {
+            return false; // the common case, without the call below
+        }
+        self.expired_slow(cx)
+    }
+
+    fn expired_slow(&mut self, cx: &mut Context<'_>) -> bool {
         loop {
             match self {
                 Self::Never => return false,

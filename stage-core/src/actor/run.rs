@@ -64,11 +64,13 @@ impl<'a> Watch<'a> {
         }
     }
 
+    #[inline]
     fn is_requested(&self) -> bool {
         self.waiting.signal().is_requested()
     }
 
     /// Whether the signal fired; if not, the task is woken when it does.
+    #[inline]
     fn fired(&mut self, cx: &mut TaskContext<'_>) -> bool {
         if self.is_requested() {
             return true;
