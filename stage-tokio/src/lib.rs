@@ -108,11 +108,17 @@ impl Tokio {
     /// caller's comes first and there is one.
     fn enter(&self) -> Option<tokio::runtime::EnterGuard<'_>> {
         let handle = self.handle.as_ref()?;
-        if self.caller_first && Handle::try_current().is_ok() {
+        if self.caller_first && in_runtime() {
             return None;
         }
         Some(handle.enter())
     }
+}
+
+/// Whether the caller runs on a tokio runtime: inside one of its tasks (a
+/// thread-local read), or in its `block_on` (which clones the handle).
+fn in_runtime() -> bool {
+    tokio::task::try_id().is_some() || Handle::try_current().is_ok()
 }
 
 impl Runtime for Tokio {
@@ -128,7 +134,7 @@ impl Runtime for Tokio {
         F: Future<Output = ()> + Send + 'static,
     {
         let handle = match &self.handle {
-            Some(_) if self.caller_first && Handle::try_current().is_ok() => tokio::spawn(future),
+            Some(_) if self.caller_first && in_runtime() => tokio::spawn(future),
             Some(handle) => handle.spawn(future),
             None => tokio::spawn(future),
         };
