@@ -22,7 +22,7 @@ use super::cell::{sleep_until, Cell};
 use super::run::{run, Outcome, Spec};
 use crate::group::deadline;
 use crate::group::policy::Intensity;
-use crate::group::task::{Incarnation, Supervised};
+use crate::group::task::{next_generation, take_progress, Incarnation, Supervised};
 use crate::group::Backoff;
 use crate::mailbox::CapacityError;
 use crate::runtime::{drop_quietly, Exit, OwnedTask, Runtime};
@@ -904,7 +904,12 @@ async fn supervise<A: Actor, R: Runtime>(spawn: Arc<Spawn<A, R>>) {
     drop(settings);
     let cell = &owner.cell;
     let mut consecutive = 0;
+    let mut first = true;
     loop {
+        if !core::mem::take(&mut first) {
+            // `group::current()` and the task's span tell the restarts apart.
+            next_generation();
+        }
         let started = runtime.now();
         let Some(incarnation) = run(cell, spec, &cell.halt, None) else {
             return; // stopped for good
@@ -926,7 +931,10 @@ async fn supervise<A: Actor, R: Runtime>(spawn: Arc<Spawn<A, R>>) {
             drop_failure(failure);
             return;
         }
-        if now.saturating_duration_since(started) >= backoff.quiet_period() {
+        // A crash after useful work (a message handled) is not part of a
+        // crash loop, nor is one after a quiet period: restarted at once.
+        let progressed = take_progress();
+        if progressed || now.saturating_duration_since(started) >= backoff.quiet_period() {
             consecutive = 0;
         }
         if !intensity.admit(now) {

@@ -11,7 +11,7 @@ use core::ptr;
 use core::task::{Context, Poll};
 
 use crate::runtime::{panic_message, Exit};
-use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::Arc;
 
 /// One incarnation of one task of a group: the group's name, the task's
@@ -134,7 +134,10 @@ impl fmt::Display for TaskId {
 /// One incarnation of a task as it runs: who it is, the span it runs in,
 /// and whether it has reported progress since it started.
 pub(crate) struct Incarnation {
-    pub(crate) id: TaskId,
+    id: TaskId,
+    /// `id`'s generation, which moves on for a task that runs its
+    /// generations one after the other itself ([`next_generation`]).
+    generation: AtomicU64,
     span: tracing::Span,
     progress: AtomicBool,
     /// Whether it ended because it was killed (an actor's
@@ -156,6 +159,7 @@ impl Incarnation {
             generation = id.generation
         );
         Arc::new(Self {
+            generation: AtomicU64::new(id.generation),
             id,
             span,
             progress: AtomicBool::new(false),
@@ -171,6 +175,7 @@ impl Incarnation {
         let span = tracing::info_span!("child", child = &*path, generation);
         Self {
             id: TaskId::new(path, 0, generation),
+            generation: AtomicU64::new(generation),
             span,
             progress: AtomicBool::new(false),
             killed: AtomicBool::new(false),
@@ -252,7 +257,11 @@ fn with_current<T>(f: impl FnOnce(&Incarnation) -> T) -> Option<T> {
 pub fn current() -> Option<TaskId> {
     // `try_with`: `None` rather than a panic while the thread's locals are
     // destroyed (the panic hook of `trace_task_panics` calls this).
-    with_current(|task| task.id.clone())
+    with_current(|task| TaskId {
+        // Relaxed: written only by the task itself, between its polls.
+        generation: task.generation.load(Ordering::Relaxed),
+        ..task.id.clone()
+    })
 }
 
 /// Tells the group that the calling task did useful work: its next failure
@@ -285,6 +294,26 @@ pub fn current() -> Option<TaskId> {
 pub fn made_progress() {
     // Relaxed: see `Incarnation::made_progress`.
     with_current(|task| task.progress.store(true, Ordering::Relaxed));
+}
+
+/// Whether the calling task [made progress](made_progress) since this was
+/// last asked (or since it started); asking resets it. For a task that
+/// supervises its own restarts (a spawned actor's), as a group's
+/// supervisor reads its tasks' progress.
+pub(crate) fn take_progress() -> bool {
+    // Relaxed: see `Incarnation::made_progress`.
+    with_current(|task| task.progress.swap(false, Ordering::Relaxed)).unwrap_or(false)
+}
+
+/// The calling task starts its next generation (a spawned actor's task,
+/// which runs its incarnations one after the other): [`current`] and its
+/// span say so from now on.
+pub(crate) fn next_generation() {
+    with_current(|task| {
+        // Relaxed: written and read by the task itself.
+        let generation = task.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        task.span.record("generation", generation);
+    });
 }
 
 /// Marks the calling task as killed: its supervisor takes its end for a

@@ -44,6 +44,7 @@ macro_rules! all_actor_scenarios {
             an_actor_that_panics_before_it_is_ready_fails_to_start,
             a_panic_while_stopping_is_reported_as_a_panic,
             a_kill_cuts_a_stuck_stopped_hook_short,
+            a_spawned_actors_restarts_are_new_generations_restarted_at_once_after_work,
         );
     };
 }
@@ -85,6 +86,8 @@ enum Msg {
     Ignore(Reply<u64>),
     /// Stops the actor for good from inside.
     StopMe,
+    /// Answers the task it runs as (`stage::group::current()`).
+    Me(Reply<Option<stage::group::TaskId>>),
 }
 
 impl Actor for Probe {
@@ -127,6 +130,7 @@ impl Actor for Probe {
             Msg::Crash => panic!("crash"),
             Msg::Ignore(reply) => drop(reply),
             Msg::StopMe => ctx.stop(),
+            Msg::Me(reply) => reply.send(stage::group::current()),
         }
     }
 }
@@ -1332,4 +1336,43 @@ pub(crate) async fn a_kill_cuts_a_stuck_stopped_hook_short<R: Runtime>(rt: R) {
     assert!(actor.kill());
     assert_eq!(actor.ask(MoodyMsg::Get, SECOND).await, Ok(3));
     tree.stop().await.unwrap();
+}
+
+pub(crate) async fn a_spawned_actors_restarts_are_new_generations_restarted_at_once_after_work<
+    R: Runtime,
+>(
+    rt: R,
+) {
+    let log = Log::default();
+    // A backoff that grows from a second: a crash loop would show.
+    let system = System::new(
+        supervisor::Builder::new(rt.clone())
+            .name("system")
+            .backoff(Backoff::exponential(SECOND, Duration::from_secs(60)))
+            .intensity(100, Duration::from_secs(3600)),
+    );
+    let worker = system.spawn(probe(&rt, "worker", &log)).unwrap();
+    let start = rt.now();
+    for generation in 1..=5 {
+        // Each start is a task generation of its own, as a tree's child's.
+        let me = worker.ask(Msg::Me, SECOND).await.unwrap().unwrap();
+        assert_eq!((me.group(), me.index()), ("system/worker", 0));
+        assert_eq!(me.generation(), generation);
+        worker.tell(Msg::Crash).await.unwrap();
+    }
+    // It handled a message before each crash: no backoff at all.
+    assert_eq!(worker.ask(Msg::Get, SECOND).await, Ok(0));
+    assert_eq!(rt.now().saturating_duration_since(start), Duration::ZERO);
+    // Crashes with no work done since the restart are a crash loop: past
+    // the backoff's free restarts, they are backed off (half a second at
+    // least, its first delay of a second jittered).
+    for _ in 0..5 {
+        worker.tell(Msg::Crash).await.unwrap();
+    }
+    let minute = Duration::from_secs(60);
+    assert_eq!(worker.ask(Msg::Get, minute).await, Ok(0));
+    assert!(rt.now().saturating_duration_since(start) >= SECOND / 2);
+    let me = worker.ask(Msg::Me, SECOND).await.unwrap().unwrap();
+    assert_eq!(me.generation(), 11);
+    system.shutdown(SECOND).await.unwrap();
 }
