@@ -16,6 +16,12 @@
 pub mod actor;
 #[cfg(not(loom))]
 pub mod group;
+// Public (hidden) in loom builds only, for its models in loom-tests.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod answer;
+#[cfg(not(loom))]
+mod answer;
 pub mod mailbox;
 pub mod runtime;
 // Public (hidden) in loom builds only, for its model in loom-tests.

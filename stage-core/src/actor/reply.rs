@@ -13,56 +13,16 @@
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Poll};
 use std::cell::{Cell, RefCell};
-use std::sync::{Mutex, MutexGuard};
 
 use super::error::AskError;
+use crate::answer;
 use crate::sync::Arc;
 
-/// Where an answer goes: the value or the error, and who waits for it.
-struct Slot<T> {
-    state: Mutex<State<T>>,
-}
-
-struct State<T> {
-    outcome: Option<Result<T, AskError>>,
-    /// The asker's waker, while it waits.
-    waker: Option<Waker>,
-    /// Live clones of the port: the answer is an error only once the last
-    /// one is gone unanswered.
-    ports: usize,
-    /// Whether the asker stopped waiting (timed out, or dropped its ask).
-    closed: bool,
-}
-
-impl<T> Slot<T> {
-    fn lock(&self) -> MutexGuard<'_, State<T>> {
-        // A panic never happens under this lock (it only moves values), but
-        // a poisoned lock is no reason to lose an answer.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Settles the slot with `outcome` unless it is settled already; wakes
-    /// the asker. What was not stored (the asker left) is dropped after the
-    /// lock is released. `spent` says the call spends a port too (a send:
-    /// one lock for both).
-    fn settle(&self, outcome: Result<T, AskError>, spent: bool) {
-        let mut state = self.lock();
-        state.ports -= usize::from(spent);
-        if state.closed || state.outcome.is_some() {
-            drop(state);
-            drop(outcome);
-            return;
-        }
-        state.outcome = Some(outcome);
-        let waker = state.waker.take();
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-}
+/// Where an answer goes (see `crate::answer`): the value, or the error
+/// that says why there is none.
+type Slot<T> = answer::Slot<Result<T, AskError>>;
 
 /// The port an actor answers an [`ask`](super::Addr::ask) through: put it
 /// in a variant of the actor's message, and [`send`](Reply::send) the
@@ -118,14 +78,7 @@ pub(crate) struct Answer<T> {
 
 /// A port and the answer it will give.
 pub(crate) fn reply<T: Send + 'static>() -> (Reply<T>, Answer<T>) {
-    let slot = Arc::new(Slot {
-        state: Mutex::new(State {
-            outcome: None,
-            waker: None,
-            ports: 1,
-            closed: false,
-        }),
-    });
+    let slot = Arc::new(Slot::new());
     (
         Reply {
             slot: Arc::clone(&slot),
@@ -169,7 +122,9 @@ impl<T> Reply<T> {
     /// # }
     /// ```
     pub fn send(mut self, value: T) {
-        self.slot.settle(Ok(value), true);
+        // Refused (answered already, or the asker left): dropped here.
+        let _refused = self.slot.settle(Ok(value));
+        self.slot.drop_port();
         self.sent = true; // its drop has nothing left to do
     }
 
@@ -193,13 +148,13 @@ impl<T> Reply<T> {
     /// # fn expensive() -> u64 { 42 }
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.slot.lock().closed
+        self.slot.is_closed()
     }
 }
 
 impl<T> Clone for Reply<T> {
     fn clone(&self) -> Self {
-        self.slot.lock().ports += 1;
+        self.slot.add_port();
         Self {
             slot: Arc::clone(&self.slot),
             sent: false,
@@ -210,21 +165,15 @@ impl<T> Clone for Reply<T> {
 
 impl<T> Drop for Reply<T> {
     fn drop(&mut self) {
-        if self.sent {
-            return;
+        if self.sent || !self.slot.drop_port() {
+            return; // answered, or another port lives on
         }
-        let mut state = self.slot.lock();
-        state.ports -= 1;
-        if state.ports > 0 || state.outcome.is_some() || state.closed {
-            return;
-        }
-        drop(state);
         if let Some(reason) = REASON.try_with(|r| r.borrow().clone()).ok().flatten() {
-            self.slot.settle(Err(reason), false);
+            let _ = self.slot.settle(Err(reason));
         } else if !std::thread::panicking()
             || !Orphans::adopt((self.orphan)(Arc::clone(&self.slot)))
         {
-            self.slot.settle(Err(AskError::Unanswered), false);
+            let _ = self.slot.settle(Err(AskError::Unanswered));
         }
     }
 }
@@ -241,35 +190,19 @@ impl<T> Future for Answer<T> {
     type Output = Result<T, AskError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.slot.lock();
-        if let Some(outcome) = state.outcome.take() {
-            // Answered (the settle took the waker): the asker waits no
-            // longer (a later answer is dropped), and the drop has nothing
-            // left to do.
-            state.closed = true;
-            drop(state);
-            self.done = true;
-            return Poll::Ready(outcome);
-        }
-        match &mut state.waker {
-            Some(waker) => waker.clone_from(cx.waker()),
-            None => state.waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        let answered = self.slot.poll(cx);
+        // Answered: the slot closed itself (a later answer is refused), and
+        // the drop has nothing left to do.
+        self.done = answered.is_ready();
+        answered
     }
 }
 
 impl<T> Drop for Answer<T> {
     fn drop(&mut self) {
-        if self.done {
-            return;
+        if !self.done {
+            self.slot.close();
         }
-        let mut state = self.slot.lock();
-        state.closed = true;
-        let outcome = state.outcome.take();
-        let waker = state.waker.take();
-        drop(state);
-        drop((outcome, waker));
     }
 }
 
@@ -284,7 +217,7 @@ fn erase<T: 'static>(slot: Arc<Slot<T>>) -> Arc<dyn Orphan> {
 
 impl<T> Orphan for Slot<T> {
     fn fail(&self, error: AskError) {
-        self.settle(Err(error), false);
+        let _ = self.settle(Err(error));
     }
 }
 
