@@ -65,11 +65,10 @@ use crate::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::sync::{Mutex, MutexGuard};
 
 /// The tasks waiting for one kind of progress (room to send, or a
-/// message), as a mailbox lays them out: their count where the other
-/// side reads it on every operation (a cache line it shares with nothing
-/// that is written more often), and their list and solo slot beside the
-/// other side's, where only waits and notifications go. A view: the
-/// mailbox's `Shared` owns both parts.
+/// message), as a mailbox lays them out: their count, which the other
+/// side reads on every operation, and their list and solo slot, which
+/// only waits and notifications touch, each on a cache line of its own
+/// (see `Shared`). A view: the mailbox's `Shared` owns both parts.
 #[derive(Clone, Copy)]
 pub(crate) struct Waiters<'a> {
     /// Registered waiters (the solo one and listeners) not yet notified
