@@ -230,20 +230,28 @@ impl<A: Actor> Cell<A> {
     /// Drops what is queued, failing its asks with [`AskError::Stopped`].
     /// A message whose drop panics is dropped all the same, and the drain
     /// goes on (it may run in the caller of [`Addr::stop`](super::Addr::stop)).
+    /// A message put back after it crashed the actor (it gave up on it
+    /// with the rest) fails its asks with [`AskError::Crashed`] instead, as
+    /// the request the actor crashed on is.
     pub(crate) fn drain(&self) {
-        if self.rx.is_empty() {
-            return; // as a first `try_recv` would find, without the reason
-        }
-        dropping_with(AskError::Stopped, || {
-            while let Ok(message) = self.rx.try_recv() {
-                if crate::runtime::drop_quietly(message) {
-                    tracing::error!(
-                        actor = &*self.name,
-                        "a queued message panicked when dropped; the drain goes on"
-                    );
+        while let Ok(delivery) = self.rx.try_recv_guarded() {
+            let failed = delivery.attempt() - 1;
+            let reason = if failed == 0 {
+                AskError::Stopped
+            } else {
+                AskError::Crashed {
+                    panic: delivery.last_panic().map(str::to_owned),
+                    attempts: failed,
                 }
+            };
+            let message = delivery.into_inner();
+            if dropping_with(reason, || crate::runtime::drop_quietly(message)) {
+                tracing::error!(
+                    actor = &*self.name,
+                    "a queued message panicked when dropped; the drain goes on"
+                );
             }
-        });
+        }
     }
 
     /// The actor ended for good: its supervisor will not start it again.

@@ -24,9 +24,14 @@ pub enum AskError {
     /// The actor failed while handling this request, and will not handle
     /// it again: it panicked (with the panic's message, if it was a
     /// string), or it was killed or aborted mid-request (`panic` is
-    /// `None`). `attempts` counts the deliveries of the request. An actor
-    /// that [redelivers](super::Builder::redeliver) answers this way only
-    /// once its attempts are spent (then [`DeadLettered`](Self::DeadLettered)).
+    /// `None`). `attempts` counts the deliveries of the request.
+    ///
+    /// An actor that [redelivers](super::Builder::redeliver) handles the
+    /// request again instead, until its attempts are spent
+    /// ([`DeadLettered`](Self::DeadLettered)) — unless it fails more often
+    /// than its supervisor's intensity allows first, and ends for good
+    /// while the request waits for its next attempt: then the request
+    /// fails this way, with the attempts it had.
     Crashed {
         /// The message of the panic, if it was a string.
         panic: Option<String>,

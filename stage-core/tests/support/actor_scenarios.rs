@@ -45,6 +45,7 @@ macro_rules! all_actor_scenarios {
             a_panic_while_stopping_is_reported_as_a_panic,
             a_kill_cuts_a_stuck_stopped_hook_short,
             a_spawned_actors_restarts_are_new_generations_restarted_at_once_after_work,
+            a_request_put_back_when_its_actor_gives_up_fails_as_crashed,
         );
     };
 }
@@ -1374,5 +1375,33 @@ pub(crate) async fn a_spawned_actors_restarts_are_new_generations_restarted_at_o
     assert!(rt.now().saturating_duration_since(start) >= SECOND / 2);
     let me = worker.ask(Msg::Me, SECOND).await.unwrap().unwrap();
     assert_eq!(me.generation(), 11);
+    system.shutdown(SECOND).await.unwrap();
+}
+
+pub(crate) async fn a_request_put_back_when_its_actor_gives_up_fails_as_crashed<R: Runtime>(rt: R) {
+    let log = Log::default();
+    // Two restarts allowed: fewer than the request's ten attempts.
+    let system = system_of(&rt, 2);
+    let poisoned = system
+        .spawn(probe(&rt, "poisoned", &log).redeliver(10))
+        .unwrap();
+    // The poisoned request is put back first after each crash, until the
+    // actor gives up with it (and the request behind it) in its mailbox.
+    let poison = poisoned.ask(|r| Msg::PanicTimes(100, r), SECOND);
+    let behind = poisoned.ask(Msg::Get, SECOND);
+    let (crashed, behind) = futures_util::future::join(poison, behind).await;
+    assert_eq!(
+        crashed,
+        Err(AskError::Crashed {
+            panic: Some("attempt 3 of 100".into()),
+            attempts: 3,
+        })
+    );
+    // Never handled: stopped, as before.
+    assert_eq!(behind, Err(AskError::Stopped));
+    assert_eq!(
+        poisoned.stopped().await,
+        ActorExit::Failed(Some("attempt 3 of 100".into()))
+    );
     system.shutdown(SECOND).await.unwrap();
 }
