@@ -138,6 +138,12 @@ impl<A: Actor> Context<A> {
     /// tick due while the last tick's message still waits for room in a
     /// full mailbox is skipped, not piled up.
     ///
+    /// The ticks are messages: while the handler is slower than `period`,
+    /// they queue in the mailbox as any message does (up to its capacity),
+    /// and those already sent outlive a restart with the rest of the queue.
+    /// What belongs to the incarnation is the timer: a restart stops it,
+    /// and the new incarnation starts its own (if its `started` does).
+    ///
     /// # Examples
     ///
     /// ```

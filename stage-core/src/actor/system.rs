@@ -67,6 +67,12 @@ use crate::sync::Arc;
 /// still runs is aborted. The report lists every child. Dropping the
 /// system aborts its spawned actors and stops the tree.
 ///
+/// Newest first means that an actor spawned to watch another
+/// ([`Addr::stopped`]) is stopped before the one it watches, and never
+/// sees it go: to learn how actors end in a shutdown, watch them from a
+/// task of your own, or from an actor spawned before them (or a child of
+/// the root, stopped after every spawned actor).
+///
 /// # Examples
 ///
 /// ```
@@ -387,8 +393,11 @@ impl<R: Runtime> System<R> {
     /// its message in hand, and runs its `stopped` hook), then the root's
     /// children in reverse start order.
     /// What still runs at the deadline is aborted. The report lists the
-    /// root's children, then the spawned actors in the order they were
-    /// spawned.
+    /// root's children, then the spawned actors that had not ended before
+    /// the shutdown, in the order they were spawned: one line per actor (a
+    /// pool's workers together), its exit `returned` when it stopped in
+    /// time. An actor that had ended already (stopped for good, or given
+    /// up) is not in it: its [`exit`](Addr::exit) says how it ended.
     ///
     /// # Errors
     ///

@@ -380,11 +380,13 @@ impl<F: Future, I: Borrow<Incarnation>> Future for Supervised<F, I> {
 /// panic hook's lines on stderr; other panics go to the hook that was
 /// installed before (the standard one, unless replaced).
 ///
-/// Each panic inside a group's task or a supervision tree's worker — also
-/// one the task catches itself — becomes one event at error level, in the
-/// task's span (`group`, `task`, `generation`; a worker's `child`,
-/// `generation`), with the panic's message (`panic`) and `location`. The group goes on counting and restarting the
-/// task as before; its own events say what it did about it.
+/// Each panic inside a group's task, a supervision tree's worker, or an
+/// actor (a tree's, or one a system spawned, whose handlers' panics the
+/// actor catches itself) becomes one event at error level, in the task's
+/// span (`group`, `task`, `generation`; a worker's or an actor's `child`,
+/// `generation`), with the panic's message (`panic`) and `location`. The
+/// group, tree or actor goes on counting and restarting as before; its own
+/// events say what it did about it.
 ///
 /// Without this, the standard hook prints each panic on stderr, whether or
 /// not the group heals it: a pool whose handlers crash now and then prints a
