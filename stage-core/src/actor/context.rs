@@ -8,6 +8,7 @@ use futures_core::Stream;
 
 use super::addr::Addr;
 use super::behaviour::Actor;
+use super::error::ActorExit;
 use super::jobs::{self, JobId, Jobs};
 
 /// The context an actor's handler and hooks run in.
@@ -220,6 +221,58 @@ impl<A: Actor> Context<A> {
     {
         let job = jobs::feed(self.addr.clone(), stream, map);
         self.jobs.spawn(&self.addr, job)
+    }
+
+    /// Watches `actor` (OTP's monitor, from inside an actor): once it has
+    /// stopped for good, its exit, made a message by `map`, is sent to this
+    /// actor. At once if it has ended already. Like a stream feed, the
+    /// watch belongs to this incarnation: it ends when [cancelled](Context::cancel)
+    /// or when the incarnation ends, so watch in [`Actor::started`] to
+    /// watch across restarts.
+    ///
+    /// A task watches with [`Addr::stopped`] instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::actor::{Actor, ActorExit, Addr, Context};
+    ///
+    /// struct Worker;
+    /// impl Actor for Worker {
+    ///     type Msg = ();
+    ///     async fn handle(&mut self, _: (), _ctx: &mut Context<Self>) {}
+    /// }
+    ///
+    /// struct Monitor {
+    ///     worker: Addr<Worker>,
+    /// }
+    ///
+    /// enum Event {
+    ///     Gone(ActorExit),
+    /// }
+    ///
+    /// impl Actor for Monitor {
+    ///     type Msg = Event;
+    ///     async fn started(&mut self, ctx: &mut Context<Self>) {
+    ///         ctx.watch(&self.worker, Event::Gone);
+    ///     }
+    ///     async fn handle(&mut self, Event::Gone(exit): Event, _ctx: &mut Context<Self>) {
+    ///         println!("the worker ended: {exit}");
+    ///     }
+    /// }
+    /// ```
+    pub fn watch<B: Actor>(
+        &mut self,
+        actor: &Addr<B>,
+        map: impl FnOnce(ActorExit) -> A::Msg + Send + 'static,
+    ) -> JobId {
+        let actor = actor.clone();
+        let ended = futures_util::stream::once(async move { actor.stopped().await });
+        let mut map = Some(map);
+        self.add_stream(ended, move |exit| {
+            let map = map.take().expect("a stream of one item maps once");
+            map(exit)
+        })
     }
 
     /// Ends a timer, an interval or a stream feed of this incarnation;

@@ -46,6 +46,7 @@ macro_rules! all_actor_scenarios {
             a_kill_cuts_a_stuck_stopped_hook_short,
             a_spawned_actors_restarts_are_new_generations_restarted_at_once_after_work,
             a_request_put_back_when_its_actor_gives_up_fails_as_crashed,
+            an_actor_watches_another_once_per_incarnation,
         );
     };
 }
@@ -1404,4 +1405,73 @@ pub(crate) async fn a_request_put_back_when_its_actor_gives_up_fails_as_crashed<
         ActorExit::Failed(Some("attempt 3 of 100".into()))
     );
     system.shutdown(SECOND).await.unwrap();
+}
+
+/// Watches an actor from inside, in every incarnation (`Context::watch`).
+struct Watcher {
+    target: stage::actor::Addr<Probe>,
+    log: Log,
+}
+
+enum WatcherMsg {
+    Gone(ActorExit),
+    Crash,
+}
+
+impl Actor for Watcher {
+    type Msg = WatcherMsg;
+
+    async fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.watch(&self.target, WatcherMsg::Gone);
+    }
+
+    async fn handle(&mut self, msg: WatcherMsg, _ctx: &mut Context<Self>) {
+        match msg {
+            WatcherMsg::Gone(exit) => self.log.push(format!("gone: {exit}")),
+            WatcherMsg::Crash => panic!("watcher crash"),
+        }
+    }
+}
+
+pub(crate) async fn an_actor_watches_another_once_per_incarnation<R: Runtime>(rt: R) {
+    let log = Log::default();
+    let (target, target_child) = probe(&rt, "target", &Log::default()).child();
+    let watcher = {
+        let (target, log) = (target.clone(), log.clone());
+        Builder::new(rt.clone(), "watcher", move || Watcher {
+            target: target.clone(),
+            log: log.clone(),
+        })
+    };
+    let (watcher, watcher_child) = watcher.child();
+    let tree = supervisor::Builder::new(rt.clone())
+        .name("app")
+        .backoff(Backoff::none())
+        .child(target_child)
+        .child(watcher_child)
+        .spawn();
+    tree.ready().await.unwrap();
+    // A restart ends the old incarnation's watch; the new one watches anew.
+    watcher.tell(WatcherMsg::Crash).await.unwrap();
+    tick(&rt).await;
+    target.stop();
+    assert_eq!(target.stopped().await, ActorExit::Stopped);
+    for _ in 0..100 {
+        if !log.0.lock().unwrap().is_empty() {
+            break;
+        }
+        tick(&rt).await;
+    }
+    tick(&rt).await;
+    assert_eq!(log.take(), ["gone: stopped"], "one watch, one message");
+    // Watching an actor that has ended already: at once.
+    watcher.tell(WatcherMsg::Crash).await.unwrap();
+    for _ in 0..100 {
+        if !log.0.lock().unwrap().is_empty() {
+            break;
+        }
+        tick(&rt).await;
+    }
+    assert_eq!(log.take(), ["gone: stopped"]);
+    tree.stop().await.unwrap();
 }
