@@ -913,12 +913,7 @@ async fn supervise<A: Actor, R: Runtime>(spawn: Arc<Spawn<A, R>>) {
     drop(settings);
     let cell = &owner.cell;
     let mut consecutive = 0;
-    let mut first = true;
     loop {
-        if !core::mem::take(&mut first) {
-            // `group::current()` and the task's span tell the restarts apart.
-            next_generation();
-        }
         let started = runtime.now();
         let Some(incarnation) = run(cell, spec, &cell.halt, None) else {
             return; // stopped for good
@@ -967,6 +962,8 @@ async fn supervise<A: Actor, R: Runtime>(spawn: Arc<Spawn<A, R>>) {
                 return;
             }
         }
+        // `group::current()` and the task's span tell the restarts apart.
+        next_generation();
     }
 }
 

@@ -134,9 +134,12 @@ impl fmt::Display for TaskId {
 /// One incarnation of a task as it runs: who it is, the span it runs in,
 /// and whether it has reported progress since it started.
 pub(crate) struct Incarnation {
-    id: TaskId,
-    /// `id`'s generation, which moves on for a task that runs its
-    /// generations one after the other itself ([`next_generation`]).
+    /// Its task's group (a tree's worker or actor: its path).
+    group: Arc<str>,
+    /// Its task's place in the group.
+    index: usize,
+    /// Which start of that place this is; it moves on for a task that runs
+    /// its generations one after the other itself ([`next_generation`]).
     generation: AtomicU64,
     span: tracing::Span,
     progress: AtomicBool,
@@ -158,24 +161,22 @@ impl Incarnation {
             task = id.index,
             generation = id.generation
         );
-        Arc::new(Self {
-            generation: AtomicU64::new(id.generation),
-            id,
-            span,
-            progress: AtomicBool::new(false),
-            killed: AtomicBool::new(false),
-            panicked: std::sync::OnceLock::new(),
-        })
+        Arc::new(Self::with(id, span))
     }
 
-    /// Whether the task called [`made_progress`] during this incarnation.
-    /// A supervision tree's worker: [`current`] names it by its path (as
-    /// its group, with index 0), and its span is `child{child, generation}`.
+    /// A supervision tree's worker or actor: [`current`] names it by its
+    /// path (as its group, with index 0), and its span is
+    /// `child{child, generation}`.
     pub(crate) fn child(path: Arc<str>, generation: u64) -> Self {
         let span = tracing::info_span!("child", child = &*path, generation);
+        Self::with(TaskId::new(path, 0, generation), span)
+    }
+
+    fn with(id: TaskId, span: tracing::Span) -> Self {
         Self {
-            id: TaskId::new(path, 0, generation),
-            generation: AtomicU64::new(generation),
+            group: id.group,
+            index: id.index,
+            generation: AtomicU64::new(id.generation),
             span,
             progress: AtomicBool::new(false),
             killed: AtomicBool::new(false),
@@ -183,6 +184,7 @@ impl Incarnation {
         }
     }
 
+    /// Whether the task called [`made_progress`] during this incarnation.
     pub(crate) fn made_progress(&self) -> bool {
         // Relaxed: read after the task's exit, which the runtime's join
         // orders after everything the task did.
@@ -258,9 +260,10 @@ pub fn current() -> Option<TaskId> {
     // `try_with`: `None` rather than a panic while the thread's locals are
     // destroyed (the panic hook of `trace_task_panics` calls this).
     with_current(|task| TaskId {
+        group: Arc::clone(&task.group),
+        index: task.index,
         // Relaxed: written only by the task itself, between its polls.
         generation: task.generation.load(Ordering::Relaxed),
-        ..task.id.clone()
     })
 }
 

@@ -1407,6 +1407,19 @@ pub(crate) async fn a_request_put_back_when_its_actor_gives_up_fails_as_crashed<
     system.shutdown(SECOND).await.unwrap();
 }
 
+/// What `log` says once it says something (within 100 ms of the runtime's
+/// time), and a millisecond more, for what would come right after.
+async fn logged<R: Runtime>(rt: &R, log: &Log) -> Vec<String> {
+    for _ in 0..100 {
+        if !log.0.lock().unwrap().is_empty() {
+            break;
+        }
+        tick(rt).await;
+    }
+    tick(rt).await;
+    log.take()
+}
+
 /// Watches an actor from inside, in every incarnation (`Context::watch`).
 struct Watcher {
     target: stage::actor::Addr<Probe>,
@@ -1456,22 +1469,13 @@ pub(crate) async fn an_actor_watches_another_once_per_incarnation<R: Runtime>(rt
     tick(&rt).await;
     target.stop();
     assert_eq!(target.stopped().await, ActorExit::Stopped);
-    for _ in 0..100 {
-        if !log.0.lock().unwrap().is_empty() {
-            break;
-        }
-        tick(&rt).await;
-    }
-    tick(&rt).await;
-    assert_eq!(log.take(), ["gone: stopped"], "one watch, one message");
+    assert_eq!(
+        logged(&rt, &log).await,
+        ["gone: stopped"],
+        "one watch, one message"
+    );
     // Watching an actor that has ended already: at once.
     watcher.tell(WatcherMsg::Crash).await.unwrap();
-    for _ in 0..100 {
-        if !log.0.lock().unwrap().is_empty() {
-            break;
-        }
-        tick(&rt).await;
-    }
-    assert_eq!(log.take(), ["gone: stopped"]);
+    assert_eq!(logged(&rt, &log).await, ["gone: stopped"]);
     tree.stop().await.unwrap();
 }
