@@ -234,6 +234,9 @@ impl<A: Actor> Cell<A> {
     /// with the rest) fails its asks with [`AskError::Crashed`] instead, as
     /// the request the actor crashed on is.
     pub(crate) fn drain(&self) {
+        if self.rx.is_empty() {
+            return; // most stops: without a guarded receive's set-up
+        }
         while let Ok(delivery) = self.rx.try_recv_guarded() {
             let failed = delivery.attempt() - 1;
             let reason = if failed == 0 {
