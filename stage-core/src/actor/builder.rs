@@ -5,7 +5,7 @@ use core::fmt;
 
 use super::addr::Addr;
 use super::behaviour::Actor;
-use super::cell::{Cell, Owner};
+use super::cell::{Cell, Clock, Owner};
 use super::error::AskError;
 use super::reply::dropping_with;
 use super::run::{run_child, Copy, Spec};
@@ -331,7 +331,7 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
             spec,
             depth,
             ..
-        } = self.into_parts()?;
+        } = self.into_parts(None)?;
         let name = Arc::clone(&addr.cell.name);
         let factory = Incarnations {
             owner: Arc::new(owner),
@@ -342,8 +342,13 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
     }
 
     /// The actor, made: its address, its owner, what its incarnations are
-    /// made from, and a receiver to read the mailbox's depth through.
-    pub(crate) fn into_parts(self) -> Result<Parts<A>, CapacityError> {
+    /// made from, and a receiver to read the mailbox's depth through. Its
+    /// timers run on `clock` (a system's, shared by the actors it spawns),
+    /// or else on the builder's runtime.
+    pub(crate) fn into_parts(
+        self,
+        clock: Option<Arc<dyn Clock>>,
+    ) -> Result<Parts<A>, CapacityError> {
         let Self {
             runtime,
             name,
@@ -366,7 +371,8 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
         }
         let (tx, rx) = mailbox.try_build()?;
         let depth = rx.clone();
-        let cell = Arc::new(Cell::new(Arc::clone(&name), (tx, rx), Arc::new(runtime)));
+        let clock = clock.unwrap_or_else(|| Arc::new(runtime));
+        let cell = Arc::new(Cell::new(Arc::clone(&name), (tx, rx), clock));
         Ok(Parts {
             owner: Owner {
                 cell: Arc::clone(&cell),

@@ -2,7 +2,9 @@
 //! while it runs, a registry of names, and one ordered shutdown for all.
 
 use core::any::Any;
+use core::borrow::Borrow;
 use core::fmt;
+use core::future::Future;
 use core::ops::Deref;
 use core::pin::pin;
 use std::collections::hash_map::Entry;
@@ -18,7 +20,7 @@ use super::addr::Addr;
 use super::behaviour::Actor;
 use super::builder::Parts;
 use super::cell::Owner;
-use super::cell::{sleep_until, Cell};
+use super::cell::{sleep_until, Cell, Clock};
 use super::run::{run, Outcome, Spec};
 use crate::group::deadline;
 use crate::group::policy::Intensity;
@@ -139,6 +141,9 @@ pub struct SystemHandle<R: Runtime> {
 
 struct Shared<R: Runtime> {
     runtime: R,
+    /// The runtime's clock, shared by the spawned actors' timers (one
+    /// allocation per system, not one per actor).
+    clock: Arc<dyn Clock>,
     /// The root's path, the first part of every spawned actor's.
     path: Arc<str>,
     restarts: u32,
@@ -162,9 +167,9 @@ struct Spawned<R: Runtime> {
     name: Arc<str>,
     /// `system/name`: its path, as reports and snapshots show it.
     path: Arc<str>,
-    /// Its task (a pool's: one per worker); empty for the moment between
+    /// Its tasks (a pool's: one per worker); none for the moment between
     /// its entry and their spawn.
-    tasks: Vec<OwnedTask<R::Task>>,
+    tasks: Tasks<R>,
     workers: usize,
     life: Arc<dyn Lifetime>,
 }
@@ -357,6 +362,7 @@ impl<R: Runtime> System<R> {
         let runtime = root.runtime.clone();
         let path = Arc::clone(&root.name);
         let shared = Arc::new(Shared {
+            clock: Arc::new(runtime.clone()),
             runtime,
             path,
             restarts: root.intensity.restarts(),
@@ -422,7 +428,7 @@ impl<R: Runtime> System<R> {
             let gone = actor.life.has_ended();
             actor.life.halt();
             let mut exit = ChildExit::Returned;
-            for task in &mut actor.tasks {
+            for task in actor.tasks.iter_mut() {
                 let ended = ended_by(&shared.runtime, task, deadline).await;
                 if ended.is_failure() {
                     exit = ChildExit::from_exit(&ended);
@@ -512,6 +518,18 @@ impl<R: Runtime> Shared<R> {
         spawned
     }
 
+    /// Spawns a task of the actor at `path`, named as a tree's worker is:
+    /// `group::current()`, its span and `trace_task_panics` know it by its
+    /// path.
+    fn spawn_task(
+        &self,
+        path: &Arc<str>,
+        supervised: impl Future<Output = ()> + Send + 'static,
+    ) -> OwnedTask<R::Task> {
+        let me = Incarnation::child(Arc::clone(path), 1);
+        OwnedTask::new(self.runtime.spawn(Supervised::new(supervised, me)))
+    }
+
     /// A spawned actor ended for good: its entry and its name go.
     fn forget(&self, id: u64) {
         let mut state = self.state();
@@ -528,9 +546,7 @@ impl<R: Runtime> Shared<R> {
             drop(state);
             // Its tasks have ended (the caller is the last): detached, not
             // aborted.
-            for task in actor.tasks {
-                drop(task.into_inner());
-            }
+            actor.tasks.detach();
         }
     }
 }
@@ -538,6 +554,7 @@ impl<R: Runtime> Shared<R> {
 impl<R: Runtime> SystemHandle<R> {
     /// Spawns an actor under the system, at once: it supervises itself
     /// (see [`System`]), and is found by its name until it ends for good.
+    /// Its tasks and its timers run on the system's runtime.
     ///
     /// # Errors
     ///
@@ -557,7 +574,9 @@ impl<R: Runtime> SystemHandle<R> {
             spec,
             workers,
             ..
-        } = actor.into_parts().map_err(SpawnError::Capacity)?;
+        } = actor
+            .into_parts(Some(Arc::clone(&self.shared.clock)))
+            .map_err(SpawnError::Capacity)?;
         let shared = &self.shared;
         let cell = Arc::clone(&addr.cell);
         let name = &cell.name;
@@ -576,41 +595,39 @@ impl<R: Runtime> SystemHandle<R> {
                 Spawned {
                     name: Arc::clone(name),
                     path: Arc::clone(&path),
-                    tasks: Vec::new(),
+                    tasks: Tasks::default(),
                     workers,
                     life,
                 },
             );
             id
         };
-        let spawn = Arc::new(Spawn {
+        let spawn = Spawn {
             owner,
             spec,
             departure: Departure(Arc::downgrade(shared), id),
-        });
-        let tasks: Vec<_> = (0..workers)
-            .map(|_| {
-                let supervised = supervise(Arc::clone(&spawn));
-                // Named as a tree's worker is: `group::current()`, its span,
-                // and `trace_task_panics` know it by its path.
-                let me = Incarnation::child(Arc::clone(&path), 1);
-                OwnedTask::new(shared.runtime.spawn(Supervised::new(supervised, me)))
-            })
-            .collect();
-        drop(spawn);
+        };
+        let tasks = if workers == 1 {
+            // The only task owns what it supervises: no allocation to share.
+            Tasks::one(shared.spawn_task(&path, supervise(spawn)))
+        } else {
+            let spawn = Arc::new(spawn);
+            let task = || shared.spawn_task(&path, supervise(Arc::clone(&spawn)));
+            Tasks::pool((0..workers).map(|_| task()))
+        };
         let mut state = shared.state();
         let closed = state.closed;
         let unkept = match state.spawned.get_mut(&id) {
             Some(entry) => {
                 entry.tasks = tasks;
-                Vec::new()
+                Tasks::default()
             }
             // The system closed meanwhile: aborted, as the others were.
             None if closed => tasks,
             // Ended already: the tasks are their own.
             None => {
-                tasks.into_iter().for_each(|task| drop(task.into_inner()));
-                Vec::new()
+                tasks.detach();
+                Tasks::default()
             }
         };
         // Outside the lock: a runtime may drop an aborted task's future at
@@ -875,12 +892,55 @@ fn join_path(parent: &str, name: &str) -> Arc<str> {
 }
 
 /// What a spawned actor's tasks (a pool's workers) share: the actor's
-/// owner, what its incarnations are made from, and its departure. One
-/// allocation; its fields drop in this order once the last task ends.
+/// owner, what its incarnations are made from, and its departure. Its
+/// fields drop in this order once the last task ends.
 struct Spawn<A: Actor, R: Runtime> {
     owner: Owner<A>,
     spec: Spec<A>,
     departure: Departure<R>,
+}
+
+/// A spawned actor's tasks: the first inline (most actors have one), a
+/// pool's others in a `Vec`.
+struct Tasks<R: Runtime> {
+    first: Option<OwnedTask<R::Task>>,
+    others: Vec<OwnedTask<R::Task>>,
+}
+
+impl<R: Runtime> Tasks<R> {
+    fn one(task: OwnedTask<R::Task>) -> Self {
+        Self {
+            first: Some(task),
+            others: Vec::new(),
+        }
+    }
+
+    fn pool(mut tasks: impl Iterator<Item = OwnedTask<R::Task>>) -> Self {
+        Self {
+            first: tasks.next(),
+            others: tasks.collect(),
+        }
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut OwnedTask<R::Task>> {
+        self.first.iter_mut().chain(&mut self.others)
+    }
+
+    /// Hands the tasks over to the runtime, neither awaited nor aborted.
+    fn detach(self) {
+        for task in self.first.into_iter().chain(self.others) {
+            drop(task.into_inner());
+        }
+    }
+}
+
+impl<R: Runtime> Default for Tasks<R> {
+    fn default() -> Self {
+        Self {
+            first: None,
+            others: Vec::new(),
+        }
+    }
 }
 
 /// Forgets a spawned actor once the last of its tasks has ended, however
@@ -897,13 +957,13 @@ impl<R: Runtime> Drop for Departure<R> {
 
 /// A spawned actor's task (one per worker of a pool): incarnations, one
 /// after the other, until it is stopped for good, halted by the system,
-/// or gives up.
-async fn supervise<A: Actor, R: Runtime>(spawn: Arc<Spawn<A, R>>) {
+/// or gives up. It owns the [`Spawn`], or a share of it in a pool.
+async fn supervise<A: Actor, R: Runtime>(spawn: impl Borrow<Spawn<A, R>>) {
     let Spawn {
         owner,
         spec,
         departure,
-    } = &*spawn;
+    } = spawn.borrow();
     let id = departure.1;
     let Some(settings) = departure.0.upgrade() else {
         return;
