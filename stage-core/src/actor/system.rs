@@ -28,6 +28,7 @@ use crate::group::task::{next_generation, take_progress, Incarnation, Supervised
 use crate::group::Backoff;
 use crate::mailbox::CapacityError;
 use crate::runtime::{drop_quietly, Exit, OwnedTask, Runtime};
+use crate::signal::Signal;
 use crate::supervisor::{
     self, Child, ChildError, ChildExit, ChildKind, ChildReport, ChildSnapshot, ChildState,
     ShutdownReport, Snapshot, Supervisor, SupervisorError, SupervisorHandle,
@@ -958,73 +959,86 @@ impl<R: Runtime> Drop for Departure<R> {
 /// A spawned actor's task (one per worker of a pool): incarnations, one
 /// after the other, until it is stopped for good, halted by the system,
 /// or gives up. It owns the [`Spawn`], or a share of it in a pool.
-async fn supervise<A: Actor, R: Runtime>(spawn: impl Borrow<Spawn<A, R>>) {
-    let Spawn {
-        owner,
-        spec,
-        departure,
-    } = spawn.borrow();
-    let id = departure.1;
-    let Some(settings) = departure.0.upgrade() else {
-        return;
-    };
-    let (runtime, backoff) = (settings.runtime.clone(), settings.backoff);
-    let mut intensity = Intensity::new(settings.restarts, settings.within);
-    drop(settings);
-    let cell = &owner.cell;
-    let mut consecutive = 0;
-    loop {
-        let started = runtime.now();
-        let Some(incarnation) = run(cell, spec, &cell.halt, None) else {
-            return; // stopped for good
-        };
-        // Boxed: the task stays small (its allocation under the size that
-        // glibc serves from its caches, and which consolidates them), and
-        // an actor stopped before it first ran makes no box at all.
-        let outcome = AssertUnwindSafe(Box::pin(incarnation))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(Outcome::Panicked);
-        let failure = match outcome {
-            Outcome::Stopped => return, // `owner` retires it
-            Outcome::Killed => None,
-            Outcome::Panicked(payload) => Some(payload),
-        };
-        let now = runtime.now();
-        if cell.halt.is_requested() {
-            drop_failure(failure);
+///
+/// An `async` block, not an `async fn`, which would keep a copy of its
+/// argument besides its own.
+#[allow(clippy::manual_async_fn, reason = "an async fn's future is larger")]
+fn supervise<A: Actor, R: Runtime>(
+    spawn: impl Borrow<Spawn<A, R>> + Send + 'static,
+) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        let Spawn {
+            owner,
+            spec,
+            departure,
+        } = spawn.borrow();
+        let id = departure.1;
+        let Some(settings) = departure.0.upgrade() else {
             return;
-        }
-        // A crash after useful work (a message handled) is not part of a
-        // crash loop, nor is one after a quiet period: restarted at once.
-        let progressed = take_progress();
-        if progressed || now.saturating_duration_since(started) >= backoff.quiet_period() {
-            consecutive = 0;
-        }
-        if !intensity.admit(now) {
-            tracing::error!(
-                actor = &*cell.name,
-                restarts = intensity.restarts(),
-                within = ?intensity.within(),
-                "the actor failed more often than its system allows; giving up on it"
-            );
-            drop_failure(failure);
-            cell.retire(false);
-            return;
-        }
-        drop_failure(failure);
-        let delay = backoff.delay(consecutive, id ^ u64::from(consecutive));
-        consecutive = consecutive.saturating_add(1);
-        if !delay.is_zero() {
-            let waited = sleep_until(&runtime, now + delay);
-            let halted = cell.halt.requested();
-            if let Either::Right(_) = select(pin!(waited), pin!(halted)).await {
+        };
+        let (runtime, backoff) = (settings.runtime.clone(), settings.backoff);
+        let mut intensity = Intensity::new(settings.restarts, settings.within);
+        drop(settings);
+        let cell = &owner.cell;
+        let mut consecutive = 0;
+        loop {
+            let started = runtime.now();
+            let Some(incarnation) = run(cell, spec, &cell.halt, None) else {
+                return; // stopped for good
+            };
+            // Boxed: the task stays small (its allocation under the size that
+            // glibc serves from its caches, and which consolidates them), and
+            // an actor stopped before it first ran makes no box at all.
+            let outcome = AssertUnwindSafe(Box::pin(incarnation))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(Outcome::Panicked);
+            let failure = match outcome {
+                Outcome::Stopped => return, // `owner` retires it
+                Outcome::Killed => None,
+                Outcome::Panicked(payload) => Some(payload),
+            };
+            let now = runtime.now();
+            if cell.halt.is_requested() {
+                drop_failure(failure);
                 return;
             }
+            // A crash after useful work (a message handled) is not part of a
+            // crash loop, nor is one after a quiet period: restarted at once.
+            let progressed = take_progress();
+            if progressed || now.saturating_duration_since(started) >= backoff.quiet_period() {
+                consecutive = 0;
+            }
+            if !intensity.admit(now) {
+                tracing::error!(
+                    actor = &*cell.name,
+                    restarts = intensity.restarts(),
+                    within = ?intensity.within(),
+                    "the actor failed more often than its system allows; giving up on it"
+                );
+                drop_failure(failure);
+                cell.retire(false);
+                return;
+            }
+            drop_failure(failure);
+            let delay = backoff.delay(consecutive, id ^ u64::from(consecutive));
+            consecutive = consecutive.saturating_add(1);
+            // Boxed: a rare wait, kept out of the task's size.
+            if !delay.is_zero() && Box::pin(halted_during(&runtime, now + delay, &cell.halt)).await
+            {
+                return;
+            }
+            // `group::current()` and the task's span tell the restarts apart.
+            next_generation();
         }
-        // `group::current()` and the task's span tell the restarts apart.
-        next_generation();
     }
+}
+
+/// Waits until `at` unless `halt` is raised first, and says whether it was.
+async fn halted_during<R: Runtime>(runtime: &R, at: Instant, halt: &Signal) -> bool {
+    let waited = sleep_until(runtime, at);
+    let halted = halt.requested();
+    matches!(select(pin!(waited), pin!(halted)).await, Either::Right(_))
 }
 
 fn drop_failure(failure: Option<Box<dyn Any + Send>>) {
