@@ -5,6 +5,25 @@
 
 pub use stage_core::mailbox;
 
+/// The guarded receive over a Redis Streams consumer group, for messages
+/// that must survive the crash of a whole process (the `redis` feature).
+/// See [`stage_redis`] for the whole story.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let orders = stage::redis::Stream::open("redis://127.0.0.1/", "orders")?;
+/// let inbox = orders.receiver::<u32>("billing", "worker-1").connect().await?;
+/// inbox.recv_guarded().await.ack();
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "redis")]
+pub mod redis {
+    pub use stage_redis::*;
+}
+
 /// Task groups on tokio: supervised, self-healing replacements for
 /// `tokio::spawn`. Start one with [`group()`](crate::group()).
 ///

@@ -1,0 +1,111 @@
+//! The guarded receive of stage's mailbox over a Redis Streams consumer
+//! group: at-least-once delivery that survives the crash of a whole
+//! process, not only of a task. Reached as `stage::redis` with the `stage`
+//! crate's `redis` feature.
+//!
+//! The in-process [mailbox](mod@stage_core::mailbox) keeps a message whose
+//! handler crashed, but not across the death of its process. When a
+//! service outgrows one process, its mailbox can move into Redis: a
+//! [`Sender`] adds each message to a stream (`XADD`), and a [`Receiver`] is
+//! a consumer of a consumer group, with the mailbox's receive API. The code
+//! of the group that consumes it does not change:
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // In one process: the mailbox.
+//! let (orders, inbox) = stage::mailbox::<u32>(64);
+//! # drop(orders);
+//!
+//! // Across processes: the same receive, from Redis.
+//! let stream = stage::redis::Stream::open("redis://127.0.0.1/", "orders")?;
+//! let orders = stream.sender::<u32>().connect().await?;
+//! let inbox = stream.receiver::<u32>("billing", "worker-1").connect().await?;
+//!
+//! // Either way, the same group:
+//! let group = stage::group().tasks(4).spawn(move || {
+//!     let inbox = inbox.clone();
+//!     async move {
+//!         loop {
+//!             let order = inbox.recv_guarded().await;
+//!             order
+//!                 .process(async |id: &mut u32| {
+//!                     println!("order {id}"); // a panic here puts it back
+//!                 })
+//!                 .await;
+//!         }
+//!     }
+//! });
+//! orders.send(7).await?;
+//! # group.stop().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What it guarantees
+//!
+//! - **At least once, across process deaths.** An entry stays pending in
+//!   Redis until its [`Delivery`] is acknowledged (`XACK`, then `XDEL`: the
+//!   stream is a work queue, and its length is what is left to do). A
+//!   delivery dropped unacknowledged (a panic, an abort) is handed out
+//!   again, first, by this process. Entries left pending by a consumer whose
+//!   process died are claimed by the live consumers once idle for the
+//!   [claim time](ReceiverBuilder::claim_after) (`XAUTOCLAIM`), with the
+//!   delivery counts Redis kept; a process that starts again under the same
+//!   consumer name takes back its own at once.
+//! - **Dead letters.** After [`max_attempts`](ReceiverBuilder::max_attempts)
+//!   deliveries an entry goes to a dead-letter stream, with its attempts and
+//!   the last panic message, and is acknowledged. So does an entry that
+//!   does not decode: a bad message is not a crash.
+//! - **Batches.** A receiver reads entries ahead in batches, and writes
+//!   acknowledgements in batches (a group commit: while one batch travels,
+//!   the next gathers), so that a round trip is not paid per message.
+//! - **Backpressure.** A sender with [`max_len`](SenderBuilder::max_len)
+//!   waits while the stream holds that many unacknowledged entries; it
+//!   never trims an unread one.
+//! - **Faults of the connection.** A lost connection or a Redis restart is
+//!   retried with a growing pause, counted in the stats and logged through
+//!   `tracing`: never a panic, a busy loop, or a lost acknowledged message
+//!   (with a server that persists its writes).
+//!
+//! # Where Redis does not allow the mailbox's guarantees
+//!
+//! - An acknowledgement is written after the handler returns, in the next
+//!   batch: a process killed in between has its entry handled again
+//!   elsewhere. [`Receiver::flush`] waits for the writes, before a planned
+//!   exit. To make a handler's effect and its acknowledgement one, write the
+//!   effect to Redis idempotently (keyed by [`Delivery::id`]).
+//! - Redis counts a delivery when an entry is read, so entries read ahead by
+//!   a process that dies count an attempt each though no handler ran.
+//! - A send retried after its connection failed may add its message twice.
+//! - Order: see [`Receiver`].
+//!
+//! # Format
+//!
+//! An entry holds one field, `m`, the message encoded by the [`Codec`]:
+//! JSON through serde by default ([`Json`] says why); pluggable.
+
+mod codec;
+mod delivery;
+mod error;
+mod fetch;
+mod link;
+mod receiver;
+mod reply;
+mod sender;
+mod server;
+mod shared;
+mod stats;
+mod stream;
+mod write;
+
+pub use codec::{Codec, CodecError, Json};
+pub use delivery::Delivery;
+pub use error::{ConnectError, SendError};
+pub use receiver::{
+    Receiver, ReceiverBuilder, DEFAULT_BATCH, DEFAULT_CLAIM_AFTER, DEFAULT_MAX_ATTEMPTS,
+};
+pub use sender::{Sender, SenderBuilder, SenderStats};
+pub use server::LocalServer;
+pub use stats::Stats;
+pub use stream::Stream;
