@@ -193,9 +193,12 @@ impl<T: 'static> Sender<T> {
     /// How many entries the stream holds: those not yet acknowledged, as
     /// receivers delete what they acknowledge.
     ///
+    /// It waits through a lost connection, as a send does.
+    ///
     /// # Errors
     ///
-    /// Redis's error, if it cannot be reached now (this does not retry).
+    /// Redis's error, if it refuses for good (the key holds something
+    /// else than a stream).
     ///
     /// # Examples
     ///
@@ -210,7 +213,7 @@ impl<T: 'static> Sender<T> {
         cmd.arg(&self.inner.key);
         self.inner
             .link
-            .try_once(&Request::Cmd(&cmd), &self.inner.faults)
+            .retry(&Request::Cmd(&cmd), &self.inner.faults)
             .await
     }
 
