@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,7 @@ pub(crate) async fn run<T: Send + 'static>(shared: Arc<Shared<T>>, link: Link) {
         let Some(room) = fetcher.until_closed(fetcher.room()).await else {
             return;
         };
+        let errors = shared.counters.faults.errors.load(Ordering::Relaxed);
         let outcome = if Instant::now() >= next_claim {
             let claim = fetcher.claim(&mut cursor, room);
             let outcome = fetcher.until_closed(claim).await;
@@ -55,6 +57,13 @@ pub(crate) async fn run<T: Send + 'static>(shared: Arc<Shared<T>>, link: Link) {
         } else {
             fetcher.until_closed(fetcher.read(room)).await
         };
+        // A request that failed may have delivered entries whose reply was
+        // lost: they are pending for this consumer, and taken back now.
+        if shared.counters.faults.errors.load(Ordering::Relaxed) != errors
+            && fetcher.until_closed(fetcher.recover()).await.is_none()
+        {
+            return;
+        }
         match outcome {
             None => return,
             Some(Ok(())) => pause = Pause::default(),
@@ -164,8 +173,10 @@ impl<T: Send + 'static> Fetcher<'_, T> {
         Ok(())
     }
 
-    /// Takes back the entries this consumer left pending in an earlier run
-    /// (its process died with them), oldest first, a batch at a time.
+    /// Takes back the entries pending for this consumer that it does not
+    /// hold, oldest first, a batch at a time: at its start, those it left
+    /// in an earlier run (its process died with them); after a failed
+    /// request, those of a read whose reply was lost.
     async fn recover(&self) {
         let settings = self.settings();
         let mut start = String::from("-");
@@ -190,6 +201,14 @@ impl<T: Send + 'static> Fetcher<'_, T> {
                 return; // none left
             };
             let next = format!("({last}");
+            let pending: Vec<_> = pending
+                .into_iter()
+                .filter(|(id, _)| !self.shared.holds(id))
+                .collect();
+            if pending.is_empty() {
+                start = next;
+                continue;
+            }
             // Claimed again by this consumer: Redis counts the delivery.
             let mut claim = redis::cmd("XCLAIM");
             claim
