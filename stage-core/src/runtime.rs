@@ -131,6 +131,29 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// The runtime's clock (which may be virtual, as tokio's paused clock).
     fn now(&self) -> Instant;
 
+    /// This runtime bound to where it was made. A runtime that follows its
+    /// caller (tokio's `Tokio::current_or_here`, whose timers serve asks
+    /// from any task) gives the one it was made on: an actor system spawns
+    /// its actors' tasks with it, so that they run on the system's runtime
+    /// whoever asks for the spawn. By default, a clone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stage::runtime::{Runtime, Tokio};
+    ///
+    /// let system_runtime = tokio::runtime::Runtime::new().unwrap();
+    /// let rt = system_runtime.block_on(async { Tokio::current_or_here() });
+    /// let other = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// // Spawned from another runtime's task: on the system's all the same.
+    /// let task = other.block_on(async { rt.home().spawn(async {}) });
+    /// drop(other);
+    /// assert!(!system_runtime.block_on(task).is_failure());
+    /// ```
+    fn home(&self) -> Self {
+        self.clone()
+    }
+
     /// [`sleep_until`](Runtime::sleep_until) as a boxed trait object, the
     /// way actors keep it (their addresses are not generic over the
     /// runtime). By default the sleep is boxed; a runtime whose sleep is a

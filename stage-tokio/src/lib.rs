@@ -129,6 +129,15 @@ impl Runtime for Tokio {
     ///
     /// If made by [`Tokio::current`] and called outside a tokio runtime, as
     /// `tokio::spawn` does.
+    /// The runtime this was made on, whoever calls, for a
+    /// [`current_or_here`](Tokio::current_or_here) made on one.
+    fn home(&self) -> Self {
+        Self {
+            handle: self.handle.clone(),
+            caller_first: false,
+        }
+    }
+
     fn spawn<F>(&self, future: F) -> TokioTask
     where
         F: Future<Output = ()> + Send + 'static,

@@ -53,9 +53,11 @@ pub(crate) async fn sleep_until(clock: &dyn Clock, deadline: Instant) {
 }
 
 /// One running incarnation, as others reach it: its kill switch.
-#[derive(Default)]
 pub(crate) struct Running {
     pub(crate) kill: Signal,
+    /// Which worker of a pool runs it (0 for an actor of one): its
+    /// restart learns how that worker's previous incarnation ended.
+    worker: usize,
 }
 
 /// How the latest incarnation ended, as far as it said.
@@ -77,8 +79,9 @@ enum Last {
 
 struct Record {
     last: Last,
-    /// What the next incarnation to start learns of the one before it.
-    pending: Option<(Cause, Option<u32>)>,
+    /// What the next incarnation of each worker (by its index; one for an
+    /// actor that is not a pool) learns of the one before it.
+    pending: HashMap<usize, (Cause, Option<u32>)>,
     /// Incarnations started.
     started: u64,
     restarts: u64,
@@ -87,6 +90,14 @@ struct Record {
     running: HashMap<usize, Arc<Running>>,
     /// Set once the actor ended for good.
     exit: Option<ActorExit>,
+}
+
+impl Record {
+    /// Keeps how worker `worker`'s incarnation ended, for its next one (in
+    /// place of what an earlier one left, if none started since).
+    fn pend(&mut self, worker: usize, cause: Cause, attempt: Option<u32>) {
+        self.pending.insert(worker, (cause, attempt));
+    }
 }
 
 pub(crate) struct Cell<A: Actor> {
@@ -125,7 +136,7 @@ impl<A: Actor> Cell<A> {
             stopping: AtomicBool::new(false),
             record: Mutex::new(Record {
                 last: Last::Never,
-                pending: None,
+                pending: HashMap::new(),
                 started: 0,
                 restarts: 0,
                 running: HashMap::new(),
@@ -146,8 +157,9 @@ impl<A: Actor> Cell<A> {
         self.stopping.load(Ordering::Acquire)
     }
 
-    /// Registers an incarnation; `None` if the actor is stopping, or ended.
-    pub(crate) fn begin(&self) -> Option<Start> {
+    /// Registers an incarnation of worker `worker` (0 for an actor that is
+    /// not a pool); `None` if the actor is stopping, or ended.
+    pub(crate) fn begin(&self, worker: usize) -> Option<Start> {
         let mut record = self.record();
         if self.is_stopping() || record.exit.is_some() {
             return None;
@@ -156,7 +168,7 @@ impl<A: Actor> Cell<A> {
         if matches!(record.last, Last::Never) {
             record.last = Last::Running;
         }
-        let restarted = record.pending.take().map(|(cause, attempt)| {
+        let restarted = record.pending.remove(&worker).map(|(cause, attempt)| {
             record.restarts += 1;
             Restarted {
                 cause,
@@ -164,7 +176,10 @@ impl<A: Actor> Cell<A> {
                 restarts: record.restarts,
             }
         });
-        let running = Arc::new(Running::default());
+        let running = Arc::new(Running {
+            kill: Signal::default(),
+            worker,
+        });
         record.running.insert(key(&running), Arc::clone(&running));
         Some(Start { running, restarted })
     }
@@ -186,7 +201,7 @@ impl<A: Actor> Cell<A> {
             Cause::Panicked(message) => Last::Panicked(message.clone()),
             Cause::Killed => Last::Killed,
         };
-        record.pending = Some((cause, attempt));
+        record.pend(running.worker, cause, attempt);
         record.running.is_empty()
     }
 
@@ -196,7 +211,7 @@ impl<A: Actor> Cell<A> {
         let mut record = self.record();
         record.running.remove(&key(running));
         record.last = Last::Aborted;
-        record.pending = Some((Cause::Killed, None));
+        record.pend(running.worker, Cause::Killed, None);
         record.running.is_empty()
     }
 

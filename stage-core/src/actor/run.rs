@@ -136,7 +136,7 @@ pub(crate) fn run<'a, A: Actor>(
     halt: &'a Signal,
     ready: Option<&'a Ready>,
 ) -> Option<impl Future<Output = Outcome> + Send + 'a> {
-    let Some(Start { running, restarted }) = cell.begin() else {
+    let Some(Start { running, restarted }) = cell.begin(crate::group::task::current_index()) else {
         // Stopped for good: its queue is dropped and it ends at once.
         finish_stopping(cell);
         ready.inspect(|ready| ready.notify());
@@ -239,16 +239,24 @@ pub(crate) fn run<'a, A: Actor>(
                         }
                         Err(payload) => Err(Failure::Panicked(payload)),
                     };
-                    match &handled {
-                        Ok(()) => delivery.ack(),
+                    match handled {
+                        // The kept message is dropped: its `Drop` is the
+                        // user's code too, and a panic in it fails the
+                        // incarnation as one in the handler does (the
+                        // message was handled: it is not delivered again).
+                        Ok(()) => catch_unwind(AssertUnwindSafe(|| delivery.ack()))
+                            .map_err(Failure::Panicked),
                         Err(Failure::Panicked(payload)) => {
                             // Put back (or dead-lettered) with why it failed.
                             delivery.record_panic(panic_message(payload.as_ref()));
                             drop(delivery);
+                            Err(Failure::Panicked(payload))
                         }
-                        Err(Failure::Killed) => drop(delivery),
+                        Err(Failure::Killed) => {
+                            drop(delivery);
+                            Err(Failure::Killed)
+                        }
                     }
-                    handled
                 }
             };
             if let Err(failure) = handled {

@@ -142,6 +142,9 @@ pub struct SystemHandle<R: Runtime> {
 
 struct Shared<R: Runtime> {
     runtime: R,
+    /// The runtime bound to where the system was made: its actors' tasks
+    /// run there, whoever spawns them.
+    home: R,
     /// The runtime's clock, shared by the spawned actors' timers (one
     /// allocation per system, not one per actor).
     clock: Arc<dyn Clock>,
@@ -364,6 +367,7 @@ impl<R: Runtime> System<R> {
         let path = Arc::clone(&root.name);
         let shared = Arc::new(Shared {
             clock: Arc::new(runtime.clone()),
+            home: runtime.home(),
             runtime,
             path,
             restarts: root.intensity.restarts(),
@@ -519,16 +523,18 @@ impl<R: Runtime> Shared<R> {
         spawned
     }
 
-    /// Spawns a task of the actor at `path`, named as a tree's worker is:
+    /// Spawns the task of worker `worker` (0 for an actor that is not a
+    /// pool) of the actor at `path`, named as a tree's worker is:
     /// `group::current()`, its span and `trace_task_panics` know it by its
-    /// path.
+    /// path and place.
     fn spawn_task(
         &self,
         path: &Arc<str>,
+        worker: usize,
         supervised: impl Future<Output = ()> + Send + 'static,
     ) -> OwnedTask<R::Task> {
-        let me = Incarnation::child(Arc::clone(path), 1);
-        OwnedTask::new(self.runtime.spawn(Supervised::new(supervised, me)))
+        let me = Incarnation::worker(Arc::clone(path), worker, 1);
+        OwnedTask::new(self.home.spawn(Supervised::new(supervised, me)))
     }
 
     /// A spawned actor ended for good: its entry and its name go.
@@ -606,15 +612,16 @@ impl<R: Runtime> SystemHandle<R> {
         let spawn = Spawn {
             owner,
             spec,
+            intensity: Mutex::new(Intensity::new(shared.restarts, shared.within)),
             departure: Departure(Arc::downgrade(shared), id),
         };
         let tasks = if workers == 1 {
             // The only task owns what it supervises: no allocation to share.
-            Tasks::one(shared.spawn_task(&path, supervise(spawn)))
+            Tasks::one(shared.spawn_task(&path, 0, supervise(spawn)))
         } else {
             let spawn = Arc::new(spawn);
-            let task = || shared.spawn_task(&path, supervise(Arc::clone(&spawn)));
-            Tasks::pool((0..workers).map(|_| task()))
+            let task = |worker| shared.spawn_task(&path, worker, supervise(Arc::clone(&spawn)));
+            Tasks::pool((0..workers).map(task))
         };
         let mut state = shared.state();
         let closed = state.closed;
@@ -898,6 +905,9 @@ fn join_path(parent: &str, name: &str) -> Arc<str> {
 struct Spawn<A: Actor, R: Runtime> {
     owner: Owner<A>,
     spec: Spec<A>,
+    /// The actor's restarts in the window of the system's intensity: a
+    /// pool's workers count against one allowance, as one actor.
+    intensity: Mutex<Intensity>,
     departure: Departure<R>,
 }
 
@@ -970,6 +980,7 @@ fn supervise<A: Actor, R: Runtime>(
         let Spawn {
             owner,
             spec,
+            intensity,
             departure,
         } = spawn.borrow();
         let id = departure.1;
@@ -977,7 +988,6 @@ fn supervise<A: Actor, R: Runtime>(
             return;
         };
         let (runtime, backoff) = (settings.runtime.clone(), settings.backoff);
-        let mut intensity = Intensity::new(settings.restarts, settings.within);
         drop(settings);
         let cell = &owner.cell;
         let mut consecutive = 0;
@@ -1009,11 +1019,15 @@ fn supervise<A: Actor, R: Runtime>(
             if progressed || now.saturating_duration_since(started) >= backoff.quiet_period() {
                 consecutive = 0;
             }
-            if !intensity.admit(now) {
+            let refused = {
+                let mut allowance = intensity.lock().unwrap_or_else(|e| e.into_inner());
+                (!allowance.admit(now)).then(|| (allowance.restarts(), allowance.within()))
+            };
+            if let Some((restarts, within)) = refused {
                 tracing::error!(
                     actor = &*cell.name,
-                    restarts = intensity.restarts(),
-                    within = ?intensity.within(),
+                    restarts,
+                    ?within,
                     "the actor failed more often than its system allows; giving up on it"
                 );
                 drop_failure(failure);
@@ -1023,8 +1037,15 @@ fn supervise<A: Actor, R: Runtime>(
             drop_failure(failure);
             let delay = backoff.delay(consecutive, id ^ u64::from(consecutive));
             consecutive = consecutive.saturating_add(1);
-            // Boxed: a rare wait, kept out of the task's size.
-            if !delay.is_zero() && Box::pin(halted_during(&runtime, now + delay, &cell.halt)).await
+            // Boxed: a rare wait, kept out of the task's size. A delay too
+            // long for the clock never ends: it waits for the halt alone.
+            if !delay.is_zero()
+                && Box::pin(halted_during(
+                    &runtime,
+                    deadline::after(now, delay),
+                    &cell.halt,
+                ))
+                .await
             {
                 return;
             }
@@ -1034,8 +1055,13 @@ fn supervise<A: Actor, R: Runtime>(
     }
 }
 
-/// Waits until `at` unless `halt` is raised first, and says whether it was.
-async fn halted_during<R: Runtime>(runtime: &R, at: Instant, halt: &Signal) -> bool {
+/// Waits until `at` (`None`: for ever) unless `halt` is raised first, and
+/// says whether it was.
+async fn halted_during<R: Runtime>(runtime: &R, at: Option<Instant>, halt: &Signal) -> bool {
+    let Some(at) = at else {
+        halt.requested().await;
+        return true;
+    };
     let waited = sleep_until(runtime, at);
     let halted = halt.requested();
     matches!(select(pin!(waited), pin!(halted)).await, Either::Right(_))

@@ -168,8 +168,14 @@ impl Incarnation {
     /// path (as its group, with index 0), and its span is
     /// `child{child, generation}`.
     pub(crate) fn child(path: Arc<str>, generation: u64) -> Self {
-        let span = tracing::info_span!("child", child = &*path, generation);
-        Self::with(TaskId::new(path, 0, generation), span)
+        Self::worker(path, 0, generation)
+    }
+
+    /// The incarnation of worker `index` of the tree's child or spawned
+    /// actor at `path` (a pool's workers are told apart by it).
+    pub(crate) fn worker(path: Arc<str>, index: usize, generation: u64) -> Self {
+        let span = tracing::info_span!("child", child = &*path, worker = index, generation);
+        Self::with(TaskId::new(path, index, generation), span)
     }
 
     fn with(id: TaskId, span: tracing::Span) -> Self {
@@ -265,6 +271,12 @@ pub fn current() -> Option<TaskId> {
         // Relaxed: written only by the task itself, between its polls.
         generation: task.generation.load(Ordering::Relaxed),
     })
+}
+
+/// The calling task's place in its group (0 outside any group's task): a
+/// pool's worker, say, for the record of its own restarts.
+pub(crate) fn current_index() -> usize {
+    with_current(|task| task.index).unwrap_or(0)
 }
 
 /// Tells the group that the calling task did useful work: its next failure
