@@ -79,6 +79,7 @@ mod cell;
 mod context;
 mod error;
 mod jobs;
+mod name;
 mod reply;
 mod run;
 mod system;

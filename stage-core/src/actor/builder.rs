@@ -7,6 +7,7 @@ use super::addr::Addr;
 use super::behaviour::Actor;
 use super::cell::{Cell, Clock, Owner};
 use super::error::AskError;
+use super::name::{Draft, Name};
 use super::reply::dropping_with;
 use super::run::{run_child, Copy, Spec};
 use crate::group::StopSignal;
@@ -75,7 +76,7 @@ type Sink<M> = Box<dyn Fn(DeadLetter<M>) + Send + Sync>;
 #[must_use = "an actor's builder does nothing until `child` is called"]
 pub struct Builder<A: Actor, R: Runtime> {
     runtime: R,
-    name: Arc<str>,
+    name: Draft,
     make: Box<dyn Fn() -> A + Send + Sync>,
     capacity: usize,
     workers: usize,
@@ -111,7 +112,7 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
     ) -> Self {
         Self {
             runtime,
-            name: Arc::from(name.as_ref()),
+            name: Draft::new(name.as_ref()),
             make: Box::new(factory),
             capacity: DEFAULT_CAPACITY,
             workers: 1,
@@ -121,7 +122,7 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
     }
 
     pub(crate) fn name(&self) -> &str {
-        &self.name
+        self.name.as_str()
     }
 
     /// How many messages the mailbox holds ([`DEFAULT_CAPACITY`] unless
@@ -331,8 +332,8 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
             spec,
             depth,
             ..
-        } = self.into_parts(None)?;
-        let name = Arc::clone(&addr.cell.name);
+        } = self.into_parts(None, None)?;
+        let name = Arc::clone(addr.cell.name.path());
         let factory = Incarnations {
             owner: Arc::new(owner),
             spec: Arc::new(spec),
@@ -344,10 +345,12 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
     /// The actor, made: its address, its owner, what its incarnations are
     /// made from, and a receiver to read the mailbox's depth through. Its
     /// timers run on `clock` (a system's, shared by the actors it spawns),
-    /// or else on the builder's runtime.
+    /// or else on the builder's runtime; its path is its name under
+    /// `parent` (a system's), or its name alone.
     pub(crate) fn into_parts(
         self,
         clock: Option<Arc<dyn Clock>>,
+        parent: Option<&str>,
     ) -> Result<Parts<A>, CapacityError> {
         let Self {
             runtime,
@@ -358,6 +361,7 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
             redeliver,
             dead_letters,
         } = self;
+        let name = Name::new(parent, name.as_str());
         let mut mailbox = mailbox::Builder::new(capacity);
         if let Some((attempts, _)) = redeliver {
             let sink = dead_letters.unwrap_or_else(|| Box::new(log_dead_letter(&name)));
@@ -372,7 +376,7 @@ impl<A: Actor, R: Runtime> Builder<A, R> {
         let (tx, rx) = mailbox.try_build()?;
         let depth = rx.clone();
         let clock = clock.unwrap_or_else(|| Arc::new(runtime));
-        let cell = Arc::new(Cell::new(Arc::clone(&name), (tx, rx), clock));
+        let cell = Arc::new(Cell::new(name, (tx, rx), clock));
         Ok(Parts {
             owner: Owner {
                 cell: Arc::clone(&cell),
@@ -398,8 +402,8 @@ pub(crate) struct Parts<A: Actor> {
 }
 
 /// Logs a dead letter of actor `name`, as a mailbox without a sink does.
-fn log_dead_letter<M>(name: &Arc<str>) -> impl Fn(DeadLetter<M>) + Send + Sync + 'static {
-    let name = Arc::clone(name);
+fn log_dead_letter<M>(name: &Name) -> impl Fn(DeadLetter<M>) + Send + Sync + 'static {
+    let name = name.clone();
     move |letter| {
         tracing::error!(
             actor = &*name,
@@ -413,7 +417,7 @@ fn log_dead_letter<M>(name: &Arc<str>) -> impl Fn(DeadLetter<M>) + Send + Sync +
 impl<A: Actor, R: Runtime> fmt::Debug for Builder<A, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
-            .field("name", &self.name)
+            .field("name", &self.name.as_str())
             .field("capacity", &self.capacity)
             .field("workers", &self.workers)
             .field("redeliver", &self.redeliver.map(|(attempts, _)| attempts))

@@ -11,6 +11,7 @@ use std::time::Instant;
 use super::behaviour::{Actor, Cause, Restarted};
 use super::error::{ActorExit, AskError};
 use super::jobs::Job;
+use super::name::Name;
 use super::reply::dropping_with;
 use crate::group::Signal;
 use crate::mailbox::{Receiver, Sender};
@@ -101,7 +102,8 @@ impl Record {
 }
 
 pub(crate) struct Cell<A: Actor> {
-    pub(crate) name: Arc<str>,
+    /// Its name, within its path.
+    pub(crate) name: Name,
     pub(crate) tx: Sender<A::Msg>,
     pub(crate) rx: Receiver<A::Msg>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -124,7 +126,7 @@ pub(crate) struct Start {
 
 impl<A: Actor> Cell<A> {
     pub(crate) fn new(
-        name: Arc<str>,
+        name: Name,
         (tx, rx): (Sender<A::Msg>, Receiver<A::Msg>),
         clock: Arc<dyn Clock>,
     ) -> Self {

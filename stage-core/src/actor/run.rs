@@ -381,7 +381,7 @@ fn settle<T>(reason: &mut ReasonOnDrop, outcome: &Result<T, Failure>) {
 /// Runs the `stopped` hook; a panic in it is logged, not raised, and a
 /// kill cuts it short.
 async fn stopped_hook<A: Actor>(state: &mut A, ctx: &mut Context<A>, kill: &mut Watch<'_>) {
-    let name = Arc::clone(&ctx.addr().cell.name);
+    let name = ctx.addr().cell.name.clone();
     match step(state.stopped(ctx), kill, None).await {
         Ok(()) => {}
         Err(Failure::Killed) => {

@@ -21,6 +21,7 @@ use super::behaviour::Actor;
 use super::builder::Parts;
 use super::cell::Owner;
 use super::cell::{sleep_until, Cell, Clock};
+use super::name::Name;
 use super::run::{run, Outcome, Spec};
 use crate::group::deadline;
 use crate::group::policy::Intensity;
@@ -163,14 +164,14 @@ struct State<R: Runtime> {
     /// The spawned actors that run, by the order of their spawn.
     spawned: BTreeMap<u64, Spawned<R>>,
     /// Addresses by name: of spawned actors, and of registered ones.
-    names: HashMap<Arc<str>, Arc<dyn Lifetime>>,
+    names: HashMap<Name, Arc<dyn Lifetime>>,
 }
 
 /// A spawned actor, as its system keeps it.
 struct Spawned<R: Runtime> {
-    name: Arc<str>,
-    /// `system/name`: its path, as reports and snapshots show it.
-    path: Arc<str>,
+    /// Its name, within its path (`system/name`, as reports and snapshots
+    /// show it).
+    name: Name,
     /// Its tasks (a pool's: one per worker); none for the moment between
     /// its entry and their spawn.
     tasks: Tasks<R>,
@@ -444,7 +445,7 @@ impl<R: Runtime> System<R> {
                 continue;
             }
             reports.push(ChildReport {
-                path: actor.path.to_string(),
+                path: actor.name.path().to_string(),
                 generation: actor.life.generation(),
                 exit,
             });
@@ -545,10 +546,10 @@ impl<R: Runtime> Shared<R> {
             // this one ended.
             let own = state
                 .names
-                .get(&actor.name)
+                .get(&*actor.name)
                 .is_some_and(|entry| Arc::ptr_eq(entry, &actor.life));
             if own {
-                state.names.remove(&actor.name);
+                state.names.remove(&*actor.name);
             }
             drop(state);
             // Its tasks have ended (the caller is the last): detached, not
@@ -582,26 +583,28 @@ impl<R: Runtime> SystemHandle<R> {
             workers,
             ..
         } = actor
-            .into_parts(Some(Arc::clone(&self.shared.clock)))
+            .into_parts(
+                Some(Arc::clone(&self.shared.clock)),
+                Some(&self.shared.path),
+            )
             .map_err(SpawnError::Capacity)?;
         let shared = &self.shared;
         let cell = Arc::clone(&addr.cell);
         let name = &cell.name;
+        let path = name.path();
         let life: Arc<dyn Lifetime> = cell.clone();
-        let path = join_path(&shared.path, name);
         let id = {
             let mut state = shared.state();
             if state.closed {
                 return Err(SpawnError::Shutdown);
             }
-            state.claim(Arc::clone(name), Arc::clone(&life))?;
+            state.claim(name.clone(), Arc::clone(&life))?;
             let id = state.next;
             state.next += 1;
             state.spawned.insert(
                 id,
                 Spawned {
-                    name: Arc::clone(name),
-                    path: Arc::clone(&path),
+                    name: name.clone(),
                     tasks: Tasks::default(),
                     workers,
                     life,
@@ -617,10 +620,10 @@ impl<R: Runtime> SystemHandle<R> {
         };
         let tasks = if workers == 1 {
             // The only task owns what it supervises: no allocation to share.
-            Tasks::one(shared.spawn_task(&path, 0, supervise(spawn)))
+            Tasks::one(shared.spawn_task(path, 0, supervise(spawn)))
         } else {
             let spawn = Arc::new(spawn);
-            let task = |worker| shared.spawn_task(&path, worker, supervise(Arc::clone(&spawn)));
+            let task = |worker| shared.spawn_task(path, worker, supervise(Arc::clone(&spawn)));
             Tasks::pool((0..workers).map(task))
         };
         let mut state = shared.state();
@@ -676,7 +679,7 @@ impl<R: Runtime> SystemHandle<R> {
     /// # }
     /// ```
     pub fn register<A: Actor>(&self, addr: &Addr<A>) -> Result<(), SpawnError> {
-        let name = Arc::clone(&addr.cell.name);
+        let name = addr.cell.name.clone();
         check_name(&name)?;
         let mut state = self.shared.state();
         if state.closed {
@@ -751,7 +754,7 @@ impl<R: Runtime> SystemHandle<R> {
             let running = life.running();
             ChildSnapshot {
                 name: actor.name.to_string(),
-                path: actor.path.to_string(),
+                path: actor.name.path().to_string(),
                 kind: if actor.workers > 1 {
                     ChildKind::ActorPool
                 } else {
@@ -830,7 +833,7 @@ impl<R: Runtime> SystemHandle<R> {
 impl<R: Runtime> State<R> {
     /// Gives `name` to `life`, unless an actor that has not ended has it.
     /// One hash of the name.
-    fn claim(&mut self, name: Arc<str>, life: Arc<dyn Lifetime>) -> Result<(), SpawnError> {
+    fn claim(&mut self, name: Name, life: Arc<dyn Lifetime>) -> Result<(), SpawnError> {
         match self.names.entry(name) {
             Entry::Occupied(taken) if !taken.get().has_ended() => {
                 Err(SpawnError::NameTaken(taken.key().to_string()))
@@ -881,22 +884,6 @@ impl<R: Runtime> fmt::Debug for SystemHandle<R> {
             .field("spawned", &self.spawned())
             .finish()
     }
-}
-
-/// `parent/name`, in one allocation: the `Arc`'s (a short path is joined
-/// on the stack first).
-fn join_path(parent: &str, name: &str) -> Arc<str> {
-    let len = parent.len() + 1 + name.len();
-    let mut short = [0u8; 96];
-    if let Some(buf) = short.get_mut(..len) {
-        buf[..parent.len()].copy_from_slice(parent.as_bytes());
-        buf[parent.len()] = b'/';
-        buf[parent.len() + 1..].copy_from_slice(name.as_bytes());
-        if let Ok(path) = core::str::from_utf8(buf) {
-            return Arc::from(path);
-        }
-    }
-    Arc::from(format!("{parent}/{name}"))
 }
 
 /// What a spawned actor's tasks (a pool's workers) share: the actor's
@@ -1070,18 +1057,5 @@ async fn halted_during<R: Runtime>(runtime: &R, at: Option<Instant>, halt: &Sign
 fn drop_failure(failure: Option<Box<dyn Any + Send>>) {
     if let Some(payload) = failure {
         drop_quietly(payload);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::join_path;
-
-    #[test]
-    fn a_path_joins_short_and_long_names() {
-        assert_eq!(&*join_path("system", "a"), "system/a");
-        assert_eq!(&*join_path("sÿstème", "é"), "sÿstème/é");
-        let long = "x".repeat(200);
-        assert_eq!(*join_path("system", &long), format!("system/{long}"));
     }
 }
