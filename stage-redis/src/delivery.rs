@@ -16,7 +16,8 @@ use crate::shared::{Dead, Held, Reason};
 /// Got from [`Receiver::recv_guarded`] and its siblings. Acknowledge it
 /// with [`ack`](Delivery::ack), [`into_inner`](Delivery::into_inner) or
 /// [`process`](Delivery::process) once it has been handled: the entry is
-/// then acknowledged in Redis (`XACK`, and deleted from the stream), in a
+/// then acknowledged in Redis (`XACK`; the stream is trimmed of it once
+/// every group is done with it), in a
 /// batch with others. A delivery dropped without an acknowledgement — its
 /// handler panicked, returned early, or its task was aborted — puts the
 /// entry back, ahead of the entries its receiver holds, for the next
@@ -119,8 +120,8 @@ impl<'a, T> Delivery<'a, T> {
         &self.held().id
     }
 
-    /// Acknowledges the entry: handled, it is acknowledged and deleted in
-    /// Redis with the next batch of writes
+    /// Acknowledges the entry: handled, it is acknowledged in Redis with
+    /// the next batch of writes
     /// ([`Receiver::flush`] waits for them).
     ///
     /// # Examples

@@ -45,8 +45,10 @@
 //! # What it guarantees
 //!
 //! - **At least once, across process deaths.** An entry stays pending in
-//!   Redis until its [`Delivery`] is acknowledged (`XACK`, then `XDEL`: the
-//!   stream is a work queue, and its length is what is left to do). A
+//!   Redis until its [`Delivery`] is acknowledged (`XACK`; the stream is
+//!   trimmed, a batch at a time, below the oldest entry that any consumer
+//!   group still needs, so it stays short and several groups can share
+//!   it). A
 //!   delivery dropped unacknowledged (a panic, an abort) is handed out
 //!   again, first, by this process. Entries left pending by a consumer whose
 //!   process died are claimed by the live consumers once idle for the
@@ -61,8 +63,8 @@
 //!   acknowledgements in batches (a group commit: while one batch travels,
 //!   the next gathers), so that a round trip is not paid per message.
 //! - **Backpressure.** A sender with [`max_len`](SenderBuilder::max_len)
-//!   waits while the stream holds that many unacknowledged entries; it
-//!   never trims an unread one.
+//!   waits while that many entries are not yet acknowledged (by the group
+//!   furthest behind); it never trims an unread one.
 //! - **Faults of the connection.** A lost connection or a Redis restart is
 //!   retried with a growing pause, counted in the stats and logged through
 //!   `tracing`: never a panic, a busy loop, or a lost acknowledged message
@@ -92,6 +94,7 @@ mod fetch;
 mod link;
 mod receiver;
 mod reply;
+mod scripts;
 mod sender;
 mod server;
 mod shared;

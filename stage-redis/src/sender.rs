@@ -12,20 +12,8 @@ use crate::codec::{Codec, Json};
 use crate::error::{ConnectError, SendError};
 use crate::link::{Faults, Link, Request};
 use crate::reply::FIELD;
+use crate::scripts::{ADD_WITHIN_BOUND, BACKLOG};
 use crate::stats::Counters;
-
-/// Adds as many of the messages (`ARGV[2..]`) as the bound (`ARGV[1]`)
-/// leaves room for, and returns their IDs: the stream's length is what is
-/// left to do (receivers delete what they acknowledge), and a full stream
-/// makes the sender wait instead of trimming unread entries.
-const ADD_WITHIN_BOUND: &str = r"
-local room = tonumber(ARGV[1]) - redis.call('XLEN', KEYS[1])
-local ids = {}
-for i = 2, math.min(#ARGV, room + 1) do
-    ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'm', ARGV[i])
-end
-return ids
-";
 
 /// Messages per round trip at most (a larger batch is sent in parts).
 const MAX_PER_REQUEST: usize = 1024;
@@ -190,8 +178,10 @@ impl<T: 'static> Sender<T> {
         Ok(ids)
     }
 
-    /// How many entries the stream holds: those not yet acknowledged, as
-    /// receivers delete what they acknowledge.
+    /// How many entries are not yet acknowledged: of the consumer group
+    /// furthest behind, those pending and those not yet read (the stream's
+    /// length, if no group reads it yet). What [`max_len`](SenderBuilder::max_len)
+    /// bounds.
     ///
     /// It waits through a lost connection, as a send does.
     ///
@@ -209,8 +199,8 @@ impl<T: 'static> Sender<T> {
     /// # }
     /// ```
     pub async fn backlog(&self) -> Result<usize, RedisError> {
-        let mut cmd = redis::cmd("XLEN");
-        cmd.arg(&self.inner.key);
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(BACKLOG).arg(1).arg(&self.inner.key);
         self.inner
             .link
             .retry(&Request::Cmd(&cmd), &self.inner.faults)
@@ -323,10 +313,10 @@ impl<T> SenderBuilder<T> {
 }
 
 impl<T, C> SenderBuilder<T, C> {
-    /// Bounds the stream: a send waits while it holds `entries` entries not
-    /// yet acknowledged (unbounded unless set). The check and the add are
-    /// one script, so that senders together never go past the bound; an
-    /// unread entry is never trimmed.
+    /// Bounds the stream: a send waits while `entries` entries are not yet
+    /// acknowledged (the [backlog](Sender::backlog); unbounded unless set).
+    /// The check and the add are one script, so that senders together never
+    /// go past the bound; an unread entry is never trimmed.
     ///
     /// # Examples
     ///

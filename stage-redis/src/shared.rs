@@ -59,7 +59,7 @@ pub(crate) struct Dead {
 /// The writes the writer task has yet to make, in one batch.
 #[derive(Default)]
 pub(crate) struct Writes {
-    /// Entries to acknowledge (and delete from the stream).
+    /// Entries to acknowledge.
     pub(crate) acks: Vec<String>,
     /// Entries to move to the dead-letter stream (then acknowledge).
     pub(crate) dead: Vec<Dead>,
@@ -183,9 +183,9 @@ impl<T> Shared<T> {
             .front
             .pop_front()
             .or_else(|| local.queue.pop_front())?;
-        let room = local.queue.len() < self.settings.batch;
+        let refill = self.refill(local.queue.len()) > 0;
         drop(local);
-        if room {
+        if refill {
             self.room.notify(1);
         }
         Some(held)
@@ -219,13 +219,25 @@ impl<T> Shared<T> {
         self.to_write.listen()
     }
 
-    /// Room for how many more read entries (0 once closed).
+    /// How many entries to read now (0 once closed).
     pub(crate) fn room(&self) -> usize {
         let local = self.local();
         if local.closed {
             0
         } else {
-            self.settings.batch.saturating_sub(local.queue.len())
+            self.refill(local.queue.len())
+        }
+    }
+
+    /// How many entries to read with `queued` in the queue: none while it
+    /// is more than half full, else up to a whole batch (reads of a few
+    /// entries at a time would cost a round trip each).
+    fn refill(&self, queued: usize) -> usize {
+        let batch = self.settings.batch;
+        if queued > batch / 2 {
+            0
+        } else {
+            batch - queued
         }
     }
 

@@ -16,6 +16,7 @@ use redis::{Pipeline, Value};
 
 use crate::link::{Link, Request};
 use crate::reply::FIELD;
+use crate::scripts::TRIM_DONE;
 use crate::shared::{Shared, Writes};
 use crate::stats::Counters;
 
@@ -90,9 +91,9 @@ impl<T> Drop for Ends<'_, T> {
 }
 
 /// One transaction: the dead letters added to their stream, every entry
-/// done with acknowledged and deleted (the stream is a work queue: its
-/// length is what is left to do, which a bounded sender waits on), the
-/// failed deliveries counted, and the claim on held entries renewed.
+/// done with acknowledged, the stream trimmed below what every group still
+/// needs (see [`TRIM_DONE`]), the failed deliveries counted, and the claim
+/// on held entries renewed.
 fn pipeline<T>(shared: &Shared<T>, writes: Writes, held: &[String]) -> Pipeline {
     let settings = &shared.settings;
     let mut pipe = redis::pipe();
@@ -123,7 +124,11 @@ fn pipeline<T>(shared: &Shared<T>, writes: Writes, held: &[String]) -> Pipeline 
             .arg(&settings.group)
             .arg(&done)
             .ignore();
-        pipe.cmd("XDEL").arg(&settings.key).arg(&done).ignore();
+        pipe.cmd("EVAL")
+            .arg(TRIM_DONE)
+            .arg(1)
+            .arg(&settings.key)
+            .ignore();
     }
     for (id, failed) in writes.failed {
         pipe.cmd("XCLAIM")

@@ -260,3 +260,67 @@ async fn several_tasks_share_one_consumer_and_each_entry_goes_to_one_of_them() {
     }
     assert!(seen.iter().all(|n| n.load(Ordering::Relaxed) == 1));
 }
+
+#[tokio::test]
+async fn two_groups_each_get_every_entry_and_the_stream_is_trimmed_when_both_are_done() {
+    let (server, orders) = server();
+    let tx = orders.sender::<u32>().connect().await.unwrap();
+    let billing = orders
+        .receiver::<u32>("billing", "worker-1")
+        .connect()
+        .await
+        .unwrap();
+    let shipping = orders
+        .receiver::<u32>("shipping", "worker-1")
+        .connect()
+        .await
+        .unwrap();
+    tx.send_batch(vec![1, 2, 3]).await.unwrap();
+    for expected in [1, 2, 3] {
+        assert_eq!(within("billing", billing.recv()).await, expected);
+    }
+    within("billing's acknowledgements", billing.flush()).await;
+    assert_eq!(
+        entries(&server, "orders").await.len(),
+        3,
+        "shipping has not read them: kept"
+    );
+    assert_eq!(tx.backlog().await.unwrap(), 3, "shipping's backlog");
+    for expected in [1, 2, 3] {
+        assert_eq!(within("shipping", shipping.recv()).await, expected);
+    }
+    within("shipping's acknowledgements", shipping.flush()).await;
+    assert_eq!(entries(&server, "orders").await.len(), 0, "both are done");
+    assert_eq!(tx.backlog().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn the_backlog_counts_what_is_not_acknowledged_behind_a_slow_entry() {
+    let (server, orders) = server();
+    let tx = orders.sender::<u32>().max_len(3).connect().await.unwrap();
+    let inbox = orders
+        .receiver::<u32>("billing", "worker-1")
+        .connect()
+        .await
+        .unwrap();
+    tx.send_batch(vec![1, 2, 3]).await.unwrap();
+    let slow = within("a receive", inbox.recv_guarded()).await;
+    assert_eq!(*slow, 1);
+    for expected in [2, 3] {
+        assert_eq!(within("a receive", inbox.recv()).await, expected);
+    }
+    within("the acknowledgements", inbox.flush()).await;
+    // 2 and 3 are done, behind the slow 1: the stream keeps them until 1
+    // is, but they do not count against the bound.
+    assert_eq!(entries(&server, "orders").await.len(), 3);
+    assert_eq!(tx.backlog().await.unwrap(), 1);
+    within("two more sends", tx.send_batch(vec![4, 5]))
+        .await
+        .unwrap();
+    slow.ack();
+    for expected in [4, 5] {
+        assert_eq!(within("a receive", inbox.recv()).await, expected);
+    }
+    within("the acknowledgements", inbox.flush()).await;
+    assert_eq!(entries(&server, "orders").await.len(), 0);
+}
