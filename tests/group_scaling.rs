@@ -49,9 +49,11 @@ fn a_task_brought_back_while_its_old_self_stops_starts_once_that_one_has_stopped
     runtime.block_on(async {
         let alive = Arc::new(AtomicUsize::new(0));
         let (entered, in_blocking_section) = stage::mailbox::<()>(1);
-        // The second start (task 1's first incarnation) blocks its worker
-        // thread until the test opens the gate: an abort cannot reach it
-        // before (it is slow to stop, between two awaits).
+        // The second start (task 1's first incarnation) blocks until the
+        // test opens the gate, with no await between its signal and the
+        // block: an abort cannot reach it before (it is slow to stop,
+        // between two awaits). `block_in_place` hands the worker's other
+        // tasks to another thread meanwhile.
         let (open, gate) = mpsc::channel::<()>();
         let gate = Arc::new(Mutex::new(gate));
         let starts = Arc::new(AtomicUsize::new(0));
@@ -65,8 +67,7 @@ fn a_task_brought_back_while_its_old_self_stops_starts_once_that_one_has_stopped
                     let _alive = alive;
                     if slow {
                         entered.send(()).await.unwrap();
-                        tokio::task::yield_now().await;
-                        gate.lock().unwrap().recv().unwrap();
+                        tokio::task::block_in_place(|| gate.lock().unwrap().recv().unwrap());
                     }
                     std::future::pending::<()>().await;
                 }
