@@ -42,6 +42,28 @@
 //! # }
 //! ```
 //!
+//! The receive calls and the handler code carry over; the mailbox's pool
+//! helpers (`group().consume`, `Worker::serve`, `Child::pool`) take an
+//! in-process receiver, so a group fed from Redis loops over
+//! `recv_guarded` itself, as above.
+//!
+//! # Shutting down
+//!
+//! Stop the consumers first (the group), so that no delivery is in flight;
+//! then [`close`](Receiver::close) the receiver, which stops reading; then
+//! [`flush`](Receiver::flush), which waits until the acknowledgements are
+//! written. Entries read ahead and not handed out stay pending for the
+//! consumer's name: taken back at once by the next start under that name,
+//! claimed by the group's other consumers after the claim time.
+//!
+//! ```no_run
+//! # async fn run(group: stage::group::Group, inbox: stage::redis::Receiver<u32>) {
+//! group.shutdown(std::time::Duration::from_secs(5)).await.ok();
+//! inbox.close();
+//! inbox.flush().await; // before the process exits
+//! # }
+//! ```
+//!
 //! # What it guarantees
 //!
 //! - **At least once, across process deaths.** An entry stays pending in
@@ -112,3 +134,11 @@ pub use sender::{Sender, SenderBuilder, SenderStats};
 pub use server::LocalServer;
 pub use stats::Stats;
 pub use stream::Stream;
+
+/// The errors of the receive calls, the in-process mailbox's own.
+pub use stage_core::mailbox::{RecvError, TryRecvError};
+
+/// The `redis` crate this is built on (its client, for
+/// [`Stream::new`], and its commands, to read a dead-letter stream),
+/// re-exported so that its version matches.
+pub use redis;

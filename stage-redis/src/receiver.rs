@@ -306,6 +306,37 @@ impl<T> Receiver<T> {
         self.len() == 0
     }
 
+    /// How many entries are not yet acknowledged by the consumer group
+    /// furthest behind (as [`Sender::backlog`](crate::Sender::backlog)):
+    /// 0 once a finite batch is all done.
+    ///
+    /// # Errors
+    ///
+    /// Redis's error, if it refuses for good; it waits through a lost
+    /// connection.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(inbox: stage::redis::Receiver<u32>) -> Result<(), Box<dyn std::error::Error>> {
+    /// inbox.flush().await;
+    /// if inbox.backlog().await? == 0 {
+    ///     println!("all done");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn backlog(&self) -> Result<usize, redis::RedisError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(crate::scripts::BACKLOG)
+            .arg(1)
+            .arg(&self.shared.settings.key);
+        self.shared
+            .link
+            .retry(&Request::Cmd(&cmd), &self.shared.counters.faults)
+            .await
+    }
+
     /// What has happened to the receiver's entries and connections.
     ///
     /// # Examples
@@ -424,6 +455,12 @@ impl<T, C> ReceiverBuilder<T, C> {
     /// it goes to the dead-letter stream ([`DEFAULT_MAX_ATTEMPTS`] unless
     /// set).
     ///
+    /// Redis counts a delivery when an entry is read, so every entry a
+    /// process had read ahead when it died has one more: a consumer that
+    /// crashes in a loop at start can make dead letters of a whole
+    /// [batch](ReceiverBuilder::batch) per `max_attempts` crashes. Keep the
+    /// batch small where that matters, or the maximum large.
+    ///
     /// # Examples
     ///
     /// See [`ReceiverBuilder`].
@@ -434,9 +471,15 @@ impl<T, C> ReceiverBuilder<T, C> {
 
     /// How long an entry of another consumer stays unacknowledged before
     /// this one claims it ([`DEFAULT_CLAIM_AFTER`] unless set): the time
-    /// after which a consumer that stopped answering counts as dead.
-    /// A live consumer renews its claim on the entries it holds three
-    /// times per claim time, so a slow handler keeps its entry.
+    /// after which a consumer that stopped answering counts as dead, and
+    /// how long a replacement under another name waits for what a dead
+    /// one held.
+    ///
+    /// A live consumer renews its claim on the entries it holds (read
+    /// ahead or being handled) at least every second, and three times per
+    /// its own claim time if that is shorter: a slow handler keeps its
+    /// entry from any consumer whose claim time is over a second. Claim
+    /// times under a second are for groups whose consumers all share them.
     ///
     /// # Examples
     ///
@@ -526,8 +569,8 @@ impl<T, C> ReceiverBuilder<T, C> {
             settings.block + Duration::from_secs(5),
         );
         let writing = Link::new(client, role("writer"), Duration::from_secs(5));
-        let shared = Arc::new(Shared::new(settings, Box::new(codec)));
-        let faults = &shared.counters.faults;
+        let shared = Arc::new(Shared::new(settings, Box::new(codec), writing));
+        let (faults, writing) = (&shared.counters.faults, &shared.link);
         writing.connect(faults).await?;
         match writing
             .try_once::<Value>(&Request::Cmd(&create_group(&shared.settings)), faults)
@@ -542,7 +585,7 @@ impl<T, C> ReceiverBuilder<T, C> {
         };
         shared.add_receiver();
         runtime.spawn(fetch::run(Arc::clone(&shared), fetching));
-        runtime.spawn(write::run(shared, writing));
+        runtime.spawn(write::run(shared));
         Ok(receiver)
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use event_listener::{Event, EventListener, IntoNotification};
 
 use crate::codec::Codec;
+use crate::link::Link;
 use crate::stats::Counters;
 
 /// An entry this receiver holds: read from the stream, not yet
@@ -109,6 +110,9 @@ struct Local<T> {
 
 pub(crate) struct Shared<T> {
     pub(crate) settings: Settings,
+    /// The connection for writes and queries (the fetcher's blocking reads
+    /// have one of their own).
+    pub(crate) link: Link,
     pub(crate) codec: Box<dyn Codec<T>>,
     local: Mutex<Local<T>>,
     /// An entry was queued, or the receiver closed.
@@ -127,9 +131,10 @@ pub(crate) struct Shared<T> {
 }
 
 impl<T> Shared<T> {
-    pub(crate) fn new(settings: Settings, codec: Box<dyn Codec<T>>) -> Self {
+    pub(crate) fn new(settings: Settings, codec: Box<dyn Codec<T>>, link: Link) -> Self {
         Self {
             settings,
+            link,
             codec,
             local: Mutex::new(Local {
                 front: VecDeque::new(),

@@ -25,9 +25,11 @@ pub struct Stats {
     pub received: u64,
     /// Entries claimed from consumers that had left them idle.
     pub claimed: u64,
-    /// Acknowledgements written to Redis.
+    /// Acknowledgements written to Redis (of entries handled, and of those
+    /// made dead letters).
     pub acked: u64,
-    /// Deliveries dropped without an acknowledgement and put back.
+    /// Deliveries dropped without an acknowledgement: each put back, or,
+    /// after its last attempt, made a dead letter (as the mailbox counts).
     pub redeliveries: u64,
     /// Entries written to the dead-letter stream (given up on, or not
     /// decodable).

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::{select, Either};
 use redis::{Pipeline, Value};
 
-use crate::link::{Link, Request};
+use crate::link::Request;
 use crate::reply::FIELD;
 use crate::scripts::TRIM_DONE;
 use crate::shared::{Shared, Writes};
@@ -27,12 +27,12 @@ pub(crate) const FLUSH_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs the writer until the receiver is closed and every write queued is
 /// made (or, once every handle is gone, given up on after [`FLUSH_GRACE`]).
-pub(crate) async fn run<T: Send + 'static>(shared: Arc<Shared<T>>, link: Link) {
+pub(crate) async fn run<T: Send + 'static>(shared: Arc<Shared<T>>) {
+    let link = &shared.link;
     // However the task ends (a runtime dropped with it, too), a flush
     // waiting on it returns.
     let _ends = Ends(&shared);
-    // The claim on held entries is renewed three times per claim time.
-    let renew_every = shared.settings.claim_after / 3;
+    let renew_every = renewal(shared.settings.claim_after);
     let mut next_renewal = Instant::now() + renew_every;
     loop {
         let listener = shared.listen_to_write();
@@ -81,6 +81,17 @@ pub(crate) async fn run<T: Send + 'static>(shared: Arc<Shared<T>>, link: Link) {
         shared.written(batch);
     }
 }
+
+/// How often a receiver renews its claim on the entries it holds: three
+/// times per claim time, and at least every [`MAX_RENEWAL`], so that a
+/// consumer with a shorter claim time (over a second) does not take them
+/// either.
+pub(crate) fn renewal(claim_after: Duration) -> Duration {
+    (claim_after / 3).min(MAX_RENEWAL)
+}
+
+/// The longest time between two renewals of a receiver's claims.
+pub(crate) const MAX_RENEWAL: Duration = Duration::from_secs(1);
 
 struct Ends<'a, T>(&'a Shared<T>);
 

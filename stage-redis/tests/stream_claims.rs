@@ -163,3 +163,30 @@ async fn an_entry_whose_consumers_keep_dying_becomes_a_dead_letter() {
     assert_eq!(dead[0]["attempts"], "2");
     assert!(last.is_empty());
 }
+
+#[tokio::test]
+async fn a_live_consumer_keeps_its_entry_from_one_with_a_shorter_claim_time() {
+    let (_server, orders) = server();
+    let tx = orders.sender::<u32>().connect().await.unwrap();
+    let patient = orders
+        .receiver::<u32>("billing", "worker-1")
+        .claim_after(Duration::from_secs(3600))
+        .connect()
+        .await
+        .unwrap();
+    tx.send(1).await.unwrap();
+    let order = within("a receive", patient.recv_guarded()).await;
+    let eager = orders
+        .receiver::<u32>("billing", "worker-2")
+        .claim_after(Duration::from_millis(1500))
+        .connect()
+        .await
+        .unwrap();
+    // Well past the eager one's claim time: the patient one renews its
+    // claim every second whatever its own claim time.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(eager.stats().claimed, 0);
+    assert!(eager.try_recv().is_err());
+    order.ack();
+    within("the acknowledgement", patient.flush()).await;
+}
