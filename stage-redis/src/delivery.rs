@@ -6,6 +6,7 @@ use std::panic::{resume_unwind, AssertUnwindSafe};
 
 use futures_util::FutureExt;
 
+use crate::panics::panic_text;
 use crate::receiver::Receiver;
 use crate::shared::{Dead, Held, Reason};
 
@@ -184,6 +185,7 @@ impl<'a, T> Delivery<'a, T> {
             self.receiver().shared().dead_letter(Dead {
                 id: held.id,
                 raw: held.raw,
+                fields: Vec::new(),
                 attempts: held.failed.saturating_add(1),
                 reason: Reason::Rejected,
                 detail: held.last_panic,
@@ -247,10 +249,7 @@ impl<'a, T> Delivery<'a, T> {
                 output
             }
             Err(payload) => {
-                let text = payload
-                    .downcast_ref::<&str>()
-                    .map(|text| (*text).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned());
+                let text = panic_text(payload.as_ref());
                 if let (Some(held), Some(text)) = (self.held.as_mut(), text) {
                     held.last_panic = Some(text);
                 }

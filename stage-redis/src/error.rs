@@ -27,6 +27,10 @@ pub enum ConnectError {
     Invalid(&'static str),
     /// Not called on a tokio runtime, which the background tasks need.
     NoRuntime,
+    /// A receiver of this process is this consumer (of this group, stream
+    /// and server) already: clone that one to share it among tasks; two
+    /// would take each other's entries.
+    ConsumerInUse(String),
     /// Redis could not be reached, or refused a command.
     Redis(RedisError),
 }
@@ -36,6 +40,10 @@ impl fmt::Display for ConnectError {
         match self {
             Self::Invalid(what) => write!(f, "invalid setting: {what}"),
             Self::NoRuntime => f.write_str("not on a tokio runtime"),
+            Self::ConsumerInUse(name) => write!(
+                f,
+                "a receiver of this process is the consumer {name:?} already: clone it instead"
+            ),
             Self::Redis(error) => write!(f, "redis: {error}"),
         }
     }

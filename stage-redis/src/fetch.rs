@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use futures_util::future::{select, Either};
 use redis::{Cmd, Value};
 
 use crate::link::{Link, Pause, Request};
+use crate::panics::{drop_quietly, panic_text};
 use crate::reply::{self, Body, Entry};
 use crate::shared::{Dead, Held, Reason, Shared};
 
@@ -36,22 +38,23 @@ pub(crate) async fn run<T: Send + 'static>(shared: Arc<Shared<T>>, link: Link) {
         return;
     }
     let mut cursor = String::from("0-0");
-    let mut next_claim = Instant::now();
+    // `None`: no more claims (a claim time too long for the clock).
+    let mut next_claim = Some(Instant::now());
     let mut pause = Pause::default();
     loop {
         let Some(room) = fetcher.until_closed(fetcher.room()).await else {
             return;
         };
         let errors = shared.counters.faults.errors.load(Ordering::Relaxed);
-        let outcome = if Instant::now() >= next_claim {
+        let outcome = if next_claim.is_some_and(|at| Instant::now() >= at) {
             let claim = fetcher.claim(&mut cursor, room);
             let outcome = fetcher.until_closed(claim).await;
             // A scan that has not reached the end of the pending entries
             // goes on at once; a finished one in half the claim time.
             next_claim = if cursor == "0-0" {
-                Instant::now() + shared.settings.claim_after / 2
+                Instant::now().checked_add(shared.settings.claim_after / 2)
             } else {
-                Instant::now()
+                Some(Instant::now())
             };
             outcome
         } else {
@@ -91,7 +94,7 @@ impl<T: Send + 'static> Fetcher<'_, T> {
     async fn until_closed<O>(&self, work: impl Future<Output = O>) -> Option<O> {
         let closed = async {
             loop {
-                let listener = self.shared.listen_arrived();
+                let listener = self.shared.listen_closing();
                 if self.shared.is_closed() {
                     return;
                 }
@@ -162,7 +165,7 @@ impl<T: Send + 'static> Fetcher<'_, T> {
             .arg(&settings.group)
             .arg(&settings.consumer)
             .arg("COUNT")
-            .arg(room)
+            .arg(count(room))
             .arg("BLOCK")
             .arg(BLOCK.as_millis() as u64)
             .arg("STREAMS")
@@ -188,7 +191,7 @@ impl<T: Send + 'static> Fetcher<'_, T> {
                 .arg(&settings.group)
                 .arg(&start)
                 .arg("+")
-                .arg(room)
+                .arg(count(room))
                 .arg(&settings.consumer);
             let Ok(value) = self.send(&cmd).await else {
                 tokio::time::sleep(pause.next()).await;
@@ -236,7 +239,7 @@ impl<T: Send + 'static> Fetcher<'_, T> {
     /// longer than the claim time, continuing the scan at `cursor`.
     async fn claim(&self, cursor: &mut String, room: usize) -> Result<(), ()> {
         let settings = self.settings();
-        let idle = u64::try_from(settings.claim_after.as_millis()).unwrap_or(u64::MAX);
+        let idle = count(usize::try_from(settings.claim_after.as_millis()).unwrap_or(usize::MAX));
         let mut cmd = redis::cmd("XAUTOCLAIM");
         cmd.arg(&settings.key)
             .arg(&settings.group)
@@ -244,7 +247,7 @@ impl<T: Send + 'static> Fetcher<'_, T> {
             .arg(idle)
             .arg(&*cursor)
             .arg("COUNT")
-            .arg(room);
+            .arg(count(room));
         let (next, entries) = self.parse(reply::autoclaim(self.send(&cmd).await?))?;
         *cursor = next;
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
@@ -258,7 +261,12 @@ impl<T: Send + 'static> Fetcher<'_, T> {
             .arg(&settings.group)
             .arg(&first.id)
             .arg(&last.id)
-            .arg(entries.len() + self.shared.len() + settings.batch)
+            .arg(count(
+                entries
+                    .len()
+                    .saturating_add(self.shared.len())
+                    .saturating_add(settings.batch),
+            ))
             .arg(&settings.consumer);
         let deliveries = self.parse(reply::pending(self.send(&counts).await?))?;
         let failed: HashMap<_, _> = deliveries
@@ -287,38 +295,69 @@ impl<T: Send + 'static> Fetcher<'_, T> {
                 continue; // a claim found one of this receiver's own
             }
             let failed = failed.get(&id).copied().unwrap_or(0);
-            let dead = |raw, reason, detail| Dead {
+            // An entry that cannot be handed out was delivered all the same:
+            // this read counts as its attempt.
+            let undecodable = |raw, fields, detail| Dead {
                 id: id.clone(),
                 raw,
-                attempts: failed,
-                reason,
-                detail,
+                fields,
+                attempts: failed.saturating_add(1),
+                reason: Reason::Undecodable,
+                detail: Some(detail),
             };
             match body {
                 Body::Deleted => shared.ack(id),
-                Body::Foreign => shared.dead_letter(dead(
+                Body::Foreign(fields) => shared.dead_letter(undecodable(
                     Vec::new(),
-                    Reason::Undecodable,
-                    Some(format!("the entry has no field `{}`", reply::FIELD)),
+                    fields,
+                    format!("the entry has no field `{}`", reply::FIELD),
                 )),
                 Body::Message(raw) if failed >= shared.settings.max_attempts => {
-                    let detail = format!("delivered {failed} times without an acknowledgement");
-                    shared.dead_letter(dead(raw, Reason::Failed, Some(detail)));
-                }
-                Body::Message(raw) => match shared.codec.decode(&raw) {
-                    Ok(message) => held.push(Held {
-                        id,
-                        message,
+                    shared.dead_letter(Dead {
+                        id: id.clone(),
                         raw,
-                        failed,
-                        last_panic: None,
-                    }),
-                    Err(error) => {
-                        shared.dead_letter(dead(raw, Reason::Undecodable, Some(error.to_string())));
+                        fields: Vec::new(),
+                        attempts: failed,
+                        reason: Reason::Failed,
+                        detail: Some(format!(
+                            "delivered {failed} times without an acknowledgement"
+                        )),
+                    });
+                }
+                // The codec is the user's code: a panic in it makes a dead
+                // letter, as an error does, not a dead receiver.
+                Body::Message(raw) => {
+                    match catch_unwind(AssertUnwindSafe(|| shared.codec.decode(&raw))) {
+                        Ok(Ok(message)) => held.push(Held {
+                            id,
+                            message,
+                            raw,
+                            failed,
+                            last_panic: None,
+                        }),
+                        Ok(Err(error)) => {
+                            shared.dead_letter(undecodable(raw, Vec::new(), error.to_string()));
+                        }
+                        Err(payload) => {
+                            let what = panic_text(payload.as_ref());
+                            drop_quietly(payload);
+                            let detail = format!(
+                                "the codec panicked: {}",
+                                what.as_deref().unwrap_or("(no message)")
+                            );
+                            shared.dead_letter(undecodable(raw, Vec::new(), detail));
+                        }
                     }
-                },
+                }
             }
         }
         shared.arrive(held, claimed);
     }
+}
+
+/// `n` as a count Redis takes: at most 2^40 (a trillion entries, or 35
+/// years in milliseconds), well inside what every command accepts
+/// (`XAUTOCLAIM` refuses counts over `i64::MAX / 10`).
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX).min(1 << 40)
 }

@@ -102,6 +102,12 @@
 //! - Redis counts a delivery when an entry is read, so entries read ahead by
 //!   a process that dies count an attempt each though no handler ran.
 //! - A send retried after its connection failed may add its message twice.
+//! - A consumer group deleted while its consumers run (`XGROUP DESTROY`, a
+//!   stream deleted, a server restarted without its data) is made again
+//!   from the stream's start: what is still in the stream (kept for another
+//!   group, say) is delivered again rather than skipped.
+//! - One receiver per consumer name in a process (clone it to share it);
+//!   across processes, each needs a name of its own.
 //! - Order: see [`Receiver`].
 //!
 //! # Format
@@ -114,6 +120,7 @@ mod delivery;
 mod error;
 mod fetch;
 mod link;
+mod panics;
 mod receiver;
 mod reply;
 mod scripts;
@@ -129,6 +136,7 @@ pub use delivery::Delivery;
 pub use error::{ConnectError, SendError};
 pub use receiver::{
     Receiver, ReceiverBuilder, DEFAULT_BATCH, DEFAULT_CLAIM_AFTER, DEFAULT_MAX_ATTEMPTS,
+    MIN_CLAIM_AFTER,
 };
 pub use sender::{Sender, SenderBuilder, SenderStats};
 pub use server::LocalServer;

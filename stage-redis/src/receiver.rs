@@ -2,7 +2,8 @@
 //! in-process mailbox's receive API.
 
 use core::fmt;
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use redis::{Client, Cmd, Value};
@@ -12,7 +13,7 @@ use crate::codec::{Codec, Json};
 use crate::delivery::Delivery;
 use crate::error::ConnectError;
 use crate::fetch::{self, BLOCK};
-use crate::link::{Link, Request};
+use crate::link::{Faults, Link, Request};
 use crate::shared::{Held, Settings, Shared};
 use crate::stats::Stats;
 use crate::write;
@@ -24,6 +25,8 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 /// How long an entry of another consumer stays unacknowledged before it is
 /// claimed, unless set.
 pub const DEFAULT_CLAIM_AFTER: Duration = Duration::from_secs(30);
+/// The shortest claim time a receiver accepts.
+pub const MIN_CLAIM_AFTER: Duration = Duration::from_millis(100);
 
 /// A consumer of a Redis stream's consumer group: the receiving end of a
 /// [`Stream`](crate::Stream), with the receive API of the in-process
@@ -535,8 +538,9 @@ impl<T, C> ReceiverBuilder<T, C> {
     /// # Errors
     ///
     /// [`ConnectError::Invalid`] for a batch or maximum of attempts of 0, a
-    /// claim time under a millisecond, or an empty stream, group or
-    /// consumer name; [`ConnectError::NoRuntime`] outside a tokio runtime;
+    /// claim time under [`MIN_CLAIM_AFTER`], or an empty stream, group or
+    /// consumer name; [`ConnectError::ConsumerInUse`] if a receiver of this
+    /// process is that consumer already; [`ConnectError::NoRuntime`] outside a tokio runtime;
     /// [`ConnectError::Redis`] if Redis cannot be reached or refuses the
     /// group (the key holds something else than a stream, say).
     ///
@@ -556,6 +560,7 @@ impl<T, C> ReceiverBuilder<T, C> {
         } = self;
         check(&settings)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConnectError::NoRuntime)?;
+        let registration = Registration::new(&client, &settings)?;
         let role = |what| {
             format!(
                 "{what} {}/{}/{}",
@@ -569,11 +574,20 @@ impl<T, C> ReceiverBuilder<T, C> {
             settings.block + Duration::from_secs(5),
         );
         let writing = Link::new(client, role("writer"), Duration::from_secs(5));
-        let shared = Arc::new(Shared::new(settings, Box::new(codec), writing));
+        let shared = Arc::new(Shared::new(
+            settings,
+            Box::new(codec),
+            writing,
+            registration,
+        ));
         let (faults, writing) = (&shared.counters.faults, &shared.link);
         writing.connect(faults).await?;
+        // A group that exists already is no fault: not counted.
         match writing
-            .try_once::<Value>(&Request::Cmd(&create_group(&shared.settings)), faults)
+            .try_once::<Value>(
+                &Request::Cmd(&create_group(&shared.settings)),
+                &Faults::default(),
+            )
             .await
         {
             Err(error) if error.code() != Some("BUSYGROUP") => return Err(error.into()),
@@ -603,14 +617,54 @@ fn check(settings: &Settings) -> Result<(), ConnectError> {
         "a batch of 0 entries reads nothing"
     } else if settings.max_attempts == 0 {
         "a maximum of 0 attempts delivers nothing"
-    } else if settings.claim_after < Duration::from_millis(1) {
-        "a claim time under a millisecond claims the entries of live consumers"
+    } else if settings.claim_after < MIN_CLAIM_AFTER {
+        "a claim time under 100 ms: the renewals of claims would load the server, and a slow round trip would let live consumers' entries be taken"
     } else if settings.key.is_empty() || settings.group.is_empty() || settings.consumer.is_empty() {
         "an empty stream, group or consumer name"
     } else {
         return Ok(());
     };
     Err(ConnectError::Invalid(invalid))
+}
+
+/// A consumer that a receiver of this process is: two receivers under one
+/// name would take each other's entries (each takes back, at its start,
+/// what the consumer holds). Released when the receiver's last handle goes.
+pub(crate) struct Registration(ConsumerId);
+
+/// Server, database, stream, group, consumer.
+type ConsumerId = (String, i64, String, String, String);
+
+static CONSUMERS: Mutex<BTreeSet<ConsumerId>> = Mutex::new(BTreeSet::new());
+
+fn consumers() -> MutexGuard<'static, BTreeSet<ConsumerId>> {
+    CONSUMERS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Registration {
+    fn new(client: &Client, settings: &Settings) -> Result<Self, ConnectError> {
+        let info = client.get_connection_info();
+        let id = (
+            info.addr().to_string(),
+            info.redis_settings().db(),
+            settings.key.clone(),
+            settings.group.clone(),
+            settings.consumer.clone(),
+        );
+        if consumers().insert(id.clone()) {
+            Ok(Self(id))
+        } else {
+            Err(ConnectError::ConsumerInUse(settings.consumer.clone()))
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        consumers().remove(&self.0);
+    }
 }
 
 /// `XGROUP CREATE`: the group reads the stream from its start; the stream

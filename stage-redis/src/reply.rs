@@ -19,7 +19,8 @@ pub(crate) enum Body {
     /// The bytes of its message, in [`FIELD`].
     Message(Vec<u8>),
     /// Fields, but no [`FIELD`]: written by something else than a sender.
-    Foreign,
+    /// Its fields, as they are.
+    Foreign(Vec<(Vec<u8>, Vec<u8>)>),
     /// Nothing: deleted from the stream while it was pending.
     Deleted,
 }
@@ -64,15 +65,24 @@ fn entry(value: Value) -> Result<Entry, Malformed> {
             body: Body::Deleted,
         });
     }
-    let mut body = Body::Foreign;
+    let mut found = Vec::new();
     let mut fields = array(fields)?.into_iter();
     while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
-        let is_ours = matches!(&name, Value::BulkString(name) if name == FIELD.as_bytes());
-        if let (true, Value::BulkString(bytes)) = (is_ours, value) {
-            body = Body::Message(bytes);
+        let (Value::BulkString(name), Value::BulkString(value)) = (name, value) else {
+            return Err(Malformed("a field that is not a string"));
+        };
+        if name == FIELD.as_bytes() {
+            return Ok(Entry {
+                id,
+                body: Body::Message(value),
+            });
         }
+        found.push((name, value));
     }
-    Ok(Entry { id, body })
+    Ok(Entry {
+        id,
+        body: Body::Foreign(found),
+    })
 }
 
 /// A list of entries (`XCLAIM`, and each stream of `XREADGROUP`).
@@ -170,7 +180,10 @@ mod tests {
             [
                 ("1-0", &Body::Message(b"7".to_vec())),
                 ("2-0", &Body::Message(b"8".to_vec())),
-                ("3-0", &Body::Foreign),
+                (
+                    "3-0",
+                    &Body::Foreign(vec![(b"other".to_vec(), b"x".to_vec())])
+                ),
                 ("4-0", &Body::Deleted)
             ]
         );

@@ -352,6 +352,7 @@ impl<T, C> SenderBuilder<T, C> {
     /// # Errors
     ///
     /// [`ConnectError::Invalid`] for a bound of 0 or an empty stream name;
+    /// [`ConnectError::NoRuntime`] outside a tokio runtime;
     /// [`ConnectError::Redis`] if Redis cannot be reached.
     ///
     /// # Examples
@@ -367,6 +368,8 @@ impl<T, C> SenderBuilder<T, C> {
         if self.key.is_empty() {
             return Err(ConnectError::Invalid("an empty stream name"));
         }
+        // The connection's tasks need one (redis-rs would panic).
+        tokio::runtime::Handle::try_current().map_err(|_| ConnectError::NoRuntime)?;
         let link = Link::new(
             self.client,
             format!("sender {}", self.key),

@@ -11,6 +11,7 @@ use event_listener::{Event, EventListener, IntoNotification};
 
 use crate::codec::Codec;
 use crate::link::Link;
+use crate::receiver::Registration;
 use crate::stats::Counters;
 
 /// An entry this receiver holds: read from the stream, not yet
@@ -51,6 +52,9 @@ impl Reason {
 pub(crate) struct Dead {
     pub(crate) id: String,
     pub(crate) raw: Vec<u8>,
+    /// The fields of an entry that holds no message (written by something
+    /// else than a sender), kept as they were.
+    pub(crate) fields: Vec<(Vec<u8>, Vec<u8>)>,
     pub(crate) attempts: u32,
     pub(crate) reason: Reason,
     /// The last panic's message, or the decoding error.
@@ -64,8 +68,9 @@ pub(crate) struct Writes {
     pub(crate) acks: Vec<String>,
     /// Entries to move to the dead-letter stream (then acknowledge).
     pub(crate) dead: Vec<Dead>,
-    /// Entries put back, with their failed deliveries so far: Redis keeps
-    /// the count, for whoever claims the entry if this process dies.
+    /// Entries put back, with their deliveries so far (the one the put-back
+    /// makes included): Redis keeps the count, for whoever claims the entry
+    /// if this process dies.
     pub(crate) failed: Vec<(String, u32)>,
 }
 
@@ -115,8 +120,11 @@ pub(crate) struct Shared<T> {
     pub(crate) link: Link,
     pub(crate) codec: Box<dyn Codec<T>>,
     local: Mutex<Local<T>>,
-    /// An entry was queued, or the receiver closed.
+    /// An entry was queued, or the receiver closed: for the receive calls
+    /// alone (a wakeup meant for one must not go to another waiter).
     arrived: Event,
+    /// The receiver closed: for the background tasks.
+    closing: Event,
     /// The queue has room for a read, or the receiver closed.
     room: Event,
     /// A write was queued, or the receiver closed.
@@ -127,11 +135,19 @@ pub(crate) struct Shared<T> {
     /// gone closes the receiver, and the writer ends once it has written
     /// what is left.
     receivers: AtomicUsize,
+    /// The consumer's name in this process, given back with the last
+    /// handle.
+    registration: Mutex<Option<Registration>>,
     pub(crate) counters: Counters,
 }
 
 impl<T> Shared<T> {
-    pub(crate) fn new(settings: Settings, codec: Box<dyn Codec<T>>, link: Link) -> Self {
+    pub(crate) fn new(
+        settings: Settings,
+        codec: Box<dyn Codec<T>>,
+        link: Link,
+        registration: Registration,
+    ) -> Self {
         Self {
             settings,
             link,
@@ -146,10 +162,12 @@ impl<T> Shared<T> {
                 written: 0,
             }),
             arrived: Event::new(),
+            closing: Event::new(),
             room: Event::new(),
             to_write: Event::new(),
             wrote: Event::new(),
             receivers: AtomicUsize::new(0),
+            registration: Mutex::new(Some(registration)),
             counters: Counters::default(),
         }
     }
@@ -165,6 +183,12 @@ impl<T> Shared<T> {
         // AcqRel: the writer, seeing 0, sees every write queued before.
         if self.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.close();
+            let registration = self
+                .registration
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take();
+            drop(registration);
         }
     }
 
@@ -214,6 +238,10 @@ impl<T> Shared<T> {
 
     pub(crate) fn listen_arrived(&self) -> EventListener {
         self.arrived.listen()
+    }
+
+    pub(crate) fn listen_closing(&self) -> EventListener {
+        self.closing.listen()
     }
 
     pub(crate) fn listen_room(&self) -> EventListener {
@@ -313,13 +341,16 @@ impl<T> Shared<T> {
             self.dead_letter(Dead {
                 id: held.id,
                 raw: held.raw,
+                fields: Vec::new(),
                 attempts: held.failed,
                 reason: Reason::Failed,
                 detail: held.last_panic,
             });
             return;
         }
-        let failed = (held.id.clone(), held.failed);
+        // Redis counts the delivery the put-back makes as well: a process
+        // that dies before it is handled leaves the right count.
+        let failed = (held.id.clone(), held.failed.saturating_add(1));
         self.write(|local| {
             local.writes.failed.push(failed);
             local.front.push_back(held);
@@ -391,6 +422,7 @@ impl<T> Shared<T> {
     pub(crate) fn close(&self) {
         self.local().closed = true;
         self.arrived.notify(usize::MAX);
+        self.closing.notify(usize::MAX);
         self.room.notify(usize::MAX);
         self.to_write.notify(usize::MAX);
     }

@@ -126,6 +126,9 @@ fn pipeline<T>(shared: &Shared<T>, writes: Writes, held: &[String]) -> Pipeline 
         if let Some(detail) = dead.detail {
             add.arg("detail").arg(detail);
         }
+        for (name, value) in dead.fields {
+            add.arg([&b"field:"[..], &name].concat()).arg(value);
+        }
         add.ignore();
         done.push(dead.id);
     }
