@@ -17,7 +17,9 @@
 //!   trip. The client side's ceiling (no guard, no decoding, no background
 //!   tasks).
 //! - `apalis-redis`: `push_bulk` of the batch size; a worker whose fetch
-//!   takes the batch size (`Config::batch_size`).
+//!   takes the batch size (`Config::batch_size`). Its producer stays at
+//!   most 2,000 jobs ahead: with many thousands waiting, apalis-redis 1.0's
+//!   fetch script fails at batch 128 ("too many results to unpack").
 //! - `mailbox`: the in-process mailbox (capacity 1024, guarded receives).
 //!
 //! The server's own ceiling for the same commands is `redis-benchmark`'s:
@@ -25,6 +27,8 @@
 //!
 //! Run: `cargo bench -p stage-benches --bench redis`.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +40,8 @@ use stage::redis::{LocalServer, Stream};
 const MESSAGES: u64 = 20_000;
 /// Batch sizes: messages per round trip.
 const BATCHES: [usize; 3] = [1, 16, 128];
+/// Jobs an apalis-redis producer may push ahead of its worker.
+const AHEAD: u64 = 2_000;
 /// An iteration that takes this long has hung; it fails loudly instead.
 const HANG: Duration = Duration::from_secs(120);
 
@@ -45,7 +51,7 @@ fn fresh(what: &str) -> String {
     format!("{what}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-async fn within<T>(what: &str, work: impl std::future::Future<Output = T>) -> T {
+async fn within<T>(what: &str, work: impl Future<Output = T>) -> T {
     tokio::time::timeout(HANG, work)
         .await
         .unwrap_or_else(|_| panic!("{what} hung"))
@@ -70,7 +76,8 @@ async fn forget(url: &str, keys: &[String]) {
         .unwrap();
 }
 
-async fn stage_redis(url: &str, batch: usize) -> Duration {
+async fn stage_redis(url: String, batch: usize) -> Duration {
+    let url = url.as_str();
     let key = fresh("stage");
     let stream = Stream::open(url, key.as_str()).unwrap();
     let tx = stream.sender::<u64>().connect().await.unwrap();
@@ -101,7 +108,8 @@ async fn stage_redis(url: &str, batch: usize) -> Duration {
     took
 }
 
-async fn raw_commands(url: &str, batch: usize) -> Duration {
+async fn raw_commands(url: String, batch: usize) -> Duration {
+    let url = url.as_str();
     let key = fresh("raw");
     let (mut producer_connection, mut consumer) = (connection(url).await, connection(url).await);
     let _: () = redis::cmd("XGROUP")
@@ -176,7 +184,8 @@ async fn raw_commands(url: &str, batch: usize) -> Duration {
     took
 }
 
-async fn apalis_redis(url: &str, batch: usize) -> Duration {
+async fn apalis_redis(url: String, batch: usize) -> Duration {
+    let url = url.as_str();
     use apalis::prelude::*;
     use apalis_redis::{Config, RedisStorage};
 
@@ -188,10 +197,19 @@ async fn apalis_redis(url: &str, batch: usize) -> Duration {
     let mut sink = storage.clone();
     let done = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
-    let producer = tokio::spawn(async move {
-        let numbers: Vec<u64> = (0..MESSAGES).collect();
-        for chunk in numbers.chunks(batch) {
-            sink.push_bulk(chunk.to_vec()).await.unwrap();
+    let producer = tokio::spawn({
+        let done = Arc::clone(&done);
+        async move {
+            let numbers: Vec<u64> = (0..MESSAGES).collect();
+            for (pushed, chunk) in numbers.chunks(batch).enumerate() {
+                // At most `AHEAD` jobs waiting: apalis-redis 1.0's fetch
+                // script fails ("too many results to unpack") once many
+                // thousands wait.
+                while (pushed * batch) as u64 > done.load(Ordering::Relaxed) + AHEAD {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                sink.push_bulk(chunk.to_vec()).await.unwrap();
+            }
         }
     });
     let worker = WorkerBuilder::new(fresh("worker")).backend(storage).build(
@@ -234,6 +252,10 @@ async fn mailbox() -> Duration {
     took
 }
 
+/// One iteration of a peer: the server's URL and the batch size in, the
+/// time it took out.
+type Peer = fn(String, usize) -> Pin<Box<dyn Future<Output = Duration>>>;
+
 fn bench(c: &mut Criterion) {
     let server = LocalServer::start().expect("redis-server starts");
     let url = server.url();
@@ -249,52 +271,32 @@ fn bench(c: &mut Criterion) {
         group.sample_size(10);
         group.warm_up_time(Duration::from_secs(1));
         group.measurement_time(Duration::from_secs(5));
-        let id = |name: &str| BenchmarkId::new(name, batch);
-        group.bench_function(id("stage-redis"), |b| {
-            b.to_async(&runtime).iter_custom(|iters| {
-                let url = url.clone();
-                async move {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        total += stage_redis(&url, batch).await;
+        let peers: [(&str, Peer); 4] = [
+            ("stage-redis", |url, batch| {
+                Box::pin(stage_redis(url, batch))
+            }),
+            ("raw-commands", |url, batch| {
+                Box::pin(raw_commands(url, batch))
+            }),
+            ("apalis-redis", |url, batch| {
+                Box::pin(apalis_redis(url, batch))
+            }),
+            ("mailbox", |_, _| Box::pin(mailbox())),
+        ];
+        for (name, peer) in peers {
+            group.bench_function(BenchmarkId::new(name, batch), |b| {
+                b.to_async(&runtime).iter_custom(|iters| {
+                    let url = url.clone();
+                    async move {
+                        let mut total = Duration::ZERO;
+                        for _ in 0..iters {
+                            total += peer(url.clone(), batch).await;
+                        }
+                        total
                     }
-                    total
-                }
+                });
             });
-        });
-        group.bench_function(id("raw-commands"), |b| {
-            b.to_async(&runtime).iter_custom(|iters| {
-                let url = url.clone();
-                async move {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        total += raw_commands(&url, batch).await;
-                    }
-                    total
-                }
-            });
-        });
-        group.bench_function(id("apalis-redis"), |b| {
-            b.to_async(&runtime).iter_custom(|iters| {
-                let url = url.clone();
-                async move {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        total += apalis_redis(&url, batch).await;
-                    }
-                    total
-                }
-            });
-        });
-        group.bench_function(id("mailbox"), |b| {
-            b.to_async(&runtime).iter_custom(|iters| async move {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    total += mailbox().await;
-                }
-                total
-            });
-        });
+        }
         group.finish();
     }
     drop(server);

@@ -17,7 +17,7 @@ use redis::{Pipeline, Value};
 use crate::link::Request;
 use crate::reply::FIELD;
 use crate::scripts::TRIM_DONE;
-use crate::shared::{Shared, Writes};
+use crate::shared::{Settings, Shared, Writes};
 use crate::stats::Counters;
 
 /// How long the writes left when the last receiver handle is dropped are
@@ -145,26 +145,25 @@ fn pipeline<T>(shared: &Shared<T>, writes: Writes, held: &[String]) -> Pipeline 
             .ignore();
     }
     for (id, failed) in writes.failed {
-        pipe.cmd("XCLAIM")
-            .arg(&settings.key)
-            .arg(&settings.group)
-            .arg(&settings.consumer)
-            .arg(0)
-            .arg(id)
+        claim(&mut pipe, settings, std::slice::from_ref(&id))
             .arg("RETRYCOUNT")
             .arg(failed)
             .arg("JUSTID")
             .ignore();
     }
     if !held.is_empty() {
-        pipe.cmd("XCLAIM")
-            .arg(&settings.key)
-            .arg(&settings.group)
-            .arg(&settings.consumer)
-            .arg(0)
-            .arg(held)
-            .arg("JUSTID")
-            .ignore();
+        claim(&mut pipe, settings, held).arg("JUSTID").ignore();
     }
     pipe
+}
+
+/// `XCLAIM` of `ids` by this consumer, idle or not (with `JUSTID`, the
+/// claim itself counts no delivery); its options follow.
+fn claim<'a>(pipe: &'a mut Pipeline, settings: &Settings, ids: &[String]) -> &'a mut Pipeline {
+    pipe.cmd("XCLAIM")
+        .arg(&settings.key)
+        .arg(&settings.group)
+        .arg(&settings.consumer)
+        .arg(0)
+        .arg(ids)
 }

@@ -7,18 +7,14 @@ mod support;
 
 use std::time::Duration;
 
-use support::{pending, server, within};
+use support::{pending, server, within, worker_1};
 
 #[tokio::test]
 async fn a_consumer_started_again_under_its_name_takes_back_what_it_held() {
     let (server, orders) = server();
     let tx = orders.sender::<u32>().connect().await.unwrap();
     tx.send_batch(vec![1, 2, 3]).await.unwrap();
-    let first = orders
-        .receiver::<u32>("billing", "worker-1")
-        .connect()
-        .await
-        .unwrap();
+    let first = worker_1(&orders).await;
     // It read the three ahead, handled one, and died with the others.
     assert_eq!(within("a receive", first.recv()).await, 1);
     within("the acknowledgement", first.flush()).await;
@@ -51,11 +47,7 @@ async fn entries_of_a_consumer_that_died_are_claimed_by_another_once_idle() {
     let (server, orders) = server();
     let tx = orders.sender::<u32>().connect().await.unwrap();
     tx.send_batch((0..10).collect()).await.unwrap();
-    let dead = orders
-        .receiver::<u32>("billing", "worker-1")
-        .connect()
-        .await
-        .unwrap();
+    let dead = worker_1(&orders).await;
     within("the read ahead", async {
         while dead.len() < 10 {
             tokio::task::yield_now().await;

@@ -8,17 +8,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use stage::redis::Json;
-use support::{entries, pending, server, within};
+use support::{entries, pending, server, within, worker_1};
 
 #[tokio::test]
 async fn a_message_sent_is_received_acknowledged_and_removed_from_the_stream() {
     let (server, orders) = server();
     let tx = orders.sender::<u32>().connect().await.unwrap();
-    let inbox = orders
-        .receiver::<u32>("billing", "worker-1")
-        .connect()
-        .await
-        .unwrap();
+    let inbox = worker_1(&orders).await;
     let ids = tx.send_batch(vec![1, 2, 3]).await.unwrap();
     assert_eq!(ids.len(), 3);
     let mut got = Vec::new();
@@ -43,11 +39,7 @@ async fn a_message_sent_is_received_acknowledged_and_removed_from_the_stream() {
 async fn a_delivery_dropped_unacknowledged_comes_back_ahead_of_the_others() {
     let (_server, orders) = server();
     let tx = orders.sender::<u32>().connect().await.unwrap();
-    let inbox = orders
-        .receiver::<u32>("billing", "worker-1")
-        .connect()
-        .await
-        .unwrap();
+    let inbox = worker_1(&orders).await;
     tx.send_batch(vec![1, 2, 3]).await.unwrap();
     let first = within("a receive", inbox.recv_guarded()).await;
     assert_eq!(*first, 1);
@@ -63,11 +55,7 @@ async fn a_delivery_dropped_unacknowledged_comes_back_ahead_of_the_others() {
 async fn a_group_whose_handler_panics_handles_every_message_once_it_succeeds() {
     let (server, orders) = server();
     let tx = orders.sender::<u32>().connect().await.unwrap();
-    let inbox = orders
-        .receiver::<u32>("billing", "worker-1")
-        .connect()
-        .await
-        .unwrap();
+    let inbox = worker_1(&orders).await;
     let (done, receipts) = stage::mailbox(64);
     let group = stage::group()
         .tasks(2)
@@ -113,11 +101,7 @@ async fn a_group_whose_handler_panics_handles_every_message_once_it_succeeds() {
 async fn a_delivery_whose_task_is_aborted_is_handed_out_again() {
     let (_server, orders) = server();
     let tx = orders.sender::<u32>().connect().await.unwrap();
-    let inbox = orders
-        .receiver::<u32>("billing", "worker-1")
-        .connect()
-        .await
-        .unwrap();
+    let inbox = worker_1(&orders).await;
     tx.send(5).await.unwrap();
     let (started, mut running) = tokio::sync::mpsc::channel(1);
     let stuck = tokio::spawn({
@@ -210,11 +194,7 @@ async fn an_entry_that_does_not_decode_is_a_dead_letter_not_a_crash() {
 async fn a_handler_can_give_up_on_an_entry_at_once() {
     let (server, orders) = server();
     let tx = orders.sender::<u32>().connect().await.unwrap();
-    let inbox = orders
-        .receiver::<u32>("billing", "worker-1")
-        .connect()
-        .await
-        .unwrap();
+    let inbox = worker_1(&orders).await;
     tx.send(0).await.unwrap();
     within("a receive", inbox.recv_guarded())
         .await
@@ -265,11 +245,7 @@ async fn several_tasks_share_one_consumer_and_each_entry_goes_to_one_of_them() {
 async fn two_groups_each_get_every_entry_and_the_stream_is_trimmed_when_both_are_done() {
     let (server, orders) = server();
     let tx = orders.sender::<u32>().connect().await.unwrap();
-    let billing = orders
-        .receiver::<u32>("billing", "worker-1")
-        .connect()
-        .await
-        .unwrap();
+    let billing = worker_1(&orders).await;
     let shipping = orders
         .receiver::<u32>("shipping", "worker-1")
         .connect()
@@ -298,11 +274,7 @@ async fn two_groups_each_get_every_entry_and_the_stream_is_trimmed_when_both_are
 async fn the_backlog_counts_what_is_not_acknowledged_behind_a_slow_entry() {
     let (server, orders) = server();
     let tx = orders.sender::<u32>().max_len(3).connect().await.unwrap();
-    let inbox = orders
-        .receiver::<u32>("billing", "worker-1")
-        .connect()
-        .await
-        .unwrap();
+    let inbox = worker_1(&orders).await;
     tx.send_batch(vec![1, 2, 3]).await.unwrap();
     let slow = within("a receive", inbox.recv_guarded()).await;
     assert_eq!(*slow, 1);

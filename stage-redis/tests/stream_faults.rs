@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use stage::redis::{ConnectError, LocalServer, SendError, Stream};
-use support::{server, within};
+use support::{server, within, worker_1};
 
 #[tokio::test]
 async fn a_bounded_sender_waits_until_the_receivers_catch_up() {
@@ -23,11 +23,7 @@ async fn a_bounded_sender_waits_until_the_receivers_catch_up() {
     assert!(!third.is_finished(), "the stream is full: the send waits");
     assert!(tx.stats().full > 0);
     assert_eq!(tx.backlog().await.unwrap(), 2, "nothing trimmed");
-    let inbox = orders
-        .receiver::<u32>("billing", "worker-1")
-        .connect()
-        .await
-        .unwrap();
+    let inbox = worker_1(&orders).await;
     assert_eq!(within("a receive", inbox.recv()).await, 1);
     within("the third send", third).await.unwrap();
     for expected in [2, 3] {

@@ -8,17 +8,13 @@ mod support;
 use std::time::Duration;
 
 use stage::redis::{Codec, CodecError, ConnectError, LocalServer, Stream};
-use support::{entries, server, within};
+use support::{entries, server, within, worker_1};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_put_back_wakes_a_task_already_waiting() {
     let (_server, orders) = server();
     let tx = orders.sender::<u32>().connect().await.unwrap();
-    let inbox = orders
-        .receiver::<u32>("billing", "worker-1")
-        .connect()
-        .await
-        .unwrap();
+    let inbox = worker_1(&orders).await;
     tx.send(1).await.unwrap();
     let first = within("the first receive", inbox.recv_guarded()).await;
     // The fetcher waits in its next read; a task waits for an entry.
@@ -86,11 +82,7 @@ async fn an_entry_that_holds_no_message_keeps_its_fields_in_its_dead_letter() {
         .query_async(&mut raw)
         .await
         .unwrap();
-    let inbox = orders
-        .receiver::<u32>("billing", "worker-1")
-        .connect()
-        .await
-        .unwrap();
+    let inbox = worker_1(&orders).await;
     within("the dead letter", async {
         while inbox.stats().dead_letters == 0 {
             inbox.flush().await;
@@ -131,11 +123,7 @@ async fn settings_at_the_ends_of_their_ranges_work() {
 #[tokio::test]
 async fn a_group_that_exists_already_is_no_error() {
     let (_server, orders) = server();
-    let first = orders
-        .receiver::<u32>("billing", "worker-1")
-        .connect()
-        .await
-        .unwrap();
+    let first = worker_1(&orders).await;
     let second = orders
         .receiver::<u32>("billing", "worker-2")
         .connect()
@@ -147,11 +135,7 @@ async fn a_group_that_exists_already_is_no_error() {
 #[tokio::test]
 async fn one_consumer_name_has_one_receiver_in_a_process() {
     let (_server, orders) = server();
-    let first = orders
-        .receiver::<u32>("billing", "worker-1")
-        .connect()
-        .await
-        .unwrap();
+    let first = worker_1(&orders).await;
     let again = orders
         .receiver::<u32>("billing", "worker-1")
         .connect()

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-use stage::redis::{LocalServer, Stream};
+use stage::redis::{LocalServer, Receiver, Stream};
 
 /// Fails the test instead of hanging it.
 pub(crate) async fn within<T>(what: &str, work: impl Future<Output = T>) -> T {
@@ -21,6 +21,15 @@ pub(crate) fn server() -> (LocalServer, Stream) {
     let server = LocalServer::start().expect("redis-server starts");
     let stream = Stream::open(server.url(), "orders").unwrap();
     (server, stream)
+}
+
+/// The consumer `worker-1` of the group `billing`, as it comes.
+pub(crate) async fn worker_1(orders: &Stream) -> Receiver<u32> {
+    orders
+        .receiver::<u32>("billing", "worker-1")
+        .connect()
+        .await
+        .unwrap()
 }
 
 /// A plain connection, to look at what Redis holds.
