@@ -1,0 +1,127 @@
+//! One channel moving N messages from one producer task to one consumer
+//! task on a current_thread runtime, for counting instructions under
+//! callgrind (`benches/count-mailbox-instructions.sh`): instructions do not
+//! vary with the machine's load, where timings do.
+//!
+//! Usage: `mailbox_ops CHANNEL CAPACITY N`, where CHANNEL is `stage`,
+//! `stage-guarded` (receive under a guard, then acknowledge), `kanal`,
+//! `flume`, `tokio` (tokio::sync::mpsc) or `queue` (the concurrent-queue the
+//! mailbox builds on, pushed and popped by one thread: no tasks, no
+//! wakeups; its capacity must hold N, or it pops as it goes).
+
+use std::hint::black_box;
+
+async fn stage(capacity: usize, n: u64, guarded: bool) -> u64 {
+    let (tx, rx) = stage::mailbox(capacity);
+    let producer = tokio::spawn(async move {
+        for i in 0..n {
+            tx.send(i).await.unwrap();
+        }
+    });
+    let mut sum = 0;
+    for _ in 0..n {
+        sum += if guarded {
+            rx.recv_guarded().await.into_inner()
+        } else {
+            rx.recv().await
+        };
+    }
+    producer.await.unwrap();
+    sum
+}
+
+async fn kanal(capacity: usize, n: u64) -> u64 {
+    let (tx, rx) = kanal::bounded_async(capacity);
+    let producer = tokio::spawn(async move {
+        for i in 0..n {
+            tx.send(i).await.unwrap();
+        }
+    });
+    let mut sum = 0;
+    for _ in 0..n {
+        sum += rx.recv().await.unwrap();
+    }
+    producer.await.unwrap();
+    sum
+}
+
+async fn flume(capacity: usize, n: u64) -> u64 {
+    let (tx, rx) = flume::bounded(capacity);
+    let producer = tokio::spawn(async move {
+        for i in 0..n {
+            tx.send_async(i).await.unwrap();
+        }
+    });
+    let mut sum = 0;
+    for _ in 0..n {
+        sum += rx.recv_async().await.unwrap();
+    }
+    producer.await.unwrap();
+    sum
+}
+
+async fn tokio_mpsc(capacity: usize, n: u64) -> u64 {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(capacity);
+    let producer = tokio::spawn(async move {
+        for i in 0..n {
+            tx.send(i).await.unwrap();
+        }
+    });
+    let mut sum = 0;
+    for _ in 0..n {
+        sum += rx.recv().await.unwrap();
+    }
+    producer.await.unwrap();
+    sum
+}
+
+/// The queue alone: one thread pushes and pops, in turns of `capacity`.
+fn queue(capacity: usize, n: u64) -> u64 {
+    let queue = concurrent_queue::ConcurrentQueue::bounded(capacity);
+    let mut sum = 0;
+    let mut i = 0;
+    while i < n {
+        let turn = (n - i).min(capacity as u64);
+        for k in 0..turn {
+            queue.push(i + k).unwrap();
+        }
+        for _ in 0..turn {
+            sum += queue.pop().unwrap();
+        }
+        i += turn;
+    }
+    sum
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let channel = args.next().expect("a channel: see the module's docs");
+    let capacity: usize = args.next().map_or(1024, |c| c.parse().expect("a capacity"));
+    let n: u64 = args.next().map_or(100_000, |n| n.parse().expect("a count"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    // In a task of its own, as the criterion benches run: the consumer is
+    // a spawned task as the producer is (`block_on`'s own future is woken
+    // through the driver, which costs more).
+    let sum = runtime.block_on(async {
+        tokio::spawn(async move {
+            match channel.as_str() {
+                "stage" => stage(capacity, n, false).await,
+                "stage-guarded" => stage(capacity, n, true).await,
+                "kanal" => kanal(capacity, n).await,
+                "flume" => flume(capacity, n).await,
+                "tokio" => tokio_mpsc(capacity, n).await,
+                "queue" => queue(capacity, n),
+                other => panic!("unknown channel {other:?}"),
+            }
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(
+        black_box(sum),
+        n * n.saturating_sub(1) / 2,
+        "every message, once"
+    );
+}
