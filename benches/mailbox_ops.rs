@@ -11,68 +11,68 @@
 
 use std::hint::black_box;
 
-async fn stage(capacity: usize, n: u64, guarded: bool) -> u64 {
-    let (tx, rx) = stage::mailbox(capacity);
-    let producer = tokio::spawn(async move {
-        for i in 0..n {
-            tx.send(i).await.unwrap();
+/// Moves `0..n` from a spawned producer to the calling task through the
+/// channel `$make` returns, with `$send` and `$recv` (each given the
+/// handle and, for a send, the message); returns the sum received.
+macro_rules! through {
+    ($make:expr, $n:expr, |$tx:ident, $i:ident| $send:expr, |$rx:ident| $recv:expr) => {{
+        #[allow(unused_mut)] // some receivers need `mut`
+        let ($tx, mut $rx) = $make;
+        let n = $n;
+        let producer = tokio::spawn(async move {
+            for $i in 0..n {
+                $send;
+            }
+        });
+        let mut sum = 0;
+        for _ in 0..n {
+            sum += $recv;
         }
-    });
-    let mut sum = 0;
-    for _ in 0..n {
-        sum += if guarded {
-            rx.recv_guarded().await.into_inner()
-        } else {
-            rx.recv().await
-        };
-    }
-    producer.await.unwrap();
-    sum
+        producer.await.unwrap();
+        sum
+    }};
+}
+
+async fn stage(capacity: usize, n: u64, guarded: bool) -> u64 {
+    through!(
+        stage::mailbox(capacity),
+        n,
+        |tx, i| tx.send(i).await.unwrap(),
+        |rx| {
+            if guarded {
+                rx.recv_guarded().await.into_inner()
+            } else {
+                rx.recv().await
+            }
+        }
+    )
 }
 
 async fn kanal(capacity: usize, n: u64) -> u64 {
-    let (tx, rx) = kanal::bounded_async(capacity);
-    let producer = tokio::spawn(async move {
-        for i in 0..n {
-            tx.send(i).await.unwrap();
-        }
-    });
-    let mut sum = 0;
-    for _ in 0..n {
-        sum += rx.recv().await.unwrap();
-    }
-    producer.await.unwrap();
-    sum
+    through!(
+        kanal::bounded_async(capacity),
+        n,
+        |tx, i| tx.send(i).await.unwrap(),
+        |rx| rx.recv().await.unwrap()
+    )
 }
 
 async fn flume(capacity: usize, n: u64) -> u64 {
-    let (tx, rx) = flume::bounded(capacity);
-    let producer = tokio::spawn(async move {
-        for i in 0..n {
-            tx.send_async(i).await.unwrap();
-        }
-    });
-    let mut sum = 0;
-    for _ in 0..n {
-        sum += rx.recv_async().await.unwrap();
-    }
-    producer.await.unwrap();
-    sum
+    through!(
+        flume::bounded(capacity),
+        n,
+        |tx, i| tx.send_async(i).await.unwrap(),
+        |rx| rx.recv_async().await.unwrap()
+    )
 }
 
 async fn tokio_mpsc(capacity: usize, n: u64) -> u64 {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(capacity);
-    let producer = tokio::spawn(async move {
-        for i in 0..n {
-            tx.send(i).await.unwrap();
-        }
-    });
-    let mut sum = 0;
-    for _ in 0..n {
-        sum += rx.recv().await.unwrap();
-    }
-    producer.await.unwrap();
-    sum
+    through!(
+        tokio::sync::mpsc::channel(capacity),
+        n,
+        |tx, i| tx.send(i).await.unwrap(),
+        |rx| rx.recv().await.unwrap()
+    )
 }
 
 /// The queue alone: one thread pushes and pops, in turns of `capacity`.

@@ -222,6 +222,12 @@ impl<'a, T> Delivery<'a, T> {
     /// next attempt and a dead letter) if it panics, whose unwinding then
     /// goes on.
     ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe in the sense of a receive: dropped before the handler
+    /// returns, the future drops the delivery, which puts the entry back for
+    /// another attempt (as a handler that returned early would).
+    ///
     /// # Examples
     ///
     /// ```no_run

@@ -130,6 +130,10 @@ impl<T> Receiver<T> {
     ///
     /// [`RecvError`] once the receiver is closed and holds nothing more.
     ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`recv`](Receiver::recv).
+    ///
     /// # Examples
     ///
     /// ```no_run
@@ -166,6 +170,10 @@ impl<T> Receiver<T> {
     /// # Errors
     ///
     /// [`RecvError`] once the receiver is closed and holds nothing more.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`recv`](Receiver::recv).
     ///
     /// # Examples
     ///
@@ -272,6 +280,10 @@ impl<T> Receiver<T> {
     /// It waits through a lost connection; after the last handle is
     /// dropped, the writes are tried for a few seconds more.
     ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits; the writes go on in the background.
+    ///
     /// # Examples
     ///
     /// See [`close`](Receiver::close).
@@ -317,6 +329,10 @@ impl<T> Receiver<T> {
     ///
     /// Redis's error, if it refuses for good; it waits through a lost
     /// connection.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
     ///
     /// # Examples
     ///
@@ -432,7 +448,6 @@ impl<T> ReceiverBuilder<T> {
                 batch: DEFAULT_BATCH,
                 max_attempts: DEFAULT_MAX_ATTEMPTS,
                 claim_after: DEFAULT_CLAIM_AFTER,
-                block: BLOCK,
             },
             codec: Json,
             _messages: core::marker::PhantomData,
@@ -544,6 +559,12 @@ impl<T, C> ReceiverBuilder<T, C> {
     /// [`ConnectError::Redis`] if Redis cannot be reached or refuses the
     /// group (the key holds something else than a stream, say).
     ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropped before it returns, nothing runs on (no background
+    /// task is started before the last step), and the consumer's name is free
+    /// again; a consumer group it made stays, as a later connect would make it.
+    ///
     /// # Examples
     ///
     /// See [`ReceiverBuilder`].
@@ -571,7 +592,7 @@ impl<T, C> ReceiverBuilder<T, C> {
         let fetching = Link::new(
             client.clone(),
             role("reader"),
-            settings.block + Duration::from_secs(5),
+            BLOCK + Duration::from_secs(5),
         );
         let writing = Link::new(client, role("writer"), Duration::from_secs(5));
         let shared = Arc::new(Shared::new(

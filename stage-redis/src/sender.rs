@@ -94,6 +94,11 @@ impl<T: 'static> Sender<T> {
     /// [`SendError::Redis`] if Redis refuses it for good (the key holds
     /// something else than a stream). Both hand the message back.
     ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropped while it waits on Redis, the message may or
+    /// may not have been added (and is gone with the future).
+    ///
     /// # Examples
     ///
     /// See [`Sender`].
@@ -121,6 +126,11 @@ impl<T: 'static> Sender<T> {
     /// [`SendError::Encode`] if a message cannot be encoded (then none is
     /// sent, and all are handed back); [`SendError::Redis`] if Redis refuses
     /// them for good (the messages not added are handed back).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropped while it waits, some of the messages may have
+    /// been added, in their order, and the others not.
     ///
     /// # Examples
     ///
@@ -189,6 +199,10 @@ impl<T: 'static> Sender<T> {
     ///
     /// Redis's error, if it refuses for good (the key holds something
     /// else than a stream).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
     ///
     /// # Examples
     ///
@@ -354,6 +368,11 @@ impl<T, C> SenderBuilder<T, C> {
     /// [`ConnectError::Invalid`] for a bound of 0 or an empty stream name;
     /// [`ConnectError::NoRuntime`] outside a tokio runtime;
     /// [`ConnectError::Redis`] if Redis cannot be reached.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropped before it returns, it leaves nothing behind but
+    /// the script it may have loaded into Redis's cache.
     ///
     /// # Examples
     ///

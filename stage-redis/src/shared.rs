@@ -93,8 +93,6 @@ pub(crate) struct Settings {
     /// How long an entry of another consumer stays unacknowledged before
     /// this one claims it.
     pub(crate) claim_after: Duration,
-    /// How long a read waits on the server for new entries.
-    pub(crate) block: Duration,
 }
 
 struct Local<T> {

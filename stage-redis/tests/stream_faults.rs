@@ -142,9 +142,15 @@ async fn settings_that_cannot_work_are_refused_with_the_reason() {
     assert!(matches!(empty, Err(ConnectError::Invalid(_))));
     let bound = orders.sender::<u32>().max_len(0).connect().await;
     assert!(matches!(bound, Err(ConnectError::Invalid(_))));
+    // From a plain thread, outside any runtime: refused at once.
     let outside = std::thread::spawn({
         let orders = orders.clone();
-        move || futures_executor_block_on(orders.receiver::<u32>("billing", "worker-9").connect())
+        move || {
+            futures_util::FutureExt::now_or_never(
+                orders.receiver::<u32>("billing", "worker-9").connect(),
+            )
+            .expect("refused without waiting")
+        }
     })
     .join()
     .unwrap();
@@ -198,25 +204,4 @@ async fn a_key_that_is_not_a_stream_is_refused_not_retried() {
         matches!(refused, Err(ConnectError::Redis(_))),
         "{refused:?}"
     );
-}
-
-/// Polls a future to its end on this thread, without a runtime.
-fn futures_executor_block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::sync::Arc;
-    use std::task::{Context, Poll, Wake, Waker};
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut context = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-        std::thread::park();
-    }
 }
