@@ -4,8 +4,9 @@
 # under callgrind at two message counts, and the difference is divided by
 # the extra messages (start-up and shutdown cancel out). Instruction counts
 # do not vary with the machine's load, so two runs of this agree where
-# timings would not. `queue` is the concurrent-queue the mailbox builds on,
-# pushed and popped by one thread: the floor.
+# timings would not. `ring` is the mailbox's try_send and try_recv from one
+# thread (its ring and checks, no tasks), `queue` concurrent-queue pushed
+# and popped the same way: the floors.
 #
 # Usage: benches/count-mailbox-instructions.sh [CAPACITY ...]   (default: 1024 16 1)
 # Needs valgrind (Debian: apt-get install valgrind).
@@ -16,7 +17,7 @@ capacities=("$@")
 if [ ${#capacities[@]} -eq 0 ]; then
     capacities=(1024 16 1)
 fi
-channels=(stage stage-guarded kanal flume tokio queue)
+channels=(stage stage-guarded kanal flume tokio ring queue)
 
 cargo build -q --release -p stage-benches --example mailbox_ops
 bin=target/release/examples/mailbox_ops

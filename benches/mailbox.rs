@@ -6,9 +6,11 @@
 //! multi-thread runtime. Peers: tokio::sync::mpsc (single consumer only),
 //! async-channel, flume and kanal; and the mailbox's own at-least-once
 //! receive (`stage_guarded`: receive under a guard, then acknowledge), whose
-//! ratio to `stage` is the cost of the guarantee. The SPSC groups on current_thread also
-//! carry the ceiling of the queue we build on: one thread pushing and
-//! popping a concurrent-queue, no tasks, no wakeups.
+//! ratio to `stage` is the cost of the guarantee. The SPSC groups on
+//! current_thread also carry two ceilings, one thread and no tasks or
+//! wakeups: the mailbox's own `try_send` and `try_recv` (its ring), and a
+//! concurrent-queue (the queue it was built on before it had a ring of its
+//! own, and the one the floor was measured with).
 //!
 //! A last group prices a redelivery: a message put back once before it is
 //! acknowledged, against one acknowledged at once, on one thread.
@@ -269,8 +271,8 @@ fn bench_peer<C: Channel>(
     });
 }
 
-/// One thread pushing and popping concurrent-queue: the ceiling of the queue
-/// the mailbox is built on (no tasks, no wakeups).
+/// One thread pushing and popping concurrent-queue: a bounded MPMC queue's
+/// ceiling (no tasks, no wakeups).
 fn bench_raw_queue(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     capacity: usize,
@@ -296,6 +298,31 @@ fn bench_raw_queue(
     );
 }
 
+/// One thread sending into and receiving from the mailbox with `try_send`
+/// and `try_recv`: its own ring, with its checks and flags, and no tasks
+/// or wakeups; beside `raw_concurrent_queue_1thread`.
+fn bench_raw_mailbox(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    capacity: usize,
+) {
+    group.bench_function(BenchmarkId::from_parameter("raw_mailbox_1thread"), |b| {
+        b.iter(|| {
+            let (tx, rx) = stage::mailbox(capacity);
+            let mut sum = 0u64;
+            let mut next = 0u64;
+            while next < MESSAGES {
+                while next < MESSAGES && tx.try_send(next).is_ok() {
+                    next += 1;
+                }
+                while let Ok(v) = rx.try_recv() {
+                    sum += v;
+                }
+            }
+            std::hint::black_box(sum)
+        })
+    });
+}
+
 fn mailbox_throughput(c: &mut Criterion) {
     for flavor in ["current_thread", "multi_thread_2"] {
         let rt = runtime(flavor);
@@ -313,6 +340,7 @@ fn mailbox_throughput(c: &mut Criterion) {
             bench_peer::<Kanal>(&mut group, &rt, s);
             if flavor == "current_thread" && s.producers == 1 {
                 bench_raw_queue(&mut group, s.capacity);
+                bench_raw_mailbox(&mut group, s.capacity);
             }
             group.finish();
         }

@@ -5,9 +5,11 @@
 //!
 //! Usage: `mailbox_ops CHANNEL CAPACITY N`, where CHANNEL is `stage`,
 //! `stage-guarded` (receive under a guard, then acknowledge), `kanal`,
-//! `flume`, `tokio` (tokio::sync::mpsc) or `queue` (the concurrent-queue the
-//! mailbox builds on, pushed and popped by one thread: no tasks, no
-//! wakeups; its capacity must hold N, or it pops as it goes).
+//! `flume`, `tokio` (tokio::sync::mpsc), `ring` (the mailbox's `try_send`
+//! and `try_recv` from one thread: its ring and checks, no tasks, no
+//! wakeups) or `queue` (concurrent-queue, the queue the mailbox was built
+//! on before it had a ring of its own, pushed and popped by one thread).
+//! `ring` and `queue` push and pop in turns of `capacity`.
 
 use std::hint::black_box;
 
@@ -75,6 +77,25 @@ async fn tokio_mpsc(capacity: usize, n: u64) -> u64 {
     )
 }
 
+/// The mailbox without tasks: one thread `try_send`s and `try_recv`s, in
+/// turns of `capacity` (its own ring, checks and flags; no wakeups).
+fn ring(capacity: usize, n: u64) -> u64 {
+    let (tx, rx) = stage::mailbox(capacity);
+    let mut sum = 0;
+    let mut i = 0;
+    while i < n {
+        let turn = (n - i).min(capacity as u64);
+        for k in 0..turn {
+            tx.try_send(i + k).unwrap();
+        }
+        for _ in 0..turn {
+            sum += rx.try_recv().unwrap();
+        }
+        i += turn;
+    }
+    sum
+}
+
 /// The queue alone: one thread pushes and pops, in turns of `capacity`.
 fn queue(capacity: usize, n: u64) -> u64 {
     let queue = concurrent_queue::ConcurrentQueue::bounded(capacity);
@@ -113,6 +134,7 @@ fn main() {
                 "flume" => flume(capacity, n).await,
                 "tokio" => tokio_mpsc(capacity, n).await,
                 "queue" => queue(capacity, n),
+                "ring" => ring(capacity, n),
                 other => panic!("unknown channel {other:?}"),
             }
         })

@@ -1,11 +1,13 @@
 //! The wakeup protocol with several receivers.
 //!
-//! Two poppers racing a pusher on the real `concurrent-queue` exceed loom's
-//! branch limit (its `pop` spins while another thread holds the slot), so
-//! these models run the mailbox over a mutex-protected queue substitute
-//! (`mailbox_over_locked_queue`). The listener registration, the waiter
-//! counts, the fences and the notifications are the same code as over the
-//! real queue; the queue's own correctness is concurrent-queue's suite's job.
+//! Two receivers that find a push half-way both wait for it, yielding to
+//! each other, and loom can keep scheduling them over the pusher: a path
+//! without end, which loom reports as exceeding its branch limit. So these
+//! models run over a serialized ring (`mailbox_serialized`): the same ring,
+//! flags and wait lists, its pushes and pops one at a time, while waiters
+//! set their flags outside that lock. The lock-free ring is modelled with
+//! one receiver (`mailbox_wakeups.rs`, `mailbox_delivery.rs`,
+//! `mailbox_ring.rs`).
 #![cfg(loom)]
 
 use std::future::Future;
@@ -17,12 +19,11 @@ use std::task::{Context, Wake, Waker};
 use loom::future::block_on;
 use loom::thread;
 use loom_tests::model;
-use stage_core::mailbox::mailbox_over_locked_queue;
 
 #[test]
 fn two_waiting_receivers_are_both_served() {
     model(2, || {
-        let (tx, rx) = mailbox_over_locked_queue(2);
+        let (tx, rx) = stage_core::mailbox::mailbox_serialized(2);
         let consumers: Vec<_> = (0..2)
             .map(|_| {
                 let rx = rx.clone();
@@ -40,7 +41,7 @@ fn two_waiting_receivers_are_both_served() {
 #[test]
 fn a_receive_cancelled_after_its_wakeup_passes_the_wakeup_on() {
     model(2, || {
-        let (tx, rx) = mailbox_over_locked_queue::<u8>(1);
+        let (tx, rx) = stage_core::mailbox::mailbox_serialized::<u8>(1);
 
         // The first receiver starts waiting (the mailbox is empty) ...
         let mut cancelled = Box::pin(rx.recv());
@@ -62,7 +63,7 @@ fn a_receive_cancelled_after_its_wakeup_passes_the_wakeup_on() {
 #[test]
 fn a_waiting_receiver_polled_again_with_another_waker_is_still_woken() {
     model(3, || {
-        // The only waiter takes the solo slot, with a first waker ...
+        // The only waiter registers, with a first waker ...
         let (tx, rx) = stage_core::mailbox::<u8>(1);
         let mut waiting = Box::pin(rx.recv());
         poll_until_waiting(waiting.as_mut());
@@ -79,7 +80,7 @@ fn a_waiting_receiver_polled_again_with_another_waker_is_still_woken() {
 #[test]
 fn close_wakes_every_waiting_receiver() {
     model(2, || {
-        let (tx, rx) = mailbox_over_locked_queue::<u8>(1);
+        let (tx, rx) = stage_core::mailbox::mailbox_serialized::<u8>(1);
         let consumers: Vec<_> = (0..2)
             .map(|_| {
                 let rx = rx.clone();
@@ -96,7 +97,7 @@ fn close_wakes_every_waiting_receiver() {
 #[test]
 fn two_waiting_senders_are_both_served() {
     model(2, || {
-        let (tx, rx) = mailbox_over_locked_queue(1);
+        let (tx, rx) = stage_core::mailbox::mailbox_serialized(1);
         tx.try_send(0u8).unwrap();
         let producers: Vec<_> = [1u8, 2]
             .into_iter()

@@ -3,8 +3,8 @@
 //! exactly once, ahead of newer messages; nothing else is lost or duplicated;
 //! the capacity holds, one message put back aside; no wakeup is lost.
 //!
-//! The single-receiver models run on the real queue; those with two
-//! receivers on the mutex-protected substitute (see `mailbox_receivers.rs`).
+//! The single-receiver models run on the lock-free ring; those with two
+//! receivers on the serialized one (see `mailbox_receivers.rs`).
 //! Each is small enough for a preemption bound of 3 (about a second for the
 //! file; bound 4 takes seven).
 #![cfg(loom)]
@@ -74,7 +74,7 @@ fn a_message_put_back_counts_against_capacity_for_senders() {
 #[test]
 fn a_waiting_receiver_is_woken_by_a_message_put_back() {
     model(3, || {
-        let (tx, rx) = Builder::new(1).build_over_locked_queue();
+        let (tx, rx) = Builder::new(1).build_serialized();
         block_on(tx.send(7u8)).unwrap();
         let delivery = rx.try_recv_guarded().unwrap();
 
@@ -94,7 +94,7 @@ fn a_waiting_receiver_is_woken_by_a_message_put_back() {
 #[test]
 fn a_delivery_dropped_while_another_consumer_receives_is_delivered_exactly_once_more() {
     model(3, || {
-        let (tx, rx) = Builder::new(2).build_over_locked_queue();
+        let (tx, rx) = Builder::new(2).build_serialized();
         block_on(tx.send('a')).unwrap();
         block_on(tx.send('b')).unwrap();
         let delivery = rx.try_recv_guarded().unwrap();
@@ -162,7 +162,7 @@ fn a_message_out_of_attempts_becomes_exactly_one_dead_letter() {
                 let letters = Arc::clone(&letters);
                 move |letter| letters.lock().unwrap().push(letter)
             })
-            .build_over_locked_queue();
+            .build_serialized();
         block_on(tx.send('p')).unwrap();
         block_on(tx.send('q')).unwrap();
         let poison = rx.try_recv_guarded().unwrap();

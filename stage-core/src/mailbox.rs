@@ -24,9 +24,11 @@
 //!
 //! # How it is built
 //!
-//! The queue is lock-free (`concurrent-queue`); waiting uses `event-listener`.
-//! Neither the send nor the receive path takes a lock unless the other side
-//! is waiting, and no notification is made when nobody waits. Messages put
+//! The queue is a lock-free ring whose two indices also carry a flag each
+//! saying that the other side waits: a send or receive makes one atomic
+//! read-modify-write, its claim of a slot, which also tells it whether to
+//! wake anyone. Neither path takes a lock unless the other side waits, and
+//! no notification is made when nobody waits. Messages put
 //! back wait in a short lane behind a mutex, which only a crash fills; the
 //! hot paths read its length, one relaxed load, and never take its lock
 //! while it is empty.
@@ -72,7 +74,7 @@ use core::fmt;
 
 use crate::sync::Arc;
 use builder::Policy;
-use queue::Queue;
+use queue::Ring;
 use shared::Shared;
 
 /// Creates a mailbox holding at most `capacity` messages.
@@ -105,17 +107,16 @@ pub fn mailbox<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     Builder::new(capacity).build()
 }
 
-/// A mailbox over a mutex-protected queue, for loom models with several
-/// receivers (loom cannot explore two poppers on the lock-free queue; see
-/// `loom-tests`). Only in loom builds.
+/// Loom builds only: a mailbox whose ring pushes and pops one at a time,
+/// for models with several receivers (see `loom-tests`).
 #[cfg(loom)]
 #[doc(hidden)]
-pub fn mailbox_over_locked_queue<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
-    Builder::new(capacity).build_over_locked_queue()
+pub fn mailbox_serialized<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    Builder::new(capacity).build_serialized()
 }
 
-fn from_queue<T>(queue: Queue<T>, policy: Policy<T>) -> (Sender<T>, Receiver<T>) {
-    let shared = Arc::new(Shared::new(queue, policy));
+fn from_ring<T>(ring: Ring<T>, policy: Policy<T>) -> (Sender<T>, Receiver<T>) {
+    let shared = Arc::new(Shared::new(ring, policy));
     let sender = Sender {
         shared: Arc::clone(&shared),
     };
@@ -125,8 +126,8 @@ fn from_queue<T>(queue: Queue<T>, policy: Policy<T>) -> (Sender<T>, Receiver<T>)
 fn debug_handle<T>(name: &str, shared: &Shared<T>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     f.debug_struct(name)
         .field("len", &shared.len())
-        .field("capacity", &shared.queue().capacity())
-        .field("closed", &shared.queue().is_closed())
+        .field("capacity", &shared.capacity())
+        .field("closed", &shared.is_closed())
         .finish()
 }
 
@@ -172,7 +173,7 @@ macro_rules! handle_methods {
             /// assert!(tx.is_closed() && rx.is_closed());
             /// ```
             pub fn is_closed(&self) -> bool {
-                self.shared.queue().is_closed()
+                self.shared.is_closed()
             }
 
             /// The number of messages queued right now, those put back by
@@ -236,7 +237,7 @@ macro_rules! handle_methods {
             /// # drop((tx, rx));
             /// ```
             pub fn capacity(&self) -> usize {
-                self.shared.queue().capacity()
+                self.shared.capacity()
             }
 
             /// What has happened to the mailbox's guarded deliveries so far:

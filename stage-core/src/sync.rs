@@ -1,13 +1,33 @@
 //! The one place that chooses between `std` and `loom` primitives.
 //!
-//! Loom builds (`RUSTFLAGS="--cfg loom"`) model every atomic and fence below,
-//! together with the loom-instrumented `concurrent-queue` and
-//! `event-listener` that the mailbox is built on.
+//! Loom builds (`RUSTFLAGS="--cfg loom"`) model every atomic, lock and
+//! thread below, together with the loom-instrumented `event-listener` that
+//! signals and group counters are built on.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{atomic, Arc, Mutex, MutexGuard};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{atomic, Arc, Mutex, MutexGuard};
+
+/// Threads, for blocking waits.
+pub(crate) mod thread {
+    #[cfg(loom)]
+    pub(crate) use loom::thread::{current, park, Thread};
+    #[cfg(not(loom))]
+    pub(crate) use std::thread::{current, park, Thread};
+}
+
+/// Said once per turn of a loop that waits for another thread to finish a
+/// step: the CPU's spin-loop hint, or under loom a yield, which lets loom's
+/// scheduler run that other thread (a spin loom cannot see would exceed its
+/// branch limit).
+#[inline]
+pub(crate) fn spin_hint() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    core::hint::spin_loop();
+}
 
 /// `UnsafeCell` with loom's interface: under loom every access is checked
 /// against the others for data races.

@@ -5,7 +5,7 @@ use core::fmt;
 
 use super::delivery::DeadLetter;
 use super::error::CapacityError;
-use super::queue::Queue;
+use super::queue::Ring;
 use super::{Receiver, Sender};
 
 /// How many failed attempts a message gets unless told otherwise.
@@ -206,17 +206,19 @@ impl<T> Builder<T> {
     /// assert!(Builder::<u64>::new(1 << 60).try_build().is_err());
     /// ```
     pub fn try_build(self) -> Result<(Sender<T>, Receiver<T>), CapacityError> {
-        let queue = Queue::lock_free(self.capacity)?;
-        Ok(super::from_queue(queue, self.policy))
+        let ring = Ring::new(self.capacity)?;
+        Ok(super::from_ring(ring, self.policy))
     }
 
-    /// A mailbox over a mutex-protected queue, for loom models with several
-    /// receivers (loom cannot explore two poppers on the lock-free queue; see
-    /// `loom-tests`). Only in loom builds.
+    /// Loom builds only: a mailbox whose ring pushes and pops one at a
+    /// time, for models with several receivers (see `loom-tests`).
     #[cfg(loom)]
     #[doc(hidden)]
-    pub fn build_over_locked_queue(self) -> (Sender<T>, Receiver<T>) {
-        super::from_queue(Queue::locked(self.capacity), self.policy)
+    pub fn build_serialized(self) -> (Sender<T>, Receiver<T>) {
+        let ring = Ring::new(self.capacity)
+            .expect("a small capacity")
+            .serialized();
+        super::from_ring(ring, self.policy)
     }
 }
 

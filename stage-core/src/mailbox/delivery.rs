@@ -7,7 +7,7 @@ use std::panic::{resume_unwind, AssertUnwindSafe};
 
 use futures_util::FutureExt;
 
-use super::redelivery::Returned;
+use super::redelivery::{History, Returned};
 use super::shared::Shared;
 use crate::runtime::panic_message;
 use crate::sync::Arc;
@@ -59,8 +59,10 @@ pub struct Delivery<'a, T> {
     mailbox: Home<'a, T>,
     /// `Some` until acknowledged, taken out, put back or dead-lettered.
     message: Option<T>,
-    attempt: u32,
-    last_panic: Option<String>,
+    /// What earlier attempts left (`attempts` counts those before this
+    /// one), and a panic recorded by this one; `None` for a first attempt
+    /// that recorded nothing, as nearly every delivery is.
+    history: Option<Box<History>>,
 }
 
 /// The mailbox a delivery belongs to: borrowed from the receiver that took
@@ -77,8 +79,7 @@ impl<'a, T> Delivery<'a, T> {
         Self {
             mailbox: Home::Borrowed(shared),
             message: Some(taken.message),
-            attempt: taken.attempts.saturating_add(1),
-            last_panic: taken.last_panic,
+            history: taken.history,
         }
     }
 
@@ -89,13 +90,39 @@ impl<'a, T> Delivery<'a, T> {
         }
     }
 
-    /// Takes what the delivery holds for a put-back or a dead letter;
-    /// `None` once it was consumed.
+    /// Takes what the delivery holds for a put-back or a dead letter, with
+    /// this attempt counted; `None` once it was consumed.
     fn take_returned(&mut self) -> Option<Returned<T>> {
+        let message = self.message.take()?;
+        let mut history = self.history.take().unwrap_or_else(|| {
+            Box::new(History {
+                attempts: 0,
+                last_panic: None,
+            })
+        });
+        history.attempts = history.attempts.saturating_add(1);
         Some(Returned {
-            message: self.message.take()?,
-            attempts: self.attempt,
-            last_panic: self.last_panic.take(),
+            message,
+            history: Some(history),
+        })
+    }
+
+    /// Puts the message back; for a delivery dropped holding it.
+    #[cold]
+    #[inline(never)]
+    fn put_back(&mut self) {
+        if let Some(returned) = self.take_returned() {
+            self.shared().put_back(returned);
+        }
+    }
+
+    /// The history to record a panic in, made if this is the first.
+    fn history_mut(&mut self) -> &mut History {
+        self.history.get_or_insert_with(|| {
+            Box::new(History {
+                attempts: 0,
+                last_panic: None,
+            })
         })
     }
 
@@ -105,7 +132,7 @@ impl<'a, T> Delivery<'a, T> {
     #[cfg(not(loom))] // actors only
     pub(crate) fn record_panic(&mut self, message: Option<&str>) {
         if let Some(text) = message {
-            self.last_panic = Some(text.to_owned());
+            self.history_mut().last_panic = Some(text.to_owned());
         }
     }
 
@@ -122,7 +149,8 @@ impl<'a, T> Delivery<'a, T> {
     /// # assert_eq!(rx.try_recv_guarded().unwrap().attempt(), 3);
     /// ```
     pub fn attempt(&self) -> u32 {
-        self.attempt
+        let earlier = self.history.as_ref().map_or(0, |history| history.attempts);
+        earlier.saturating_add(1)
     }
 
     /// The message of the latest panic recorded while an earlier attempt
@@ -153,7 +181,7 @@ impl<'a, T> Delivery<'a, T> {
     /// # }).unwrap();
     /// ```
     pub fn last_panic(&self) -> Option<&str> {
-        self.last_panic.as_deref()
+        self.history.as_ref()?.last_panic.as_deref()
     }
 
     /// Acknowledges the message: it has been handled, and is dropped.
@@ -277,8 +305,7 @@ impl<'a, T> Delivery<'a, T> {
         Delivery {
             mailbox: Home::Owned(mailbox),
             message: self.message.take(),
-            attempt: self.attempt,
-            last_panic: self.last_panic.take(),
+            history: self.history.take(),
         }
     }
 
@@ -323,7 +350,7 @@ impl<'a, T> Delivery<'a, T> {
             }
             Err(payload) => {
                 if let Some(text) = panic_message(payload.as_ref()) {
-                    self.last_panic = Some(text.to_owned());
+                    self.history_mut().last_panic = Some(text.to_owned());
                 }
                 drop(self); // puts the message back
                 resume_unwind(payload)
@@ -355,8 +382,8 @@ impl<T> DerefMut for Delivery<'_, T> {
 impl<T> Drop for Delivery<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        if let Some(returned) = self.take_returned() {
-            self.shared().put_back(returned);
+        if self.message.is_some() {
+            self.put_back();
         }
     }
 }
@@ -365,8 +392,8 @@ impl<T: fmt::Debug> fmt::Debug for Delivery<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Delivery")
             .field("message", &self.message)
-            .field("attempt", &self.attempt)
-            .field("last_panic", &self.last_panic)
+            .field("attempt", &self.attempt())
+            .field("last_panic", &self.last_panic())
             .finish()
     }
 }
@@ -426,7 +453,11 @@ impl<T> DeadLetter<T> {
     }
 
     pub(crate) fn from_returned(returned: Returned<T>) -> Self {
-        Self::new(returned.message, returned.attempts, returned.last_panic)
+        let (attempts, last_panic) = match returned.history {
+            Some(history) => (history.attempts, history.last_panic),
+            None => (0, None),
+        };
+        Self::new(returned.message, attempts, last_panic)
     }
 
     /// The message.

@@ -1,361 +1,652 @@
-//! The bounded queue under a mailbox.
+//! The bounded lock-free queue under a mailbox, with the flags of the
+//! wakeup handshake kept in its two indices.
 //!
-//! Normal builds use [`concurrent_queue::ConcurrentQueue`] directly: a
-//! lock-free bounded MPMC queue. Loom builds can also use a mutex-protected
-//! `VecDeque` instead, because the real queue's `pop` spins on a slot another
-//! thread is writing, and loom cannot model two poppers racing a pusher on it
-//! (the spin exceeds loom's branch limit). The wakeup protocol of the mailbox
-//! is the same over both, so the multi-receiver models use the substitute and
-//! the single-receiver models the real queue. (Normal builds wrap the real
-//! queue in [`Lazy`].)
+//! # The ring
+//!
+//! Dmitry Vyukov's bounded MPMC array queue, as crossbeam's `ArrayQueue`
+//! and concurrent-queue's bounded queue are: `capacity` slots, each with a
+//! stamp saying which position it is ready for, and two positions, `tail`
+//! (the next push) and `head` (the next pop). A push claims a position with
+//! a compare-and-swap of `tail`, writes the message, then stores the slot's
+//! stamp (Release); a pop claims with `head` and reads once the stamp
+//! (Acquire) says the message is there. A position is a lap and an index,
+//! so that a stamp tells "empty for this lap" from "full since the last".
+//!
+//! # The flags
+//!
+//! What this queue adds: the low bits of `tail` and `head` carry flags, so
+//! that the one read-modify-write an operation makes anyway, its claim,
+//! also tells it whether the other side waits. `tail` holds [`CLOSED`] and
+//! [`WAITING`] (receivers wait for a message); `head` holds [`WAITING`]
+//! (senders wait for room). A side that waits registers, sets its flag on
+//! the word the other side claims with (a read-modify-write), then tries
+//! again: the *re-check*. Two read-modify-writes of one atomic are totally
+//! ordered, so either
+//!
+//! - the claim comes after the flag: it reads the flag and notifies; or
+//! - the claim comes before: the flag's read-modify-write (Acquire) reads
+//!   the claim's value (Release) or a later one, and the re-check finds the
+//!   claimed position. Its message may not be written yet (the claimer is
+//!   between its claim and its stamp): the re-check then reports
+//!   [`Busy`](PopError::Busy), and the waiter tries again rather than
+//!   sleeping.
+//!
+//! No wakeup is lost, and neither side needs a fence: an operation costs
+//! one locked instruction, its claim, where a separate count of waiters
+//! read after a fence cost two. (Loom checks the handshake; see
+//! `loom-tests`.) The flags are set and cleared only under the wait list's
+//! lock (see `waiters`), so a set flag means "someone waits unnotified".
 //!
 //! # Allocated at the first message
 //!
-//! A lock-free queue allocates its whole buffer up front, and most of what a
-//! mailbox costs is that buffer: an actor that is spawned and stopped without
+//! A lock-free queue allocates its whole ring up front, and most of what a
+//! mailbox costs is that ring: an actor that is spawned and stopped without
 //! a message, or one of ten thousand idle ones, would pay for `capacity`
-//! slots it never uses. So the real queue is made by the first push (see
-//! [`Lazy`]); a mailbox closed before any push never has one. Large buffers
-//! (above [`PROBE_ABOVE`]) are still made up front, where a failure to
-//! allocate them is reported to the caller instead of aborting a later send.
+//! slots it never uses. So the ring is made by the first push; a mailbox
+//! never sent to never has one. Large rings (above [`PROBE_ABOVE`]) are
+//! still made up front, where a failure to allocate them is reported to
+//! the caller instead of aborting a later send.
 
-use core::alloc::Layout;
-use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
 use core::ptr;
 
-use concurrent_queue::{ConcurrentQueue, PopError, PushError};
+use crossbeam_utils::CachePadded;
 
 use super::error::CapacityError;
 use crate::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::cell::UnsafeCell;
 
-/// The layout of one slot of the lock-free queue: its stamp and a message.
-/// `concurrent-queue` allocates `capacity` of them up front.
-struct Slot<T> {
-    _stamp: AtomicUsize,
-    _message: UnsafeCell<MaybeUninit<T>>,
-}
+/// In `tail`: the mailbox is closed; no push succeeds any more.
+const CLOSED: usize = 1;
+/// In `tail`, receivers wait for a message; in `head`, senders wait for
+/// room. Set and cleared under the wait list's lock.
+pub(crate) const WAITING: usize = 2;
+/// The bits of an index that are flags, not position.
+const FLAGS: usize = CLOSED | WAITING;
+/// One step of a position: positions are multiples of it, below it are
+/// the flags.
+const STEP: usize = FLAGS + 1;
 
-/// Below this many bytes, the queue's buffer is allocated without first
-/// making sure it can be.
+/// Above this many bytes, a ring is allocated up front, fallibly.
 const PROBE_ABOVE: usize = 1 << 20;
 
-/// A bounded MPMC FIFO queue that can be closed.
-pub(crate) struct Queue<T> {
+/// How often a push or pop reads a stamp again, pausing between reads,
+/// before it reports [`Busy`](PopError::Busy) and leaves the wait to its
+/// caller.
+#[cfg(not(loom))]
+const SETTLE_SPINS: u32 = 32;
+
+/// Waits a little for `stamp` to change from `seen`: the other side of a
+/// slot claimed it (its compare-and-swap is done) and is a few instructions
+/// from storing its stamp. Whether it did.
+///
+/// Under loom it waits as long as it takes, yielding between reads (loom's
+/// scheduler then runs the other side, and a read after a yield does not
+/// return a value already seen before it): a spin loom can explore, where
+/// a poll of the whole receive again per turn multiplied its state space.
+#[cold]
+fn settles(stamp: &AtomicUsize, seen: usize) -> bool {
     #[cfg(not(loom))]
-    inner: Lazy<T>,
+    let mut spins = 0..SETTLE_SPINS;
     #[cfg(loom)]
-    inner: loom_backend::Backend<T>,
+    let mut spins = 0..;
+    spins.any(|_| {
+        crate::sync::spin_hint();
+        stamp.load(Ordering::Acquire) != seen
+    })
 }
 
-impl<T> Queue<T> {
-    /// What a lock-free queue of `capacity` items costs up front, in bytes.
-    pub(crate) fn bytes_for(capacity: usize) -> Option<usize> {
-        Layout::array::<Slot<T>>(capacity).ok().map(|l| l.size())
-    }
+/// One place of the ring.
+struct Slot<T> {
+    /// The position this slot is ready for: its push's position while
+    /// empty, that plus [`STEP`] while it holds that push's message.
+    stamp: AtomicUsize,
+    message: UnsafeCell<MaybeUninit<T>>,
+}
 
-    /// A lock-free queue holding at most `capacity` items (`capacity > 0`),
-    /// or why it cannot be made: its buffer is larger than an allocation can
-    /// be, or cannot be allocated now. (The queue itself would panic or
-    /// abort the process; a mailbox reports it instead.)
-    pub(crate) fn lock_free(capacity: usize) -> Result<Self, CapacityError> {
-        let error = |bytes| CapacityError { capacity, bytes };
-        // The queue's stamps keep a lap count above twice the capacity's
-        // next power of two; the capacity must leave room for it.
-        let bytes = Self::bytes_for(capacity)
-            .filter(|_| capacity < 1 << (usize::BITS - 2))
-            .ok_or(error(None))?;
-        if bytes > PROBE_ABOVE {
-            // The queue allocates infallibly: make sure it can, first. The
-            // probe is freed at once; only its address space was reserved.
-            let mut probe: Vec<Slot<T>> = Vec::new();
-            probe
-                .try_reserve_exact(capacity)
-                .map_err(|_| error(Some(bytes)))?;
+/// A pop that found no message it could take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PopError {
+    /// Nothing is queued, and the mailbox is open.
+    Empty,
+    /// Nothing is queued, and the mailbox is closed.
+    Closed,
+    /// The next message is being written: a push claimed its position and
+    /// has not finished. Try again soon; do not sleep on it (that push may
+    /// not have seen a waiter).
+    Busy,
+}
+
+/// A push that could not queue its message, which it hands back.
+#[derive(Debug)]
+pub(crate) enum PushError<T> {
+    /// Every slot is taken.
+    Full(T),
+    /// The mailbox is closed.
+    Closed(T),
+    /// The slot to fill is being emptied: a pop claimed it and has not
+    /// finished. Try again soon, as for [`PopError::Busy`].
+    Busy(T),
+}
+
+/// The ring's storage and its shape: what both sides read on every
+/// operation and nobody writes after the first push. The mailbox keeps it
+/// on a cache line apart from the two indices (see `Shared`).
+pub(crate) struct Ring<T> {
+    /// The first of `capacity` slots; null until the first push.
+    slots: AtomicPtr<Slot<T>>,
+    capacity: usize,
+    /// The position step from one lap to the next: a power of two above
+    /// `capacity` steps, so that an index never carries into the lap.
+    one_lap: usize,
+    /// The offset in its lap of a lap's last position, `(capacity - 1) *
+    /// STEP`: kept, as the claims ask for it on every operation.
+    last_offset: usize,
+    /// Loom builds only: taken around each push and pop of a ring made
+    /// [`serialized`](Ring::serialized), for models with several receivers.
+    #[cfg(loom)]
+    serial: Option<crate::sync::Mutex<()>>,
+}
+
+/// The two indices: each on a cache line of its own, as each is written by
+/// one side on every operation.
+pub(crate) struct Ends {
+    /// The next push's position, with [`CLOSED`] and [`WAITING`].
+    tail: CachePadded<AtomicUsize>,
+    /// The next pop's position, with [`WAITING`].
+    head: CachePadded<AtomicUsize>,
+}
+
+impl Ends {
+    pub(crate) fn new() -> Self {
+        Self {
+            tail: CachePadded::new(AtomicUsize::new(0)),
+            head: CachePadded::new(AtomicUsize::new(0)),
         }
-        let queue = if bytes > PROBE_ABOVE {
-            Lazy::made(capacity)
-        } else {
-            Lazy::new(capacity)
+    }
+
+    /// The word whose [`WAITING`] flag says receivers wait.
+    pub(crate) fn tail(&self) -> &AtomicUsize {
+        &self.tail
+    }
+
+    /// The word whose [`WAITING`] flag says senders wait.
+    pub(crate) fn head(&self) -> &AtomicUsize {
+        &self.head
+    }
+}
+
+impl<T> Ring<T> {
+    /// What a ring of `capacity` messages costs, in bytes.
+    pub(crate) fn bytes_for(capacity: usize) -> Option<usize> {
+        core::alloc::Layout::array::<Slot<T>>(capacity)
+            .ok()
+            .map(|layout| layout.size())
+    }
+
+    /// A ring holding at most `capacity` messages (`capacity > 0`), or why
+    /// it cannot be made: it is larger than an allocation can be, or cannot
+    /// be allocated now.
+    pub(crate) fn new(capacity: usize) -> Result<Self, CapacityError> {
+        let error = |bytes| CapacityError { capacity, bytes };
+        // A lap must hold `capacity` positions, a power of two above them,
+        // in steps of `STEP`, and leave room for laps above it.
+        let one_lap = (capacity.checked_add(1))
+            .and_then(usize::checked_next_power_of_two)
+            .and_then(|positions| positions.checked_mul(STEP))
+            .filter(|&one_lap| one_lap <= 1 << (usize::BITS - 2));
+        let (Some(one_lap), Some(bytes)) = (one_lap, Self::bytes_for(capacity)) else {
+            return Err(error(Self::bytes_for(capacity)));
         };
-        #[cfg(not(loom))]
-        return Ok(Self { inner: queue });
-        #[cfg(loom)]
-        return Ok(Self {
-            inner: loom_backend::Backend::LockFree(queue),
-        });
+        let slots = if bytes > PROBE_ABOVE {
+            Self::allocate_fallibly(capacity).ok_or(error(Some(bytes)))?
+        } else {
+            ptr::null_mut()
+        };
+        Ok(Self {
+            slots: AtomicPtr::new(slots),
+            capacity,
+            one_lap,
+            last_offset: (capacity - 1) * STEP,
+            #[cfg(loom)]
+            serial: None,
+        })
+    }
+
+    /// Loom builds only: the same ring, its pushes and pops one at a time.
+    ///
+    /// Two receivers that find a push half-way both wait for it, each
+    /// yielding to the other (see [`settles`]), and loom's scheduler can
+    /// keep choosing them over the pusher: an endless path, which loom
+    /// reports as a model too large to explore. Models with several
+    /// receivers use a serialized ring instead; its claims, stamps and
+    /// flags are the same code, and waiters still set their flags outside
+    /// the lock, so the handshake with a push that claimed before the flag
+    /// and stores its stamp after is still explored. The lock-free ring is
+    /// modelled with one receiver (`loom-tests`).
+    #[cfg(loom)]
+    pub(crate) fn serialized(mut self) -> Self {
+        self.serial = Some(crate::sync::Mutex::new(()));
+        self
+    }
+
+    /// Takes the lock of a serialized ring, for one push or pop.
+    #[cfg(loom)]
+    fn serial(&self) -> Option<crate::sync::MutexGuard<'_, ()>> {
+        Some(self.serial.as_ref()?.lock().unwrap())
+    }
+
+    /// `capacity` empty slots, each ready for its position of the lap that
+    /// starts at position `lap`.
+    fn fresh_slots(capacity: usize, lap: usize) -> impl Iterator<Item = Slot<T>> {
+        (0..capacity).map(move |index| Slot {
+            stamp: AtomicUsize::new(lap.wrapping_add(index * STEP)),
+            message: UnsafeCell::new(MaybeUninit::uninit()),
+        })
+    }
+
+    fn allocate(capacity: usize) -> *mut Slot<T> {
+        let slots: Box<[Slot<T>]> = Self::fresh_slots(capacity, 0).collect();
+        Box::into_raw(slots).cast()
+    }
+
+    fn allocate_fallibly(capacity: usize) -> Option<*mut Slot<T>> {
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(capacity).ok()?;
+        slots.extend(Self::fresh_slots(capacity, 0));
+        Some(Box::into_raw(slots.into_boxed_slice()).cast())
+    }
+
+    /// The slots, once made.
+    #[inline]
+    fn slots(&self) -> Option<*mut Slot<T>> {
+        // Acquire: pairs with the AcqRel of the swap that stored them, so
+        // their stamps are seen as made.
+        let slots = self.slots.load(Ordering::Acquire);
+        (!slots.is_null()).then_some(slots)
+    }
+
+    /// The slots, made now if no push made them yet.
+    #[cold]
+    fn make_slots(&self) -> *mut Slot<T> {
+        let new = Self::allocate(self.capacity);
+        // AcqRel: Release publishes the slots; Acquire sees those another
+        // push installed, if it came first.
+        match self
+            .slots
+            .compare_exchange(ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => new,
+            Err(current) => {
+                // SAFETY: `new` lost the swap, so no one else has seen it;
+                // it came from `allocate` with this capacity just above.
+                drop(unsafe { Self::boxed(new, self.capacity) });
+                current
+            }
+        }
+    }
+
+    /// Rebuilds the box of `allocate`.
+    ///
+    /// # Safety
+    ///
+    /// `slots` came from `allocate` or `allocate_fallibly` with `capacity`,
+    /// and nothing else uses it any more.
+    unsafe fn boxed(slots: *mut Slot<T>, capacity: usize) -> Box<[Slot<T>]> {
+        // SAFETY: as the caller promises.
+        unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(slots, capacity)) }
+    }
+
+    /// The slot of position `position`.
+    ///
+    /// # Safety
+    ///
+    /// `slots` came from this ring's [`slots`](Self::slots).
+    #[inline]
+    unsafe fn slot(&self, slots: *mut Slot<T>, position: usize) -> &Slot<T> {
+        let index = self.index(position);
+        debug_assert!(index < self.capacity);
+        // SAFETY: `index` is below `capacity` (a position's index is always
+        // reset to 0 at `capacity`: see `next`), and the slots live as long
+        // as the ring, which the result borrows.
+        unsafe { &*slots.add(index) }
+    }
+
+    /// Where `position` is in its lap.
+    #[inline]
+    fn offset(&self, position: usize) -> usize {
+        position & (self.one_lap - 1)
     }
 
     #[inline]
-    pub(crate) fn push(&self, item: T) -> Result<(), PushError<T>> {
-        self.inner.push(item)
+    fn index(&self, position: usize) -> usize {
+        self.offset(position) / STEP
     }
 
+    /// The position after `position`.
     #[inline]
-    pub(crate) fn pop(&self) -> Result<T, PopError> {
-        self.inner.pop()
-    }
-
-    /// Closes the queue; returns `true` if this call closed it.
-    pub(crate) fn close(&self) -> bool {
-        self.inner.close()
-    }
-
-    pub(crate) fn is_closed(&self) -> bool {
-        self.inner.is_closed()
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.inner.len()
+    fn next(&self, position: usize) -> usize {
+        if self.offset(position) < self.last_offset {
+            position + STEP
+        } else {
+            // The next lap's first position.
+            (position | (self.one_lap - 1)).wrapping_add(1)
+        }
     }
 
     pub(crate) fn capacity(&self) -> usize {
-        self.inner.capacity()
-    }
-}
-
-/// Stands for the queue of a mailbox closed before its first push: it never
-/// gets one. Never dereferenced; any address that no allocation can have
-/// would do (this one is aligned, and `Box` never returns it).
-fn closed_marker<T>() -> *mut ConcurrentQueue<T> {
-    ptr::NonNull::dangling().as_ptr()
-}
-
-/// A bounded lock-free queue made at its first push (see the module docs).
-///
-/// `queue` goes from null to either a queue (first push) or the closed
-/// marker (a close before any push), once, by compare-and-swap: whichever
-/// comes first wins, and the other adopts its result. A push that loses to
-/// a close finds the mailbox closed; a close that loses to a push closes
-/// the queue the push made. Once set, `queue` never changes until the drop.
-pub(crate) struct Lazy<T> {
-    queue: AtomicPtr<ConcurrentQueue<T>>,
-    capacity: usize,
-}
-
-impl<T> Lazy<T> {
-    /// Makes its queue at the first push.
-    fn new(capacity: usize) -> Self {
-        Self {
-            queue: AtomicPtr::new(ptr::null_mut()),
-            capacity,
-        }
-    }
-
-    /// Makes its queue now.
-    fn made(capacity: usize) -> Self {
-        let queue = Box::into_raw(Box::new(ConcurrentQueue::bounded(capacity)));
-        Self {
-            queue: AtomicPtr::new(queue),
-            capacity,
-        }
-    }
-
-    /// The queue, once made (`None` before the first push, and for a
-    /// mailbox closed before it).
-    #[inline]
-    fn get(&self) -> Option<&ConcurrentQueue<T>> {
-        // Acquire: pairs with the AcqRel of the swap that stored it, so the
-        // queue it points at is seen whole.
-        let queue = self.queue.load(Ordering::Acquire);
-        if queue.is_null() || queue == closed_marker() {
-            return None;
-        }
-        // SAFETY: a pointer other than null and the marker came from
-        // `Box::into_raw` in `made` or `push_first`, and is freed only by
-        // `drop`, which has `&mut self`: it is valid for as long as `&self`.
-        Some(unsafe { &*queue })
-    }
-
-    /// Whether the mailbox was closed before its first push.
-    fn closed_unmade(&self) -> bool {
-        self.queue.load(Ordering::Acquire) == closed_marker()
-    }
-
-    /// Sets `queue` from null to `new` unless it was set already; the error
-    /// is what it is set to. A `new` that lost is the caller's to free.
-    fn install(&self, new: *mut ConcurrentQueue<T>) -> Result<(), *mut ConcurrentQueue<T>> {
-        // AcqRel: Release publishes the queue to those that load it;
-        // Acquire sees the one another thread installed, if it won.
-        self.queue
-            .compare_exchange(ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire)
-            .map(|_| ())
-    }
-
-    #[inline]
-    fn push(&self, item: T) -> Result<(), PushError<T>> {
-        match self.get() {
-            Some(queue) => queue.push(item),
-            None => self.push_first(item),
-        }
-    }
-
-    /// A push that finds no queue: makes it, unless a close came first.
-    #[cold]
-    fn push_first(&self, item: T) -> Result<(), PushError<T>> {
-        if self.closed_unmade() {
-            return Err(PushError::Closed(item));
-        }
-        let new = Box::into_raw(Box::new(ConcurrentQueue::bounded(self.capacity)));
-        if let Err(current) = self.install(new) {
-            // SAFETY: `new` lost the swap, so no one else has seen it; it
-            // came from `Box::into_raw` just above.
-            drop(unsafe { Box::from_raw(new) });
-            if current == closed_marker() {
-                return Err(PushError::Closed(item));
-            }
-        }
-        match self.get() {
-            Some(queue) => queue.push(item),
-            // Unreachable: the queue was installed above or by another push.
-            None => Err(PushError::Closed(item)),
-        }
-    }
-
-    #[inline]
-    fn pop(&self) -> Result<T, PopError> {
-        match self.get() {
-            Some(queue) => queue.pop(),
-            None if self.closed_unmade() => Err(PopError::Closed),
-            // No push happened yet.
-            None => Err(PopError::Empty),
-        }
-    }
-
-    fn close(&self) -> bool {
-        if let Some(queue) = self.get() {
-            return queue.close();
-        }
-        match self.install(closed_marker()) {
-            Ok(()) => true,
-            Err(current) if current == closed_marker() => false,
-            // A push made the queue meanwhile: close that.
-            Err(_) => self.get().is_some_and(ConcurrentQueue::close),
-        }
-    }
-
-    fn is_closed(&self) -> bool {
-        match self.get() {
-            Some(queue) => queue.is_closed(),
-            None => self.closed_unmade(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.get().map_or(0, ConcurrentQueue::len)
-    }
-
-    fn capacity(&self) -> usize {
         self.capacity
     }
 }
 
-#[cfg(all(test, not(loom)))]
-impl<T> Queue<T> {
-    /// Whether its buffer was allocated.
-    pub(crate) fn is_made(&self) -> bool {
-        self.inner.get().is_some()
-    }
-}
-
-impl<T> Drop for Lazy<T> {
+impl<T> Drop for Ring<T> {
+    /// Frees the slots. Their messages were dropped by the mailbox, which
+    /// pops them all first (a message left in a slot would be leaked, never
+    /// dropped twice: a slot's message is `MaybeUninit`).
     fn drop(&mut self) {
-        let queue = self.queue.load(Ordering::Acquire);
-        if !queue.is_null() && queue != closed_marker() {
-            // SAFETY: as in `get`; `&mut self` means no one else uses it.
-            drop(unsafe { Box::from_raw(queue) });
+        if let Some(slots) = self.slots() {
+            // SAFETY: the slots came from `allocate` or `allocate_fallibly`
+            // with this capacity; `&mut self` means no one else uses them.
+            drop(unsafe { Self::boxed(slots, self.capacity) });
         }
     }
 }
 
-#[cfg(loom)]
-pub(crate) mod loom_backend {
-    use super::{Lazy, PopError, PushError};
-    use loom::sync::Mutex;
-    use std::collections::VecDeque;
+/// The queue: a view of the two indices and the ring, which the mailbox
+/// keeps on cache lines of their own.
+pub(crate) struct Queue<'a, T> {
+    pub(crate) ends: &'a Ends,
+    pub(crate) ring: &'a Ring<T>,
+}
 
-    pub(crate) enum Backend<T> {
-        LockFree(Lazy<T>),
-        Locked(Mutex<Locked<T>>, usize),
+// A view of references: copied whatever `T` is (a derive would ask
+// `T: Copy`).
+impl<T> Clone for Queue<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Queue<'_, T> {}
+
+impl<T> Queue<'_, T> {
+    /// Queues `message`; the `Ok` says whether receivers waited (the caller
+    /// then notifies them).
+    #[inline(always)]
+    pub(crate) fn push(self, message: T) -> Result<bool, PushError<T>> {
+        #[cfg(loom)]
+        let _serial = self.ring.serial();
+        let slots = match self.ring.slots() {
+            Some(slots) => slots,
+            None => match self.first_slots() {
+                Some(slots) => slots,
+                None => return Err(PushError::Closed(message)),
+            },
+        };
+        let mut tail = self.ends.tail.load(Ordering::SeqCst);
+        loop {
+            if tail & CLOSED != 0 {
+                return Err(PushError::Closed(message));
+            }
+            let position = tail & !FLAGS;
+            // SAFETY: `slots` came from the ring.
+            let slot = unsafe { self.ring.slot(slots, position) };
+            // Acquire: pairs with the Release of the pop that emptied the
+            // slot, whose read of the message is then done.
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if stamp == position {
+                let next = self.ring.next(position) | (tail & FLAGS);
+                // AcqRel: a waiter's flag, set with Acquire after this
+                // claim, sees the ring as this push saw it (made); the
+                // flags are read from the value replaced.
+                match self.ends.tail.compare_exchange_weak(
+                    tail,
+                    next,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                ) {
+                    Ok(_) => {
+                        // SAFETY: the claim gives this push the slot alone
+                        // until its stamp says it is full.
+                        slot.message
+                            .with_mut(|cell| unsafe { cell.write(MaybeUninit::new(message)) });
+                        // Release: the message is written before a pop
+                        // sees the stamp.
+                        slot.stamp.store(position + STEP, Ordering::Release);
+                        return Ok(tail & WAITING != 0);
+                    }
+                    Err(now) => tail = now,
+                }
+            } else if stamp.wrapping_add(self.ring.one_lap) == position + STEP {
+                // The slot holds the message of one lap ago: the ring is
+                // full, or a pop of that message is half-way, or the stamp
+                // read is out of date.
+                let head = self.ends.head.load(Ordering::SeqCst) & !FLAGS;
+                if head.wrapping_add(self.ring.one_lap) == position {
+                    return Err(PushError::Full(message));
+                }
+                let now = self.ends.tail.load(Ordering::SeqCst);
+                if now != tail {
+                    tail = now;
+                } else if !settles(&slot.stamp, stamp) {
+                    // The pop of the slot's message is still half-way.
+                    return Err(PushError::Busy(message));
+                }
+            } else {
+                // Another push claimed this position since `tail` was read.
+                crate::sync::spin_hint();
+                tail = self.ends.tail.load(Ordering::SeqCst);
+            }
+        }
     }
 
-    pub(crate) struct Locked<T> {
-        items: VecDeque<T>,
-        closed: bool,
+    /// The slots for a push that found none: made now, unless the mailbox
+    /// is closed (`None`).
+    #[cold]
+    fn first_slots(self) -> Option<*mut Slot<T>> {
+        (!self.is_closed()).then(|| self.ring.make_slots())
     }
 
-    impl<T> super::Queue<T> {
-        /// A mutex-protected queue that loom can explore with several
-        /// poppers; see the module documentation.
-        pub(crate) fn locked(capacity: usize) -> Self {
-            let locked = Locked {
-                items: VecDeque::with_capacity(capacity),
-                closed: false,
+    /// Takes the next message; the `Ok` also says whether senders waited
+    /// (the caller then notifies them).
+    #[inline(always)]
+    pub(crate) fn pop(self) -> Result<(T, bool), PopError> {
+        #[cfg(loom)]
+        let _serial = self.ring.serial();
+        let Some(slots) = self.ring.slots() else {
+            return Err(self.nothing_queued());
+        };
+        let mut head = self.ends.head.load(Ordering::SeqCst);
+        loop {
+            let position = head & !FLAGS;
+            // SAFETY: `slots` came from the ring.
+            let slot = unsafe { self.ring.slot(slots, position) };
+            // Acquire: pairs with the Release of the push that filled it.
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if stamp == position + STEP {
+                let next = self.ring.next(position) | (head & FLAGS);
+                // AcqRel, as the push's claim.
+                match self.ends.head.compare_exchange_weak(
+                    head,
+                    next,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                ) {
+                    Ok(_) => {
+                        // SAFETY: the claim gives this pop the slot alone
+                        // until its stamp says it is empty; the stamp said
+                        // the push that filled it had written it.
+                        let message = slot
+                            .message
+                            .with_mut(|cell| unsafe { cell.read().assume_init() });
+                        // Release: the message is read before a push sees
+                        // the slot empty.
+                        slot.stamp
+                            .store(position.wrapping_add(self.ring.one_lap), Ordering::Release);
+                        return Ok((message, head & WAITING != 0));
+                    }
+                    Err(now) => head = now,
+                }
+            } else if stamp == position {
+                // Nothing was written here this lap: empty, unless a push
+                // claimed the position and is half-way, or the stamp read
+                // is out of date.
+                let tail = self.ends.tail.load(Ordering::SeqCst);
+                if tail & !FLAGS == position {
+                    return Err(Self::end(tail));
+                }
+                let now = self.ends.head.load(Ordering::SeqCst);
+                if now != head {
+                    head = now;
+                } else if !settles(&slot.stamp, stamp) {
+                    // The push of the slot's message is still half-way.
+                    return Err(PopError::Busy);
+                }
+            } else {
+                // Another pop took this position since `head` was read.
+                crate::sync::spin_hint();
+                head = self.ends.head.load(Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Why a pop of a queue with no ring found nothing.
+    #[cold]
+    fn nothing_queued(self) -> PopError {
+        Self::end(self.ends.tail.load(Ordering::SeqCst))
+    }
+
+    fn end(tail: usize) -> PopError {
+        if tail & CLOSED != 0 {
+            PopError::Closed
+        } else {
+            PopError::Empty
+        }
+    }
+
+    /// Closes the queue; returns `true` if this call closed it.
+    pub(crate) fn close(self) -> bool {
+        // AcqRel: every push claimed before it is ordered before a pop
+        // that sees the queue closed.
+        self.ends.tail.fetch_or(CLOSED, Ordering::SeqCst) & CLOSED == 0
+    }
+
+    pub(crate) fn is_closed(self) -> bool {
+        self.ends.tail.load(Ordering::SeqCst) & CLOSED != 0
+    }
+
+    /// How many messages are queued (pushes claimed and not yet popped).
+    pub(crate) fn len(self) -> usize {
+        loop {
+            // SeqCst, and a second read of `tail`: a consistent pair.
+            let tail = self.ends.tail.load(Ordering::SeqCst) & !FLAGS;
+            let head = self.ends.head.load(Ordering::SeqCst) & !FLAGS;
+            if self.ends.tail.load(Ordering::SeqCst) & !FLAGS != tail {
+                crate::sync::spin_hint();
+                continue;
+            }
+            let (head_index, tail_index) = (self.ring.index(head), self.ring.index(tail));
+            return if head_index < tail_index {
+                tail_index - head_index
+            } else if head_index > tail_index {
+                self.ring.capacity - head_index + tail_index
+            } else if tail == head {
+                0
+            } else {
+                self.ring.capacity
             };
-            Self {
-                inner: Backend::Locked(Mutex::new(locked), capacity),
-            }
         }
     }
 
-    impl<T> Backend<T> {
-        pub(crate) fn push(&self, item: T) -> Result<(), PushError<T>> {
-            match self {
-                Self::LockFree(q) => q.push(item),
-                Self::Locked(m, cap) => {
-                    let mut q = m.lock().unwrap();
-                    if q.closed {
-                        Err(PushError::Closed(item))
-                    } else if q.items.len() == *cap {
-                        Err(PushError::Full(item))
-                    } else {
-                        q.items.push_back(item);
-                        Ok(())
-                    }
+    /// Whether its ring was made.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn is_made(self) -> bool {
+        self.ring.slots().is_some()
+    }
+}
+
+// SAFETY: a ring hands its messages from the thread that pushes to the one
+// that pops (so `T: Send`), and never lets two threads at one message (the
+// claims and stamps above); it holds no reference to `T` that could be
+// shared otherwise.
+unsafe impl<T: Send> Send for Ring<T> {}
+// SAFETY: as for `Send`: `&Ring` only moves messages between threads.
+unsafe impl<T: Send> Sync for Ring<T> {}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// A ring and its ends, both starting at position `lap` (a lap's
+    /// first position) rather than 0.
+    fn starting_at(capacity: usize, lap: usize) -> (Ends, Ring<u64>) {
+        let ring = Ring::new(capacity).unwrap();
+        assert_eq!(lap % ring.one_lap, 0, "a lap's first position");
+        let slots: Box<[Slot<u64>]> = Ring::fresh_slots(capacity, lap).collect();
+        ring.slots
+            .store(Box::into_raw(slots).cast(), Ordering::SeqCst);
+        let ends = Ends::new();
+        ends.tail.store(lap, Ordering::SeqCst);
+        ends.head.store(lap, Ordering::SeqCst);
+        (ends, ring)
+    }
+
+    #[test]
+    fn positions_wrap_around_the_end_of_the_word() {
+        for capacity in [1, 2, 3, 4, 7] {
+            let one_lap = Ring::<u64>::new(capacity).unwrap().one_lap;
+            // Two laps before the positions wrap to 0.
+            let (ends, ring) = starting_at(capacity, 0usize.wrapping_sub(2 * one_lap));
+            let queue = Queue {
+                ends: &ends,
+                ring: &ring,
+            };
+            let mut next = 0;
+            let mut expected = 0;
+            for _ in 0..5 {
+                // Fill, check it is full, drain: across the wrap.
+                for _ in 0..capacity {
+                    assert!(matches!(queue.push(next), Ok(false)));
+                    next += 1;
                 }
-            }
-        }
-
-        pub(crate) fn pop(&self) -> Result<T, PopError> {
-            match self {
-                Self::LockFree(q) => q.pop(),
-                Self::Locked(m, _) => {
-                    let mut q = m.lock().unwrap();
-                    match q.items.pop_front() {
-                        Some(item) => Ok(item),
-                        None if q.closed => Err(PopError::Closed),
-                        None => Err(PopError::Empty),
-                    }
+                assert_eq!(queue.len(), capacity);
+                assert!(matches!(queue.push(99), Err(PushError::Full(99))));
+                for _ in 0..capacity {
+                    assert_eq!(queue.pop().unwrap(), (expected, false));
+                    expected += 1;
                 }
+                assert_eq!(queue.len(), 0);
+                assert_eq!(queue.pop().unwrap_err(), PopError::Empty);
             }
+            assert!(ends.tail.load(Ordering::SeqCst) < one_lap * 4, "it wrapped");
         }
+    }
 
-        pub(crate) fn close(&self) -> bool {
-            match self {
-                Self::LockFree(q) => q.close(),
-                Self::Locked(m, _) => !std::mem::replace(&mut m.lock().unwrap().closed, true),
-            }
-        }
+    #[test]
+    fn the_flags_ride_along_and_are_reported_by_the_claims() {
+        let (ends, ring) = starting_at(2, 0);
+        let queue = Queue {
+            ends: &ends,
+            ring: &ring,
+        };
+        ends.tail.fetch_or(WAITING, Ordering::SeqCst);
+        assert!(matches!(queue.push(1), Ok(true)), "receivers wait");
+        assert!(matches!(queue.push(2), Ok(true)), "the flag stays set");
+        ends.tail.fetch_and(!WAITING, Ordering::SeqCst);
+        ends.head.fetch_or(WAITING, Ordering::SeqCst);
+        assert_eq!(queue.pop().unwrap(), (1, true), "senders wait");
+        ends.head.fetch_and(!WAITING, Ordering::SeqCst);
+        assert_eq!(queue.pop().unwrap(), (2, false));
+        assert!(queue.close());
+        assert!(!queue.close(), "closed once");
+        assert_eq!(queue.pop().unwrap_err(), PopError::Closed);
+        assert!(matches!(queue.push(3), Err(PushError::Closed(3))));
+    }
 
-        pub(crate) fn is_closed(&self) -> bool {
-            match self {
-                Self::LockFree(q) => q.is_closed(),
-                Self::Locked(m, _) => m.lock().unwrap().closed,
-            }
-        }
-
-        pub(crate) fn len(&self) -> usize {
-            match self {
-                Self::LockFree(q) => q.len(),
-                Self::Locked(m, _) => m.lock().unwrap().items.len(),
-            }
-        }
-
-        pub(crate) fn capacity(&self) -> usize {
-            match self {
-                Self::LockFree(q) => q.capacity(),
-                Self::Locked(_, cap) => *cap,
-            }
-        }
+    #[test]
+    fn a_capacity_whose_laps_do_not_fit_the_word_is_refused() {
+        assert!(Ring::<()>::new(usize::MAX).is_err());
+        assert!(Ring::<()>::new(1 << (usize::BITS - 3)).is_err());
+        assert!(Ring::<()>::new(1 << 20).is_ok());
     }
 }

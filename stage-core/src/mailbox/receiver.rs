@@ -12,7 +12,7 @@ use super::delivery::Delivery;
 use super::error::{RecvError, TryRecvError};
 use super::redelivery::Returned;
 use super::shared::Shared;
-use super::waiters::Wait;
+use super::waiters::{block_on, Again, Wait};
 use crate::sync::Arc;
 
 /// The receiving half of a [`mailbox`](crate::mailbox()).
@@ -307,7 +307,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(consumer.join().unwrap(), Ok(9));
     /// ```
     pub fn recv_blocking(&self) -> Result<T, RecvError> {
-        Wait::block_on(self.shared.receivers(), || self.shared.attempt_recv())
+        block_on(self.recv_or_closed())
     }
 
     /// Receives a message under a guard, blocking the current thread until
@@ -332,8 +332,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(worker.join().unwrap(), ("resize image", 1));
     /// ```
     pub fn recv_guarded_blocking(&self) -> Result<Delivery<'_, T>, RecvError> {
-        let taken = Wait::block_on(self.shared.receivers(), || self.shared.attempt_take())?;
-        Ok(Delivery::new(&self.shared, taken))
+        block_on(self.recv_guarded_or_closed())
     }
 }
 
@@ -428,7 +427,7 @@ impl<'a, T> Waiting<'a, T> {
     fn poll<R>(
         &mut self,
         cx: &mut Context<'_>,
-        attempt: impl Fn(&'a Shared<T>) -> Option<R>,
+        attempt: impl Fn(&'a Shared<T>) -> Result<R, Again>,
     ) -> Poll<R> {
         let shared: &'a Shared<T> = &self.receiver.shared;
         self.wait.poll(shared.receivers(), cx, || attempt(shared))

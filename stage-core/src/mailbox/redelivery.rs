@@ -20,9 +20,18 @@ use crate::sync::Mutex;
 /// The lane keeps a buffer of this many messages however small it gets.
 const SHRINK_ABOVE: usize = 16;
 
-/// A message that was delivered and put back, with what its deliveries left.
+/// A message taken from the mailbox, with what its earlier deliveries
+/// left: nothing for a message taken from the queue, its [`History`] for
+/// one that was put back.
 pub(crate) struct Returned<T> {
     pub(crate) message: T,
+    /// Boxed: every message taken from the queue carries it, and almost
+    /// none has one (a pointer to move, not a count and a string).
+    pub(crate) history: Option<Box<History>>,
+}
+
+/// What the earlier deliveries of a message left.
+pub(crate) struct History {
     /// How often it has been delivered under a guard so far.
     pub(crate) attempts: u32,
     /// The message of the latest recorded panic of one of those attempts.
@@ -35,9 +44,18 @@ impl<T> Returned<T> {
     pub(crate) fn fresh(message: T) -> Self {
         Self {
             message,
-            attempts: 0,
-            last_panic: None,
+            history: None,
         }
+    }
+
+    /// How often it has been delivered under a guard so far.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.history.as_ref().map_or(0, |history| history.attempts)
+    }
+
+    /// The latest panic recorded while handling it, if any.
+    pub(crate) fn last_panic(&self) -> Option<&str> {
+        self.history.as_ref()?.last_panic.as_deref()
     }
 }
 

@@ -8,7 +8,7 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 
 use super::error::{SendError, TrySendError};
 use super::shared::Shared;
-use super::waiters::Wait;
+use super::waiters::{block_on, Wait};
 use crate::sync::Arc;
 
 /// The sending half of a [`mailbox`](crate::mailbox()).
@@ -113,8 +113,7 @@ impl<T> Sender<T> {
     /// assert_eq!(got, [0, 1, 2]);
     /// ```
     pub fn send_blocking(&self, msg: T) -> Result<(), SendError<T>> {
-        let mut msg = Some(msg);
-        Wait::block_on(self.shared.senders(), || self.shared.attempt_send(&mut msg))
+        block_on(self.send(msg))
     }
 }
 
@@ -171,6 +170,7 @@ impl<T> Unpin for Send<'_, T> {}
 impl<T> Future for Send<'_, T> {
     type Output = Result<(), SendError<T>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let Self { sender, msg, wait } = self.get_mut();
         wait.poll(sender.shared.senders(), cx, || {

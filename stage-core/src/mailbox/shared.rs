@@ -2,17 +2,16 @@
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
-use concurrent_queue::{PopError, PushError};
 use crossbeam_utils::CachePadded;
 
 use super::builder::Policy;
 use super::delivery::DeadLetter;
 use super::error::{RecvError, SendError, TryRecvError, TrySendError};
-use super::queue::Queue;
+use super::queue::{Ends, PopError, PushError, Queue, Ring};
 use super::redelivery::{Redeliveries, Returned};
 use super::stats::{Counters, Stats};
-use super::waiters::{WaitList, Waiters};
-use crate::sync::atomic::AtomicUsize;
+use super::waiters::{Again, WaitList, Waiters};
+use crate::sync::spin_hint;
 
 /// A bounded queue, the lane of messages put back for another attempt, and
 /// the tasks waiting on either side.
@@ -21,25 +20,21 @@ use crate::sync::atomic::AtomicUsize;
 /// x86-64, its prefetcher pulling lines in pairs), by who writes and who
 /// reads on every operation:
 ///
-/// 1. the count of waiting receivers, which every send reads, written when
-///    a receiver waits and when a send wakes it (an idle consumer);
-/// 2. the count of waiting senders, which every receive reads, written when
-///    a sender waits and when a receive wakes it (a full mailbox);
-/// 3. [`Front`]: what both sides read on every operation (the queue's
-///    pointer, the lane's length) and what is seldom written at all;
-/// 4. and 5. the wait list and solo slot of each side, which only its waits
-///    and their notifications touch.
+/// 1. the queue's `tail`, which every send claims, with the flag that says
+///    receivers wait (see `queue`);
+/// 2. its `head`, which every receive claims, with the flag that says
+///    senders wait;
+/// 3. [`Front`]: what both sides read on every operation (the ring's
+///    slots and shape, the lane's length) and what is seldom written at
+///    all;
+/// 4. and 5. the wait list of each side, which only its waits and their
+///    notifications touch.
 ///
-/// Each count, and each side's list, on a line of its own, so that the
-/// waits and wakeups of one side move no other data away from the other (a
-/// consumer and a producer that keep catching up with each other write
-/// both counts, and lock both solo slots, all the time). Five lines in
-/// all, where a line per part (each padded on its own) took seven.
+/// So a producer and a consumer on two cores each write one line of their
+/// own per message (and the slot they fill or empty), and read a third
+/// that neither writes.
 pub(crate) struct Shared<T> {
-    /// Registered receivers not yet notified: see [`Waiters`].
-    receivers_unnotified: CachePadded<AtomicUsize>,
-    /// Registered senders not yet notified: see [`Waiters`].
-    senders_unnotified: CachePadded<AtomicUsize>,
+    ends: Ends,
     front: CachePadded<Front<T>>,
     /// Senders waiting for room.
     senders: CachePadded<WaitList>,
@@ -50,7 +45,7 @@ pub(crate) struct Shared<T> {
 /// What both sides read on every operation, and what is seldom written
 /// (see [`Shared`]).
 struct Front<T> {
-    queue: Queue<T>,
+    ring: Ring<T>,
     /// Messages put back by unacknowledged deliveries; received before the
     /// queue. Its length is read on every operation, its lock taken only to
     /// put a message back or take one from it.
@@ -60,12 +55,11 @@ struct Front<T> {
 }
 
 impl<T> Shared<T> {
-    pub(crate) fn new(queue: Queue<T>, policy: Policy<T>) -> Self {
+    pub(crate) fn new(ring: Ring<T>, policy: Policy<T>) -> Self {
         Self {
-            receivers_unnotified: CachePadded::new(AtomicUsize::new(0)),
-            senders_unnotified: CachePadded::new(AtomicUsize::new(0)),
+            ends: Ends::new(),
             front: CachePadded::new(Front {
-                queue,
+                ring,
                 redeliveries: Redeliveries::new(),
                 policy,
                 counters: Counters::new(),
@@ -77,37 +71,51 @@ impl<T> Shared<T> {
 
     /// The queue itself (the lane aside).
     #[inline]
-    pub(crate) fn queue(&self) -> &Queue<T> {
-        &self.front.queue
+    pub(crate) fn queue(&self) -> Queue<'_, T> {
+        Queue {
+            ends: &self.ends,
+            ring: &self.front.ring,
+        }
     }
 
-    /// Senders waiting for room.
+    /// Senders waiting for room: they flag `head`, which receives claim.
     #[inline]
     pub(crate) fn senders(&self) -> Waiters<'_> {
-        Waiters::new(&self.senders_unnotified, &self.senders)
+        Waiters::new(&self.senders, self.ends.head())
     }
 
-    /// Receivers waiting for a message.
+    /// Receivers waiting for a message: they flag `tail`, which sends
+    /// claim.
     #[inline]
     pub(crate) fn receivers(&self) -> Waiters<'_> {
-        Waiters::new(&self.receivers_unnotified, &self.receivers)
+        Waiters::new(&self.receivers, self.ends.tail())
     }
 
     /// Queued messages, put-back ones included.
     pub(crate) fn len(&self) -> usize {
-        self.front.queue.len() + self.front.redeliveries.len()
+        self.queue().len() + self.front.redeliveries.len()
     }
 
     pub(crate) fn is_full(&self) -> bool {
-        self.len() >= self.front.queue.capacity()
+        self.len() >= self.capacity()
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.front.ring.capacity()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.queue().is_closed()
     }
 
     pub(crate) fn stats(&self) -> Stats {
         self.front.counters.snapshot()
     }
 
-    #[inline]
-    pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+    /// One try to queue `msg`, which may find a receive half-way
+    /// ([`PushError::Busy`]).
+    #[inline(always)]
+    fn push(&self, msg: T) -> Result<(), PushError<T>> {
         // Messages put back count against the capacity: a send finds the
         // mailbox full while the queue and the lane together hold
         // `capacity` messages. (The queue alone enforces its bound; this
@@ -116,36 +124,50 @@ impl<T> Shared<T> {
         if self.front.redeliveries.len() != 0 && self.full_with_returned() {
             return Err(self.refuse(msg));
         }
-        match self.front.queue.push(msg) {
-            Ok(()) => {
-                self.receivers().notify_one();
-                Ok(())
-            }
-            Err(PushError::Full(msg)) => Err(TrySendError::Full(msg)),
-            Err(PushError::Closed(msg)) => Err(TrySendError::Closed(msg)),
+        if self.queue().push(msg)? {
+            self.receivers().notify_one();
+        }
+        Ok(())
+    }
+
+    #[inline]
+    pub(crate) fn try_send(&self, mut msg: T) -> Result<(), TrySendError<T>> {
+        loop {
+            return match self.push(msg) {
+                Ok(()) => Ok(()),
+                Err(PushError::Full(msg)) => Err(TrySendError::Full(msg)),
+                Err(PushError::Closed(msg)) => Err(TrySendError::Closed(msg)),
+                Err(PushError::Busy(again)) => {
+                    // A receive is a few instructions from freeing the
+                    // slot: wait for it, as a full queue it is not.
+                    msg = again;
+                    spin_hint();
+                    continue;
+                }
+            };
         }
     }
 
     /// Whether the queue and the lane together hold `capacity` messages.
     #[cold]
     fn full_with_returned(&self) -> bool {
-        self.len() >= self.front.queue.capacity()
+        self.is_full()
     }
 
     /// Why a message cannot be sent now that the lane filled the mailbox.
     #[cold]
-    fn refuse(&self, msg: T) -> TrySendError<T> {
-        if self.front.queue.is_closed() {
-            TrySendError::Closed(msg)
+    fn refuse(&self, msg: T) -> PushError<T> {
+        if self.is_closed() {
+            PushError::Closed(msg)
         } else {
-            TrySendError::Full(msg)
+            PushError::Full(msg)
         }
     }
 
-    /// Takes the next message with what its earlier deliveries left: first
-    /// from the lane of messages put back, then from the queue.
-    #[inline]
-    pub(crate) fn try_take(&self) -> Result<Returned<T>, TryRecvError> {
+    /// One try to take the next message with what its earlier deliveries
+    /// left: first from the lane of messages put back, then from the queue.
+    #[inline(always)]
+    fn take(&self) -> Result<Returned<T>, PopError> {
         if self.front.redeliveries.len() != 0 {
             if let Some(returned) = self.take_returned() {
                 return Ok(returned);
@@ -154,10 +176,10 @@ impl<T> Shared<T> {
         self.pop_fresh().map(Returned::fresh)
     }
 
-    /// [`try_take`](Self::try_take) for a plain receive, which has no use
-    /// for what a message put back carries besides the message.
-    #[inline]
-    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+    /// [`take`](Self::take) for a plain receive, which has no use for what
+    /// a message put back carries besides the message.
+    #[inline(always)]
+    fn take_message(&self) -> Result<T, PopError> {
         if self.front.redeliveries.len() != 0 {
             if let Some(returned) = self.take_returned() {
                 return Ok(returned.message);
@@ -166,16 +188,23 @@ impl<T> Shared<T> {
         self.pop_fresh()
     }
 
-    #[inline]
-    fn pop_fresh(&self) -> Result<T, TryRecvError> {
-        match self.front.queue.pop() {
-            Ok(msg) => {
-                self.senders().notify_one();
-                Ok(msg)
-            }
-            Err(PopError::Empty) => Err(TryRecvError::Empty),
-            Err(PopError::Closed) => Err(TryRecvError::Closed),
+    #[inline(always)]
+    fn pop_fresh(&self) -> Result<T, PopError> {
+        let (msg, senders_wait) = self.queue().pop()?;
+        if senders_wait {
+            self.senders().notify_one();
         }
+        Ok(msg)
+    }
+
+    #[inline]
+    pub(crate) fn try_take(&self) -> Result<Returned<T>, TryRecvError> {
+        until_not_busy(|| self.take())
+    }
+
+    #[inline]
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        until_not_busy(|| self.take_message())
     }
 
     /// Takes the first message of the lane that may still be delivered;
@@ -184,8 +213,10 @@ impl<T> Shared<T> {
     fn take_returned(&self) -> Option<Returned<T>> {
         while let Some(returned) = self.front.redeliveries.pop() {
             // The lane counts against the capacity: there is room now.
-            self.senders().notify_one();
-            if returned.attempts < self.front.policy.max_attempts {
+            if self.senders().anyone_waiting() {
+                self.senders().notify_one();
+            }
+            if returned.attempts() < self.front.policy.max_attempts {
                 return Some(returned);
             }
             self.dead_letter(returned);
@@ -200,7 +231,9 @@ impl<T> Shared<T> {
     pub(crate) fn put_back(&self, returned: Returned<T>) {
         self.front.counters.redelivered();
         self.front.redeliveries.push(returned);
-        self.receivers().notify_one();
+        if self.receivers().anyone_waiting() {
+            self.receivers().notify_one();
+        }
     }
 
     /// Hands a message that is given up on to the dead-letter sink.
@@ -210,8 +243,8 @@ impl<T> Shared<T> {
         match &self.front.policy.dead_letters {
             Some(sink) => sink(DeadLetter::from_returned(returned)),
             None => tracing::error!(
-                attempts = returned.attempts,
-                last_panic = returned.last_panic.as_deref(),
+                attempts = returned.attempts(),
+                last_panic = returned.last_panic(),
                 "dropping a message that failed every delivery it was allowed \
                  (the mailbox has no dead-letter sink)",
             ),
@@ -219,7 +252,7 @@ impl<T> Shared<T> {
     }
 
     pub(crate) fn close(&self) -> bool {
-        if self.front.queue.close() {
+        if self.queue().close() {
             // Waiting senders fail with their message handed back; waiting
             // receivers drain what is left, then learn that it is closed.
             self.senders().notify_all();
@@ -230,58 +263,94 @@ impl<T> Shared<T> {
         }
     }
 
-    /// One try of a waiting send; `None` means "full: wait, then try again",
+    /// One try of a waiting send; [`Again`] means "wait, then try again",
     /// with the message put back into `slot`.
-    #[inline]
-    pub(crate) fn attempt_send(&self, slot: &mut Option<T>) -> Option<Result<(), SendError<T>>> {
+    #[inline(always)]
+    pub(crate) fn attempt_send(
+        &self,
+        slot: &mut Option<T>,
+    ) -> Result<Result<(), SendError<T>>, Again> {
         let msg = slot.take().expect("`Send` polled after completion");
-        match self.try_send(msg) {
-            Ok(()) => Some(Ok(())),
-            Err(TrySendError::Closed(msg)) => Some(Err(SendError(msg))),
-            Err(TrySendError::Full(msg)) => {
+        match self.push(msg) {
+            Ok(()) => Ok(Ok(())),
+            Err(PushError::Closed(msg)) => Ok(Err(SendError(msg))),
+            Err(PushError::Full(msg)) => {
                 *slot = Some(msg);
-                None
+                Err(Again::Later)
+            }
+            Err(PushError::Busy(msg)) => {
+                *slot = Some(msg);
+                Err(Again::Soon)
             }
         }
     }
 
     /// One try of a receive that ends when the mailbox is closed and
-    /// drained; `None` means "empty: wait, then try again".
-    #[inline]
-    pub(crate) fn attempt_recv(&self) -> Option<Result<T, RecvError>> {
-        until_closed(self.try_recv())
+    /// drained.
+    #[inline(always)]
+    pub(crate) fn attempt_recv(&self) -> Result<Result<T, RecvError>, Again> {
+        until_closed(self.take_message())
     }
 
     /// One try of a receive that waits for a message however long it takes:
     /// on a closed and drained mailbox too, where a delivery in flight may
     /// still put its message back.
-    #[inline]
-    pub(crate) fn attempt_recv_forever(&self) -> Option<T> {
-        self.try_recv().ok()
+    #[inline(always)]
+    pub(crate) fn attempt_recv_forever(&self) -> Result<T, Again> {
+        forever(self.take_message())
     }
 
     /// [`attempt_recv`](Self::attempt_recv) for a guarded receive.
-    #[inline]
-    pub(crate) fn attempt_take(&self) -> Option<Result<Returned<T>, RecvError>> {
-        until_closed(self.try_take())
+    #[inline(always)]
+    pub(crate) fn attempt_take(&self) -> Result<Result<Returned<T>, RecvError>, Again> {
+        until_closed(self.take())
     }
 
     /// [`attempt_recv_forever`](Self::attempt_recv_forever) for a guarded
     /// receive.
-    #[inline]
-    pub(crate) fn attempt_take_forever(&self) -> Option<Returned<T>> {
-        self.try_take().ok()
+    #[inline(always)]
+    pub(crate) fn attempt_take_forever(&self) -> Result<Returned<T>, Again> {
+        forever(self.take())
     }
 }
 
-/// A receive's outcome for a wait: `None` (wait, then try again) while the
-/// mailbox is empty, an error once it is closed and drained.
+/// A receive that tries until it finds a message or none: a pop that finds
+/// a send half-way waits the few instructions that send has left, as a
+/// queue that is empty it is not.
 #[inline]
-fn until_closed<M>(outcome: Result<M, TryRecvError>) -> Option<Result<M, RecvError>> {
+fn until_not_busy<M>(mut take: impl FnMut() -> Result<M, PopError>) -> Result<M, TryRecvError> {
+    loop {
+        return match take() {
+            Ok(message) => Ok(message),
+            Err(PopError::Empty) => Err(TryRecvError::Empty),
+            Err(PopError::Closed) => Err(TryRecvError::Closed),
+            Err(PopError::Busy) => {
+                spin_hint();
+                continue;
+            }
+        };
+    }
+}
+
+/// A receive's outcome for a wait that ends once the mailbox is closed and
+/// drained.
+#[inline]
+fn until_closed<M>(outcome: Result<M, PopError>) -> Result<Result<M, RecvError>, Again> {
     match outcome {
-        Ok(message) => Some(Ok(message)),
-        Err(TryRecvError::Closed) => Some(Err(RecvError)),
-        Err(TryRecvError::Empty) => None,
+        Ok(message) => Ok(Ok(message)),
+        Err(PopError::Closed) => Ok(Err(RecvError)),
+        Err(PopError::Empty) => Err(Again::Later),
+        Err(PopError::Busy) => Err(Again::Soon),
+    }
+}
+
+/// A receive's outcome for a wait that never ends without a message.
+#[inline]
+fn forever<M>(outcome: Result<M, PopError>) -> Result<M, Again> {
+    match outcome {
+        Ok(message) => Ok(message),
+        Err(PopError::Empty | PopError::Closed) => Err(Again::Later),
+        Err(PopError::Busy) => Err(Again::Soon),
     }
 }
 
@@ -304,7 +373,7 @@ impl<T> Drop for Shared<T> {
         while let Some(returned) = self.front.redeliveries.pop() {
             drop_one(returned.message);
         }
-        while let Ok(message) = self.front.queue.pop() {
+        while let Ok((message, _)) = self.queue().pop() {
             drop_one(message);
         }
         if let Some(panic) = first_panic {
@@ -320,11 +389,11 @@ impl<T> Drop for Shared<T> {
 #[cfg(all(test, not(loom)))]
 impl<T> Shared<T> {
     pub(crate) fn receivers_unnotified(&self) -> usize {
-        self.receivers().unnotified()
+        self.receivers().waiting()
     }
 
     pub(crate) fn queue_is_made(&self) -> bool {
-        self.front.queue.is_made()
+        self.queue().is_made()
     }
 
     pub(crate) fn lane_capacity(&self) -> usize {

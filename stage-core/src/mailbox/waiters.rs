@@ -1,273 +1,255 @@
-//! The set of tasks (or threads) waiting on one side of a mailbox.
+//! The tasks (or threads) waiting on one side of a mailbox.
 //!
-//! `event-listener` takes a lock on every `notify` once an event has ever been
-//! listened to. A mailbox would notify after every successful push or pop, so
-//! the hot path first asks a counter of *unnotified* waiters, and skips the
-//! notification — and its lock — when there is none: when nobody waits, and
-//! also when every waiter has already been woken but has not run yet (the
-//! other side is busy draining or filling the queue meanwhile).
+//! # The list and its flag
 //!
-//! # The counter
+//! Waiters queue in a FIFO list behind a mutex, each with a *ticket* (a
+//! number that grows by one per registration) and its waker. The list has a
+//! flag in the index the other side claims with ([`WAITING`], see `queue`):
+//! set when the list gains its first waiter, cleared when it loses its last,
+//! both under the list's lock, so a set flag means "someone waits
+//! unnotified". The other side reads the flag from its claim, for free, and
+//! takes the lock only then.
 //!
-//! `unnotified` counts listeners that are registered (or about to be) and not
-//! yet notified. A waiter adds itself before inserting its listener. A
-//! notifier subtracts the listeners its notification reached (the count
-//! `event-listener` returns, exact with its `std` feature). A waiter that gives
-//! up removes its listener with [`Listener::discard`], which says — under the
-//! listener list's lock, so without a race against notifiers — whether a
-//! notification had reached it: if not, the waiter subtracts itself; if so,
-//! the notifier already did, and the waiter passes the notification on to
-//! another waiter (an aborted receiver never swallows a wakeup). The count is
-//! thus never below the number of unnotified listeners; it may briefly be
-//! above, which costs a notifier one needless lock and nothing else.
+//! A waiter registers, then tries again (the *re-check*), and sleeps only if
+//! that fails; the queue's module docs say why no wakeup is lost. A waiter
+//! that registers while the flag is set already makes no read-modify-write
+//! of its own: its lock was taken after the first waiter set the flag, so
+//! its re-check sees at least what that waiter's did.
 //!
-//! # The handshake (Dekker-style)
+//! # Notifications
 //!
-//! A waiter:   `unnotified += 1`; insert a listener; `fence(SeqCst)`;
-//!             re-check the queue; sleep only if the re-check still fails.
-//! A notifier: change the queue; `fence(SeqCst)`; read `unnotified`; notify if
-//!             it is non-zero.
+//! A notification takes the oldest waiter off the list and wakes it, so `n`
+//! messages wake up to `n` distinct receivers. It also records the waiter's
+//! ticket as the latest notified: tickets leave the list in order (the
+//! front first; a waiter that gives up takes only itself out), so a waiter
+//! learns that it was notified from one atomic read, without the lock.
+//! A waiter that gives up after a notification reached it passes the
+//! notification on to the next (an aborted receiver never swallows a
+//! wakeup).
 //!
-//! The two fences are totally ordered. If the waiter's comes first, the
-//! notifier's read sees the waiter counted (or already notified by someone
-//! else, in which case the waiter will re-check after waking), and its notify,
-//! which takes the list's lock after its fence, finds the listener. If the
-//! notifier's comes first, the waiter's re-check sees the queue change. Either
-//! way no wakeup is lost. Explicit fences are used rather than `SeqCst`
-//! read-modify-writes because loom models `SeqCst` fences faithfully but not
-//! `SeqCst` accesses.
+//! # Yielding first
 //!
-//! Each notification wakes one *additional* waiter (one not already notified),
-//! so `n` pushes wake up to `n` distinct receivers: two waiting receivers are
-//! both served.
-//!
-//! # The solo slot
-//!
-//! Most mailboxes have one consumer (an actor, a worker), and it waits over
-//! and over: a listener per wait (an allocation, and the list's lock four
-//! times: insert, poll, notify, remove) is most of what a wait costs. So the
-//! first task to wait takes a *solo slot* instead: its waker under a small
-//! mutex, taken once to register, once by the notifier, once to see the
-//! notification. Others wait as listeners meanwhile. A notification goes to
-//! the solo waiter first, then to listeners. The slot is a waiter as a
-//! listener is — counted in `unnotified` the same way, registered before the
-//! waiter's fence, found by a notifier that locks it after its own fence — so
-//! the handshake above holds for both. Blocking waits (a thread, not a task)
-//! always use listeners.
+//! A wait first yields to the executor a few times ([`YIELDS`]) before it
+//! registers: on a busy executor the other side usually makes the progress
+//! it waits for meanwhile, and then neither side touches a lock.
 
 use core::future::Future;
-use core::pin::Pin;
+use core::pin::pin;
 use core::task::{Context, Poll, Waker};
+use std::collections::VecDeque;
 
-use event_listener::{Event, EventListener, Listener};
+use super::queue::WAITING;
+use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::{thread, Mutex, MutexGuard};
 
-use crate::sync::atomic::{fence, AtomicUsize, Ordering};
-use crate::sync::{Mutex, MutexGuard};
-
-/// The tasks waiting for one kind of progress (room to send, or a
-/// message), as a mailbox lays them out: their count, which the other
-/// side reads on every operation, and their list and solo slot, which
-/// only waits and notifications touch, each on a cache line of its own
-/// (see `Shared`). A view: the mailbox's `Shared` owns both parts.
-#[derive(Clone, Copy)]
-pub(crate) struct Waiters<'a> {
-    /// Registered waiters (the solo one and listeners) not yet notified
-    /// (see the module docs). Written only on slow paths (a wait, a
-    /// notification that reaches someone), read on every operation of the
-    /// other side.
-    unnotified: &'a AtomicUsize,
-    list: &'a WaitList,
+/// The waiters of one side: their list, on a cache line of its own (see
+/// `Shared`), and the latest ticket notified.
+pub(crate) struct WaitList {
+    list: Mutex<List>,
+    /// The ticket of the waiter notified last: every ticket up to it (in
+    /// wrapping order) was notified or gave up. Written under the lock, read
+    /// without it by a polled waiter.
+    notified_up_to: AtomicUsize,
 }
 
-/// The part of a side's [`Waiters`] that only waits and notifications
-/// touch: kept off the line of the count, which the other side reads on
-/// every operation (a lock there would pull that line away from it each
-/// time).
-pub(crate) struct WaitList {
-    event: Event,
-    /// Locked at each step of a solo wait, and by its notifiers.
-    solo: Mutex<Solo>,
+struct List {
+    /// The waiters not yet notified, oldest (lowest ticket) first.
+    waiting: VecDeque<Waiter>,
+    /// The next registration's ticket.
+    next_ticket: usize,
+}
+
+struct Waiter {
+    ticket: usize,
+    waker: Waker,
 }
 
 impl WaitList {
     pub(crate) fn new() -> Self {
         Self {
-            event: Event::new(),
-            solo: Mutex::new(Solo::default()),
+            list: Mutex::new(List {
+                waiting: VecDeque::new(),
+                next_ticket: 1,
+            }),
+            notified_up_to: AtomicUsize::new(0),
         }
+    }
+
+    /// Whether the waiter with `ticket` was notified (or gave up).
+    #[inline]
+    fn notified(&self, ticket: usize) -> bool {
+        // Acquire: pairs with the Release of the notification.
+        let last = self.notified_up_to.load(Ordering::Acquire);
+        // Tickets wrap: compare by distance (fewer than `isize::MAX`
+        // registrations are ever outstanding).
+        last.wrapping_sub(ticket) as isize >= 0
     }
 }
 
-/// The solo slot (see the module docs).
-#[derive(Default)]
-struct Solo {
-    /// A wait holds the slot.
-    taken: bool,
-    /// A notification reached it, and it has not seen it yet.
-    notified: bool,
-    /// Its task, while it waits unnotified.
-    waker: Option<Waker>,
+impl List {
+    /// Where the waiter with `ticket` is, if still waiting. Tickets are in
+    /// order from the front, so their distances from it are too.
+    fn find(&self, ticket: usize) -> Option<usize> {
+        let front = self.waiting.front()?.ticket;
+        self.waiting
+            .binary_search_by_key(&ticket.wrapping_sub(front), |waiter| {
+                waiter.ticket.wrapping_sub(front)
+            })
+            .ok()
+    }
 }
 
-/// How a wait is registered.
-enum Registration {
-    Solo,
-    Listener(EventListener),
+/// One side's waiters as a mailbox lays them out: the list, and the index
+/// word whose [`WAITING`] flag the other side reads. A view: the mailbox's
+/// `Shared` owns both.
+#[derive(Clone, Copy)]
+pub(crate) struct Waiters<'a> {
+    list: &'a WaitList,
+    /// `tail` for receivers, `head` for senders (see `queue`).
+    flag: &'a AtomicUsize,
 }
 
 impl<'a> Waiters<'a> {
-    pub(crate) fn new(unnotified: &'a AtomicUsize, list: &'a WaitList) -> Self {
-        Self { unnotified, list }
+    pub(crate) fn new(list: &'a WaitList, flag: &'a AtomicUsize) -> Self {
+        Self { list, flag }
     }
 
-    fn solo(self) -> MutexGuard<'a, Solo> {
-        // Nothing panics while holding it; a poisoned slot is still whole.
-        self.list.solo.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(self) -> MutexGuard<'a, List> {
+        // No code of ours panics under the lock, so it is never poisoned; a
+        // waker's clone that panicked would leave the list whole anyway.
+        self.list
+            .list
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Wakes one more waiter, if one waits unnotified. Call after the queue
-    /// changed.
-    #[inline]
+    /// Whether anyone waits unnotified, as of a read-modify-write of the
+    /// flag's word: for a caller that changed the mailbox without a claim
+    /// (a message put back), whose change a waiter registering later then
+    /// sees in its re-check.
+    pub(crate) fn anyone_waiting(self) -> bool {
+        // AcqRel: the caller's change is released to a waiter whose flag's
+        // read-modify-write comes later; or this reads that flag.
+        self.flag.fetch_or(0, Ordering::SeqCst) & WAITING != 0
+    }
+
+    /// Wakes the oldest waiter, if anyone waits unnotified.
+    #[cold]
     pub(crate) fn notify_one(self) {
-        if self.anyone_unnotified() {
-            self.notify(1);
+        let woken = {
+            let mut list = self.lock();
+            let woken = list.waiting.pop_front();
+            if let Some(waiter) = &woken {
+                // Release: pairs with the Acquire of `notified`.
+                self.list
+                    .notified_up_to
+                    .store(waiter.ticket, Ordering::Release);
+                if list.waiting.is_empty() {
+                    self.lower_flag();
+                }
+            }
+            woken
+        };
+        // A waker is foreign code: woken (and dropped) outside the lock.
+        if let Some(waiter) = woken {
+            waiter.waker.wake();
         }
     }
 
-    /// Wakes every waiter. Call after the queue was closed.
+    /// Wakes every waiter. Call after the mailbox was closed.
+    #[cold]
     pub(crate) fn notify_all(self) {
-        if self.anyone_unnotified() {
-            self.notify(usize::MAX);
-        }
-    }
-
-    #[inline]
-    fn anyone_unnotified(self) -> bool {
-        // SeqCst fence: orders the caller's queue operation before the load
-        // below; pairs with the fence in `listen` (see the module docs).
-        fence(Ordering::SeqCst);
-        // Relaxed: the fence above provides the ordering.
-        self.unnotified.load(Ordering::Relaxed) != 0
-    }
-
-    #[cold]
-    fn notify(self, n: usize) {
-        // The solo waiter first: its lock is taken after the caller's
-        // fence, so a waiter counted before that fence is found.
-        let solo = {
-            let mut solo = self.solo();
-            if solo.taken && !solo.notified {
-                solo.notified = true;
-                solo.waker.take()
-            } else {
-                None
+        let woken = {
+            let mut list = self.lock();
+            let woken = core::mem::take(&mut list.waiting);
+            if let Some(last) = woken.back() {
+                self.list
+                    .notified_up_to
+                    .store(last.ticket, Ordering::Release);
+                self.lower_flag();
             }
+            woken
         };
-        let mut reached = usize::from(solo.is_some());
-        if n > reached {
-            reached += self.list.event.notify_additional(n - reached);
-        }
-        if reached != 0 {
-            // Relaxed: a reader that still sees the old, higher count only
-            // makes a needless notification.
-            self.unnotified.fetch_sub(reached, Ordering::Relaxed);
-        }
-        if let Some(waker) = solo {
-            waker.wake();
+        for waiter in woken {
+            waiter.waker.wake();
         }
     }
 
-    /// Registers the task of `waker`: in the solo slot if it is free, else
-    /// as a listener. The caller re-checks its condition after this returns
-    /// and before waiting (a [`Wait`] does).
+    /// Clears the flag, under the lock, as the list became empty.
+    fn lower_flag(self) {
+        // Release: a claim that no longer sees the flag comes after this.
+        self.flag.fetch_and(!WAITING, Ordering::SeqCst);
+    }
+
+    /// Registers the task of `waker`; returns its ticket. The caller then
+    /// re-checks before it sleeps (see the module docs).
     #[cold]
-    fn register(self, waker: &Waker) -> Registration {
-        self.counted(|| {
-            let mut solo = self.solo();
-            if solo.taken {
-                drop(solo);
-                return Registration::Listener(self.list.event.listen());
-            }
-            *solo = Solo {
-                taken: true,
-                notified: false,
-                waker: Some(waker.clone()),
-            };
-            Registration::Solo
-        })
-    }
-
-    /// Registers a listener, for a blocking wait (a thread has no waker for
-    /// the solo slot). The caller re-checks as after [`register`](Self::register).
-    #[cold]
-    fn listen(self) -> EventListener {
-        self.counted(|| self.list.event.listen())
-    }
-
-    /// Counts a waiter in, then `inserts` it, then fences (see the module
-    /// docs).
-    #[inline]
-    fn counted<T>(self, insert: impl FnOnce() -> T) -> T {
-        // Relaxed: ordered before the re-check by the fence below.
-        self.unnotified.fetch_add(1, Ordering::Relaxed);
-        let registered = insert();
-        // SeqCst fence: the count and the registration are visible to a
-        // notifier whose fence comes later; a notifier whose fence came
-        // earlier has its queue change visible to our re-check.
-        fence(Ordering::SeqCst);
-        registered
-    }
-
-    /// Polls the solo slot's waiter: ready once notified (the slot is then
-    /// free again); else its task is woken when it is.
-    fn poll_solo(self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut solo = self.solo();
-        if solo.notified {
-            // The notifier took the waker: nothing is dropped under the lock.
-            *solo = Solo::default();
-            return Poll::Ready(());
+    fn register(self, waker: &Waker) -> usize {
+        let mut list = self.lock();
+        let ticket = list.next_ticket;
+        list.next_ticket = ticket.wrapping_add(1);
+        if list.waiting.is_empty() {
+            // AcqRel: Acquire reads every claim before this one, and what
+            // it released, for the re-check; a claim after it reads the
+            // flag.
+            self.flag.fetch_or(WAITING, Ordering::SeqCst);
         }
-        if solo
-            .waker
-            .as_ref()
-            .is_some_and(|waker| waker.will_wake(cx.waker()))
-        {
-            return Poll::Pending;
-        }
-        let old = solo.waker.replace(cx.waker().clone());
-        drop(solo);
-        drop(old); // a waker's drop is foreign code: outside the lock
-        Poll::Pending
+        list.waiting.push_back(Waiter {
+            ticket,
+            waker: waker.clone(),
+        });
+        ticket
     }
 
-    /// Ends a wait that has not seen its notification.
-    #[cold]
-    fn discard(self, registration: Registration) {
-        let notified = match registration {
-            Registration::Listener(listener) => listener.discard(),
-            Registration::Solo => {
-                let left = core::mem::take(&mut *self.solo());
-                left.notified // its waker is dropped here, outside the lock
-            }
+    /// Whether the waiter with `ticket` was notified; if not, it will be
+    /// woken through `waker` when it is.
+    fn poll_notified(self, ticket: usize, waker: &Waker) -> bool {
+        if self.list.notified(ticket) {
+            return true;
+        }
+        let mut list = self.lock();
+        let Some(at) = list.find(ticket) else {
+            // Notified since the read above.
+            return true;
         };
-        if notified {
-            // The notification meant for us (already subtracted by its
-            // notifier) goes to another waiter instead.
-            self.notify_one();
-        } else {
-            // Relaxed: a stale higher count only costs a notifier a lock.
-            self.unnotified.fetch_sub(1, Ordering::Relaxed);
+        let registered = &mut list.waiting[at].waker;
+        if !registered.will_wake(waker) {
+            let old = core::mem::replace(registered, waker.clone());
+            drop(list);
+            drop(old); // foreign code: outside the lock
+        }
+        false
+    }
+
+    /// Ends the wait of `ticket`, which has not seen a notification.
+    #[cold]
+    fn discard(self, ticket: usize) {
+        let mut list = self.lock();
+        match list.find(ticket) {
+            Some(at) => {
+                let gone = list.waiting.remove(at);
+                if list.waiting.is_empty() {
+                    self.lower_flag();
+                }
+                drop(list);
+                drop(gone); // its waker is foreign code: outside the lock
+            }
+            None => {
+                // A notification reached it: it goes to another waiter.
+                drop(list);
+                self.notify_one();
+            }
         }
     }
 
-    /// How many waiters wait unnotified.
+    /// How many wait unnotified.
     #[cfg(all(test, not(loom)))]
-    pub(crate) fn unnotified(self) -> usize {
-        self.unnotified.load(Ordering::SeqCst)
+    pub(crate) fn waiting(self) -> usize {
+        self.lock().waiting.len()
     }
 }
 
-/// How often a wait yields to the executor before it registers a listener.
+/// How often a wait yields to the executor before it registers.
 ///
 /// Measured on 2 cores: one yield lets the peer task run on a current_thread
 /// runtime; a few more act as a short spin on a multi-thread runtime, where
@@ -275,22 +257,34 @@ impl<'a> Waiters<'a> {
 /// real spin (crossbeam's `Backoff`) was measured 3x slower on current_thread,
 /// where it can never succeed.
 ///
-/// Loom models one yield: a yield only retries the attempt later, so further
-/// yields repeat an explored step while multiplying the state space.
+/// Loom models none: a yield only retries the attempt later, as a spurious
+/// poll would, and each one multiplies the state space; registering at the
+/// first failed attempt explores the handshake in every wait.
 #[cfg(not(loom))]
 pub(crate) const YIELDS: u8 = 3;
 #[cfg(loom)]
-pub(crate) const YIELDS: u8 = 1;
+pub(crate) const YIELDS: u8 = 0;
 
-/// One wait in progress on a [`Waiters`] set: the slot a future keeps its
-/// listener in between polls.
+/// Why an attempt did not complete.
+pub(crate) enum Again {
+    /// The mailbox is empty (for a receive) or full (for a send): wait for
+    /// the other side.
+    Later,
+    /// The other side is half-way through an operation this one needs
+    /// finished (a queue's `Busy`): try again soon, and do not sleep.
+    Soon,
+}
+
+/// One wait in progress on a [`Waiters`] set: the ticket a future keeps
+/// between polls.
 ///
 /// It does not borrow the set, so that it can live inside handles that own
 /// the mailbox (a `Receiver` used as a `Stream`); whoever owns it calls
 /// [`Wait::cancel`] before dropping it, as every owner does in `Drop`.
 #[derive(Default)]
 pub(crate) struct Wait {
-    registration: Option<Registration>,
+    /// The ticket of its registration, while registered.
+    ticket: Option<usize>,
     /// How often this wait has yielded to the executor.
     yields: u8,
     /// The caller tried just before the first poll, and failed: that poll
@@ -306,7 +300,7 @@ impl Wait {
     #[cfg(not(loom))]
     pub(crate) fn registering() -> Self {
         Self {
-            registration: None,
+            ticket: None,
             yields: YIELDS,
             tried: true,
         }
@@ -314,80 +308,72 @@ impl Wait {
 
     /// Polls one step of a wait for `attempt` to succeed on `waiters`.
     ///
-    /// `attempt` tries the operation; `Some` ends the wait. On `None`, the
-    /// wait first yields to the executor up to [`YIELDS`] times; then it
-    /// registers (the solo slot, or a listener) and tries again (the
-    /// re-check), and from then on waits for a notification before each
-    /// further try (a poll before it is a spurious wakeup: still pending).
-    #[inline]
+    /// `attempt` tries the operation. On [`Again::Later`], the wait first
+    /// yields to the executor up to [`YIELDS`] times; then it registers and
+    /// tries again (the re-check), and from then on waits for a
+    /// notification before each further try (a poll before it is a spurious
+    /// wakeup: still pending). On [`Again::Soon`] it yields, registered or
+    /// not, and tries again at the next poll.
+    #[inline(always)]
     pub(crate) fn poll<R>(
         &mut self,
         waiters: Waiters<'_>,
         cx: &mut Context<'_>,
-        mut attempt: impl FnMut() -> Option<R>,
+        mut attempt: impl FnMut() -> Result<R, Again>,
     ) -> Poll<R> {
-        loop {
-            // A registered wait tries again only once notified: the
-            // notifier counted it out, so nothing is left to undo when the
-            // try succeeds (a try before the notification is seen would
-            // have to pass the notification on).
-            if let Some(registration) = &mut self.registration {
-                let notified = match registration {
-                    Registration::Solo => waiters.poll_solo(cx),
-                    Registration::Listener(listener) => Pin::new(listener).poll(cx),
-                };
-                if notified.is_pending() {
-                    return Poll::Pending;
-                }
-                self.registration = None;
+        // A registered wait tries again only once notified: the
+        // notifier took it off the list, so nothing is left to undo
+        // when the try succeeds.
+        if let Some(ticket) = self.ticket {
+            if !waiters.poll_notified(ticket, cx.waker()) {
+                return Poll::Pending;
             }
-            if !core::mem::take(&mut self.tried) {
-                if let Some(done) = attempt() {
-                    self.cancel(waiters);
+            self.ticket = None;
+        }
+        if !core::mem::take(&mut self.tried) {
+            match attempt() {
+                Ok(done) => {
+                    self.yields = 0;
                     return Poll::Ready(done);
                 }
+                Err(Again::Soon) => return Self::soon(cx),
+                Err(Again::Later) => {}
             }
-            if self.yields < YIELDS {
-                // Before registering, give the other side a turn: on a busy
-                // executor it usually makes the progress we wait for, and
-                // neither side touches a lock.
-                self.yields += 1;
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            let registration = waiters.register(cx.waker());
-            // The re-check (see the module docs).
-            if let Some(done) = attempt() {
-                waiters.discard(registration);
+        }
+        if self.yields < YIELDS {
+            // Before registering, give the other side a turn: on a busy
+            // executor it usually makes the progress we wait for, and
+            // neither side touches a lock.
+            self.yields += 1;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let ticket = waiters.register(cx.waker());
+        // The re-check (see the module docs).
+        match attempt() {
+            Ok(done) => {
+                waiters.discard(ticket);
                 self.yields = 0;
-                return Poll::Ready(done);
+                Poll::Ready(done)
             }
-            // The solo slot has our waker already; a listener learns it
-            // when first polled, at the top of the loop.
-            let solo = matches!(registration, Registration::Solo);
-            self.registration = Some(registration);
-            if solo {
-                return Poll::Pending;
+            Err(Again::Soon) => {
+                waiters.discard(ticket);
+                Self::soon(cx)
+            }
+            Err(Again::Later) => {
+                self.ticket = Some(ticket);
+                Poll::Pending
             }
         }
     }
 
-    /// Blocks the current thread until `attempt` succeeds.
-    pub(crate) fn block_on<R>(waiters: Waiters<'_>, mut attempt: impl FnMut() -> Option<R>) -> R {
-        let mut listener = None;
-        loop {
-            if let Some(done) = attempt() {
-                if let Some(listener) = listener {
-                    waiters.discard(Registration::Listener(listener));
-                }
-                return done;
-            }
-            match listener.take() {
-                None => listener = Some(waiters.listen()),
-                // Returns once notified (and counted out by the notifier).
-                Some(registered) => registered.wait(),
-            }
-        }
+    /// Yields to the executor for an attempt that will succeed or fail
+    /// properly once the other side finishes its step.
+    #[cold]
+    fn soon<R>(cx: &mut Context<'_>) -> Poll<R> {
+        crate::sync::spin_hint();
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     /// Ends the wait; a notification it received passes on to another waiter.
@@ -397,8 +383,35 @@ impl Wait {
     pub(crate) fn cancel(&mut self, waiters: Waiters<'_>) {
         self.yields = 0;
         self.tried = false;
-        if let Some(registration) = self.registration.take() {
-            waiters.discard(registration);
+        if let Some(ticket) = self.ticket.take() {
+            waiters.discard(ticket);
         }
+    }
+}
+
+/// Runs `future` to completion on the current thread, parking it while the
+/// future waits: the blocking sends and receives.
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    /// Wakes a parked thread.
+    struct Unpark(thread::Thread);
+
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    let waker = Waker::from(std::sync::Arc::new(Unpark(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        thread::park();
     }
 }
