@@ -185,6 +185,9 @@ impl<'a> Waiters<'a> {
     /// re-checks before it sleeps (see the module docs).
     #[cold]
     fn register(self, waker: &Waker) -> usize {
+        // A waker's clone is foreign code: before the lock, so that a panic
+        // in it leaves the list and its flag as they were.
+        let waker = waker.clone();
         let mut list = self.lock();
         let ticket = list.next_ticket;
         list.next_ticket = ticket.wrapping_add(1);
@@ -194,10 +197,7 @@ impl<'a> Waiters<'a> {
             // flag.
             self.flag.fetch_or(WAITING, Ordering::SeqCst);
         }
-        list.waiting.push_back(Waiter {
-            ticket,
-            waker: waker.clone(),
-        });
+        list.waiting.push_back(Waiter { ticket, waker });
         ticket
     }
 
@@ -207,17 +207,26 @@ impl<'a> Waiters<'a> {
         if self.list.notified(ticket) {
             return true;
         }
+        {
+            let list = self.lock();
+            match list.find(ticket) {
+                // Notified since the read above.
+                None => return true,
+                Some(at) if list.waiting[at].waker.will_wake(waker) => return false,
+                Some(_) => {}
+            }
+        }
+        // Polled by another task: its waker replaces the registered one. A
+        // waker's clone and drop are foreign code, kept outside the lock.
+        let waker = waker.clone();
         let mut list = self.lock();
         let Some(at) = list.find(ticket) else {
-            // Notified since the read above.
+            // Notified meanwhile (through the old waker): done waiting.
             return true;
         };
-        let registered = &mut list.waiting[at].waker;
-        if !registered.will_wake(waker) {
-            let old = core::mem::replace(registered, waker.clone());
-            drop(list);
-            drop(old); // foreign code: outside the lock
-        }
+        let old = core::mem::replace(&mut list.waiting[at].waker, waker);
+        drop(list);
+        drop(old);
         false
     }
 
