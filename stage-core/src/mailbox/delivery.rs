@@ -200,8 +200,8 @@ impl<'a, T> Delivery<'a, T> {
     // the guarded receive's throughput, and a different third depending on
     // unrelated code layout).
     #[inline]
-    pub fn ack(mut self) {
-        self.message = None;
+    pub fn ack(self) {
+        drop(self.consume());
     }
 
     /// Acknowledges the message and takes it out of the guard.
@@ -219,10 +219,22 @@ impl<'a, T> Delivery<'a, T> {
     /// assert!(rx.is_empty());
     /// ```
     #[inline]
-    pub fn into_inner(mut self) -> T {
-        self.message
-            .take()
+    pub fn into_inner(self) -> T {
+        self.consume()
             .expect("a delivery holds its message until it is consumed")
+    }
+
+    /// Ends the delivery without putting its message back; returns the
+    /// message.
+    #[inline]
+    fn consume(mut self) -> Option<T> {
+        let message = self.message.take();
+        if self.history.is_none() && matches!(self.mailbox, Home::Borrowed(_)) {
+            // Nothing left in it needs dropping (a reference, two `None`s):
+            // skip its drop, a call the compiler kept out of line.
+            core::mem::forget(self);
+        }
+        message
     }
 
     /// Puts the message back now, for another attempt; the same as dropping

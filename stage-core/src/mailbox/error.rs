@@ -136,7 +136,9 @@ impl<T> From<SendError<T>> for TrySendError<T> {
 }
 
 /// The mailbox is closed and every message in it has been received: no
-/// message will ever arrive.
+/// send will ever add one. (A guarded [`Delivery`](super::Delivery) still in
+/// flight may yet put its message back; see
+/// [`Receiver::recv_guarded`](super::Receiver::recv_guarded).)
 ///
 /// # Examples
 ///
@@ -176,7 +178,8 @@ impl std::error::Error for RecvError {}
 pub enum TryRecvError {
     /// The mailbox is open and holds no message right now.
     Empty,
-    /// The mailbox is closed and drained: no message will ever arrive.
+    /// The mailbox is closed and drained: no send will ever add a message
+    /// (a guarded delivery still in flight may yet put one back).
     Closed,
 }
 

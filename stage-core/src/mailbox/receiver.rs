@@ -292,6 +292,9 @@ impl<T> Receiver<T> {
     /// Receives a message, blocking the current thread until one arrives.
     ///
     /// For code outside async; inside a task use [`recv`](Receiver::recv).
+    /// Never on a runtime's own thread: it blocks that thread, and with it
+    /// every task the thread runs (on a current_thread runtime, the very
+    /// task that would unblock it).
     ///
     /// # Errors
     ///

@@ -93,6 +93,9 @@ impl<T> Sender<T> {
     /// Sends a message, blocking the current thread while the mailbox is full.
     ///
     /// For code outside async; inside a task use [`send`](Sender::send).
+    /// Never on a runtime's own thread: it blocks that thread, and with it
+    /// every task the thread runs (on a current_thread runtime, the very
+    /// task that would unblock it).
     ///
     /// # Errors
     ///

@@ -323,6 +323,10 @@ impl Wait {
     /// notification before each further try (a poll before it is a spurious
     /// wakeup: still pending). On [`Again::Soon`] it yields, registered or
     /// not, and tries again at the next poll.
+    ///
+    /// The first try of a wait that has not started is the hot path, and
+    /// is inlined into the caller's poll; the rest is not (an `attempt`
+    /// called from two places was kept out of line whole).
     #[inline(always)]
     pub(crate) fn poll<R>(
         &mut self,
@@ -330,24 +334,63 @@ impl Wait {
         cx: &mut Context<'_>,
         mut attempt: impl FnMut() -> Result<R, Again>,
     ) -> Poll<R> {
-        // A registered wait tries again only once notified: the
-        // notifier took it off the list, so nothing is left to undo
-        // when the try succeeds.
+        if self.ticket.is_none() && !self.tried {
+            match attempt() {
+                Ok(done) => {
+                    self.yields = 0;
+                    Poll::Ready(done)
+                }
+                Err(again) => self.failed(waiters, cx, again, attempt),
+            }
+        } else {
+            self.poll_slowly(waiters, cx, attempt)
+        }
+    }
+
+    /// [`poll`](Self::poll) past its first try: a wait registered, or one
+    /// whose caller tried already.
+    #[cold]
+    #[inline(never)]
+    fn poll_slowly<R>(
+        &mut self,
+        waiters: Waiters<'_>,
+        cx: &mut Context<'_>,
+        mut attempt: impl FnMut() -> Result<R, Again>,
+    ) -> Poll<R> {
+        // A registered wait tries again only once notified: the notifier
+        // took it off the list, so nothing is left to undo when the try
+        // succeeds.
         if let Some(ticket) = self.ticket {
             if !waiters.poll_notified(ticket, cx.waker()) {
                 return Poll::Pending;
             }
             self.ticket = None;
         }
-        if !core::mem::take(&mut self.tried) {
-            match attempt() {
-                Ok(done) => {
-                    self.yields = 0;
-                    return Poll::Ready(done);
-                }
-                Err(Again::Soon) => return Self::soon(cx),
-                Err(Again::Later) => {}
+        if core::mem::take(&mut self.tried) {
+            return self.failed(waiters, cx, Again::Later, attempt);
+        }
+        match attempt() {
+            Ok(done) => {
+                self.yields = 0;
+                Poll::Ready(done)
             }
+            Err(again) => self.failed(waiters, cx, again, attempt),
+        }
+    }
+
+    /// What a wait does after a try failed: yields, or registers and tries
+    /// again (the re-check).
+    #[cold]
+    #[inline(never)]
+    fn failed<R>(
+        &mut self,
+        waiters: Waiters<'_>,
+        cx: &mut Context<'_>,
+        again: Again,
+        mut attempt: impl FnMut() -> Result<R, Again>,
+    ) -> Poll<R> {
+        if let Again::Soon = again {
+            return Self::soon(cx);
         }
         if self.yields < YIELDS {
             // Before registering, give the other side a turn: on a busy
