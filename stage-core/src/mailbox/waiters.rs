@@ -128,8 +128,9 @@ impl<'a> Waiters<'a> {
     /// (a message put back), whose change a waiter registering later then
     /// sees in its re-check.
     pub(crate) fn anyone_waiting(self) -> bool {
-        // AcqRel: the caller's change is released to a waiter whose flag's
-        // read-modify-write comes later; or this reads that flag.
+        // SeqCst, as every access to an index (see `queue`): the caller's
+        // change is released to a waiter whose flag's read-modify-write
+        // comes later; or this reads that flag.
         self.flag.fetch_or(0, Ordering::SeqCst) & WAITING != 0
     }
 
@@ -177,7 +178,8 @@ impl<'a> Waiters<'a> {
 
     /// Clears the flag, under the lock, as the list became empty.
     fn lower_flag(self) {
-        // Release: a claim that no longer sees the flag comes after this.
+        // SeqCst, as every access to an index: a claim that no longer sees
+        // the flag comes after this.
         self.flag.fetch_and(!WAITING, Ordering::SeqCst);
     }
 
@@ -192,9 +194,9 @@ impl<'a> Waiters<'a> {
         let ticket = list.next_ticket;
         list.next_ticket = ticket.wrapping_add(1);
         if list.waiting.is_empty() {
-            // AcqRel: Acquire reads every claim before this one, and what
-            // it released, for the re-check; a claim after it reads the
-            // flag.
+            // SeqCst, as every access to an index: this reads every claim
+            // before it, and what it released, for the re-check; a claim
+            // after it reads the flag.
             self.flag.fetch_or(WAITING, Ordering::SeqCst);
         }
         list.waiting.push_back(Waiter { ticket, waker });
