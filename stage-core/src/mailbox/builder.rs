@@ -192,8 +192,9 @@ impl<T> Builder<T> {
     ///
     /// [`CapacityError`] if the buffer is larger than any allocation can be,
     /// or than this machine can allocate now. (A capacity the machine can
-    /// reserve but not back with memory still fails later, when the buffer
-    /// is first written: the operating system decides that.)
+    /// reserve but not back with memory may still fail when the buffer is
+    /// written, which is when it is allocated: every slot is marked ready
+    /// for its first message then. The operating system decides that.)
     ///
     /// # Examples
     ///

@@ -366,6 +366,14 @@ impl<T> fmt::Debug for Receiver<T> {
 /// Receives messages until the mailbox is closed and drained; then it has
 /// ended for good.
 ///
+/// The stream's wait lives in the receiver, not in a `next()` future: a
+/// `next()` dropped while it waits (under `select!` or a timeout) leaves
+/// this receiver registered, and the next message's wakeup comes to it,
+/// which takes that message at its next poll; another receiver of the same
+/// mailbox waiting meanwhile is not woken for it. Where a receive may be
+/// given up, as in `select!`, use [`Receiver::recv`] (or its siblings)
+/// instead: a receive future dropped after its wakeup passes the wakeup on.
+///
 /// # Examples
 ///
 /// ```

@@ -255,8 +255,12 @@ impl<T> Shared<T> {
         if self.queue().close() {
             // Waiting senders fail with their message handed back; waiting
             // receivers drain what is left, then learn that it is closed.
-            self.senders().notify_all();
+            // Both sides are woken even if a waker of the first panics.
+            let senders = catch_unwind(AssertUnwindSafe(|| self.senders().notify_all()));
             self.receivers().notify_all();
+            if let Err(panic) = senders {
+                resume_unwind(panic);
+            }
             true
         } else {
             false

@@ -385,3 +385,122 @@ fn a_large_buffer_is_allocated_up_front() {
     let (_tx, rx) = mailbox::<[u8; 1024]>(2048);
     assert!(rx.shared.queue_is_made());
 }
+
+thread_local! {
+    /// What the next clone of a [`hooked_waker`] runs.
+    static ON_CLONE: std::cell::RefCell<Option<Box<dyn FnOnce()>>> =
+        std::cell::RefCell::new(None);
+}
+
+/// A waker that does nothing but run [`ON_CLONE`]'s hook when cloned: a
+/// wait registers with a clone, so the hook runs between a wait's first
+/// try and its re-check.
+fn hooked_waker() -> Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    fn raw() -> RawWaker {
+        RawWaker::new(std::ptr::null(), &VTABLE)
+    }
+    fn clone(_: *const ()) -> RawWaker {
+        if let Some(hook) = ON_CLONE.with(|hook| hook.borrow_mut().take()) {
+            hook();
+        }
+        raw()
+    }
+    fn ignore(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, ignore, ignore, ignore);
+    // SAFETY: the vtable's functions keep RawWaker's contract trivially: the
+    // data pointer is never read, and every clone is another such waker.
+    unsafe { Waker::from_raw(raw()) }
+}
+
+#[test]
+fn a_wait_whose_re_check_panics_leaves_no_registration_behind() {
+    // A message out of attempts, put back between the receive's first try
+    // and its re-check (by the waker's clone, as another consumer's crash
+    // would), makes the re-check hand it to a sink that panics.
+    let (tx, rx) = Builder::<u32>::new(4)
+        .max_attempts(1)
+        .dead_letters(|_| panic!("the sink failed"))
+        .build();
+    tx.try_send(666).unwrap();
+    let in_flight = rx.try_recv_guarded().unwrap().into_owned();
+    ON_CLONE.with(|hook| *hook.borrow_mut() = Some(Box::new(move || drop(in_flight))));
+
+    let mut recv = rx.recv();
+    let waker = hooked_waker();
+    let mut panicked = false;
+    for _ in 0..=super::waiters::YIELDS {
+        let poll = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            poll_once(&mut recv, &waker)
+        }));
+        if poll.is_err() {
+            panicked = true;
+            break;
+        }
+    }
+    assert!(panicked, "the re-check ran into the sink");
+    drop(recv);
+    assert_eq!(rx.shared.receivers_unnotified(), 0, "no waiter left behind");
+
+    // A receiver that waits now is the one a send wakes.
+    let mut next = rx.recv();
+    let (wakes, waker) = start_waiting(&mut next);
+    tx.try_send(7).unwrap();
+    assert_eq!(woken(&wakes), 1);
+    assert_eq!(poll_once(&mut next, &waker), Poll::Ready(7));
+}
+
+/// A waker whose `wake` panics.
+struct Explodes;
+
+impl ArcWake for Explodes {
+    fn wake_by_ref(_: &Arc<Self>) {
+        panic!("a broken waker");
+    }
+}
+
+/// Polls `fut` until it waits registered with a waker whose `wake` panics
+/// (its first polls, which wake their waker as they yield, use one that
+/// works).
+fn wait_with_a_broken_waker<F: Future + Unpin>(fut: &mut F) {
+    for _ in 0..super::waiters::YIELDS {
+        let (_, yielding) = counting_waker();
+        assert!(poll_once(fut, &yielding).is_pending());
+    }
+    assert!(poll_once(fut, &waker(Arc::new(Explodes))).is_pending());
+}
+
+#[test]
+fn close_wakes_every_waiting_receiver_even_if_a_waker_panics() {
+    let (tx, rx) = mailbox::<u8>(1);
+    let mut broken = rx.recv_or_closed();
+    wait_with_a_broken_waker(&mut broken);
+    let mut fine = rx.recv_or_closed();
+    let (wakes, fine_waker) = start_waiting(&mut fine);
+
+    let close = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tx.close()));
+    assert!(close.is_err(), "the broken waker's panic comes through");
+    assert_eq!(woken(&wakes), 1, "the other receiver was woken");
+    assert_eq!(
+        poll_once(&mut fine, &fine_waker),
+        Poll::Ready(Err(RecvError))
+    );
+}
+
+#[test]
+fn close_wakes_every_waiting_sender_even_if_a_waker_panics() {
+    let (tx, rx) = mailbox::<u8>(1);
+    tx.try_send(0).unwrap();
+    let mut broken = tx.send(1);
+    wait_with_a_broken_waker(&mut broken);
+    let mut fine = tx.send(2);
+    let (wakes, fine_waker) = start_waiting(&mut fine);
+
+    let close = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rx.close()));
+    assert!(close.is_err(), "the broken waker's panic comes through");
+    assert_eq!(woken(&wakes), 1, "the other sender was woken");
+    match poll_once(&mut fine, &fine_waker) {
+        Poll::Ready(Err(err)) => assert_eq!(err.into_inner(), 2),
+        other => panic!("expected the message back, got {other:?}"),
+    }
+}

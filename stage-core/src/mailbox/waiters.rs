@@ -37,6 +37,7 @@ use core::future::Future;
 use core::pin::pin;
 use core::task::{Context, Poll, Waker};
 use std::collections::VecDeque;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use super::queue::WAITING;
 use crate::sync::atomic::{AtomicUsize, Ordering};
@@ -153,7 +154,7 @@ impl<'a> Waiters<'a> {
         };
         // A waker is foreign code: woken (and dropped) outside the lock.
         if let Some(waiter) = woken {
-            waiter.waker.wake();
+            wake_all([waiter]);
         }
     }
 
@@ -171,9 +172,7 @@ impl<'a> Waiters<'a> {
             }
             woken
         };
-        for waiter in woken {
-            waiter.waker.wake();
-        }
+        wake_all(woken);
     }
 
     /// Clears the flag, under the lock, as the list became empty.
@@ -257,6 +256,30 @@ impl<'a> Waiters<'a> {
     #[cfg(all(test, not(loom)))]
     pub(crate) fn waiting(self) -> usize {
         self.lock().waiting.len()
+    }
+}
+
+/// Wakes every waiter, even if a waker panics: the first panic is resumed
+/// once all are woken, unless the thread is unwinding already (a message
+/// put back by a delivery dropped in a panic), where a second panic would
+/// abort the process.
+fn wake_all(waiters: impl IntoIterator<Item = Waiter>) {
+    let mut first_panic = None;
+    for waiter in waiters {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| waiter.waker.wake())) {
+            match first_panic {
+                None => first_panic = Some(panic),
+                // Dropping a second payload could panic again.
+                Some(_) => core::mem::forget(panic),
+            }
+        }
+    }
+    if let Some(panic) = first_panic {
+        if std::thread::panicking() {
+            core::mem::forget(panic);
+        } else {
+            resume_unwind(panic);
+        }
     }
 }
 
@@ -402,22 +425,20 @@ impl Wait {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        let ticket = waiters.register(cx.waker());
+        // Kept before the re-check: if the re-check panics (a dead-letter
+        // sink, say), the owner's drop still ends this registration.
+        self.ticket = Some(waiters.register(cx.waker()));
         // The re-check (see the module docs).
         match attempt() {
             Ok(done) => {
-                waiters.discard(ticket);
-                self.yields = 0;
+                self.cancel(waiters);
                 Poll::Ready(done)
             }
             Err(Again::Soon) => {
-                waiters.discard(ticket);
+                self.cancel(waiters);
                 Self::soon(cx)
             }
-            Err(Again::Later) => {
-                self.ticket = Some(ticket);
-                Poll::Pending
-            }
+            Err(Again::Later) => Poll::Pending,
         }
     }
 
