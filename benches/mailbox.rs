@@ -271,6 +271,22 @@ fn bench_peer<C: Channel>(
     });
 }
 
+/// Moves `MESSAGES` through a queue on one thread: pushes while `push`
+/// takes them, then pops while `pop` gives some (no tasks, no wakeups).
+fn one_thread(mut push: impl FnMut(u64) -> bool, mut pop: impl FnMut() -> Option<u64>) -> u64 {
+    let mut sum = 0u64;
+    let mut next = 0u64;
+    while next < MESSAGES {
+        while next < MESSAGES && push(next) {
+            next += 1;
+        }
+        while let Some(v) = pop() {
+            sum += v;
+        }
+    }
+    std::hint::black_box(sum)
+}
+
 /// One thread pushing and popping concurrent-queue: a bounded MPMC queue's
 /// ceiling (no tasks, no wakeups).
 fn bench_raw_queue(
@@ -282,17 +298,7 @@ fn bench_raw_queue(
         |b| {
             b.iter(|| {
                 let q = concurrent_queue::ConcurrentQueue::bounded(capacity);
-                let mut sum = 0u64;
-                let mut next = 0u64;
-                while next < MESSAGES {
-                    while next < MESSAGES && q.push(next).is_ok() {
-                        next += 1;
-                    }
-                    while let Ok(v) = q.pop() {
-                        sum += v;
-                    }
-                }
-                std::hint::black_box(sum)
+                one_thread(|m| q.push(m).is_ok(), || q.pop().ok())
             })
         },
     );
@@ -308,17 +314,7 @@ fn bench_raw_mailbox(
     group.bench_function(BenchmarkId::from_parameter("raw_mailbox_1thread"), |b| {
         b.iter(|| {
             let (tx, rx) = stage::mailbox(capacity);
-            let mut sum = 0u64;
-            let mut next = 0u64;
-            while next < MESSAGES {
-                while next < MESSAGES && tx.try_send(next).is_ok() {
-                    next += 1;
-                }
-                while let Ok(v) = rx.try_recv() {
-                    sum += v;
-                }
-            }
-            std::hint::black_box(sum)
+            one_thread(|m| tx.try_send(m).is_ok(), || rx.try_recv().ok())
         })
     });
 }

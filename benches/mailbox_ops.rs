@@ -77,41 +77,50 @@ async fn tokio_mpsc(capacity: usize, n: u64) -> u64 {
     )
 }
 
-/// The mailbox without tasks: one thread `try_send`s and `try_recv`s, in
-/// turns of `capacity` (its own ring, checks and flags; no wakeups).
-fn ring(capacity: usize, n: u64) -> u64 {
-    let (tx, rx) = stage::mailbox(capacity);
+/// Moves `0..n` through a queue on one thread with `push` and `pop`, in
+/// turns of `capacity` (no tasks, no wakeups); returns the sum popped.
+fn in_turns(
+    capacity: usize,
+    n: u64,
+    mut push: impl FnMut(u64),
+    mut pop: impl FnMut() -> u64,
+) -> u64 {
     let mut sum = 0;
     let mut i = 0;
     while i < n {
         let turn = (n - i).min(capacity as u64);
         for k in 0..turn {
-            tx.try_send(i + k).unwrap();
+            push(i + k);
         }
         for _ in 0..turn {
-            sum += rx.try_recv().unwrap();
+            sum += pop();
         }
         i += turn;
     }
     sum
 }
 
-/// The queue alone: one thread pushes and pops, in turns of `capacity`.
+/// The mailbox without tasks: `try_send` and `try_recv` (its own ring,
+/// checks and flags).
+fn ring(capacity: usize, n: u64) -> u64 {
+    let (tx, rx) = stage::mailbox(capacity);
+    in_turns(
+        capacity,
+        n,
+        |m| tx.try_send(m).unwrap(),
+        || rx.try_recv().unwrap(),
+    )
+}
+
+/// concurrent-queue alone.
 fn queue(capacity: usize, n: u64) -> u64 {
     let queue = concurrent_queue::ConcurrentQueue::bounded(capacity);
-    let mut sum = 0;
-    let mut i = 0;
-    while i < n {
-        let turn = (n - i).min(capacity as u64);
-        for k in 0..turn {
-            queue.push(i + k).unwrap();
-        }
-        for _ in 0..turn {
-            sum += queue.pop().unwrap();
-        }
-        i += turn;
-    }
-    sum
+    in_turns(
+        capacity,
+        n,
+        |m| queue.push(m).unwrap(),
+        || queue.pop().unwrap(),
+    )
 }
 
 fn main() {
