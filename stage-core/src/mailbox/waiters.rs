@@ -161,6 +161,11 @@ impl<'a> Waiters<'a> {
     /// Wakes every waiter. Call after the mailbox was closed.
     #[cold]
     pub(crate) fn notify_all(self) {
+        // The read-modify-write orders the close before a flag set later,
+        // whose waiter's re-check then sees the mailbox closed.
+        if !self.anyone_waiting() {
+            return;
+        }
         let woken = {
             let mut list = self.lock();
             let woken = core::mem::take(&mut list.waiting);
