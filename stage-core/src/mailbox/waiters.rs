@@ -55,7 +55,7 @@ pub(crate) struct WaitList {
 
 struct List {
     /// The waiters not yet notified, oldest (lowest ticket) first.
-    waiting: VecDeque<Waiter>,
+    waiting: Waiting,
     /// The next registration's ticket.
     next_ticket: usize,
 }
@@ -69,7 +69,7 @@ impl WaitList {
     pub(crate) fn new() -> Self {
         Self {
             list: Mutex::new(List {
-                waiting: VecDeque::new(),
+                waiting: Waiting(None),
                 next_ticket: 1,
             }),
             notified_up_to: AtomicUsize::new(0),
@@ -87,16 +87,64 @@ impl WaitList {
     }
 }
 
-impl List {
+/// The waiters not yet notified, oldest (lowest ticket) first; made at
+/// the first wait. Most mailboxes of short-lived actors never have one, and
+/// an absent queue costs their drop nothing.
+struct Waiting(Option<VecDeque<Waiter>>);
+
+impl Waiting {
+    fn queue(&self) -> &VecDeque<Waiter> {
+        const NONE: &VecDeque<Waiter> = &VecDeque::new();
+        self.0.as_ref().unwrap_or(NONE)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queue().is_empty()
+    }
+
+    #[cfg(all(test, not(loom)))]
+    fn len(&self) -> usize {
+        self.queue().len()
+    }
+
+    fn push_back(&mut self, waiter: Waiter) {
+        self.0.get_or_insert_with(VecDeque::new).push_back(waiter);
+    }
+
+    fn pop_front(&mut self) -> Option<Waiter> {
+        self.0.as_mut()?.pop_front()
+    }
+
+    /// The newest waiter's ticket.
+    fn newest(&self) -> Option<usize> {
+        self.queue().back().map(|waiter| waiter.ticket)
+    }
+
     /// Where the waiter with `ticket` is, if still waiting. Tickets are in
     /// order from the front, so their distances from it are too.
     fn find(&self, ticket: usize) -> Option<usize> {
-        let front = self.waiting.front()?.ticket;
-        self.waiting
+        let queue = self.queue();
+        let front = queue.front()?.ticket;
+        queue
             .binary_search_by_key(&ticket.wrapping_sub(front), |waiter| {
                 waiter.ticket.wrapping_sub(front)
             })
             .ok()
+    }
+
+    /// The waker of the waiter at `at`, from [`find`](Self::find).
+    fn waker_mut(&mut self, at: usize) -> Option<&mut Waker> {
+        Some(&mut self.0.as_mut()?.get_mut(at)?.waker)
+    }
+
+    /// Takes out the waiter at `at`, from [`find`](Self::find).
+    fn remove(&mut self, at: usize) -> Option<Waiter> {
+        self.0.as_mut()?.remove(at)
+    }
+
+    /// Takes out every waiter, oldest first (the queue's memory with them).
+    fn take(&mut self) -> Option<VecDeque<Waiter>> {
+        self.0.take()
     }
 }
 
@@ -168,14 +216,11 @@ impl<'a> Waiters<'a> {
         }
         let woken = {
             let mut list = self.lock();
-            let woken = core::mem::take(&mut list.waiting);
-            if let Some(last) = woken.back() {
-                self.list
-                    .notified_up_to
-                    .store(last.ticket, Ordering::Release);
+            if let Some(newest) = list.waiting.newest() {
+                self.list.notified_up_to.store(newest, Ordering::Release);
                 self.lower_flag();
             }
-            woken
+            list.waiting.take().unwrap_or_default()
         };
         wake_all(woken);
     }
@@ -214,23 +259,32 @@ impl<'a> Waiters<'a> {
             return true;
         }
         {
-            let list = self.lock();
-            match list.find(ticket) {
+            let mut list = self.lock();
+            let Some(at) = list.waiting.find(ticket) else {
                 // Notified since the read above.
-                None => return true,
-                Some(at) if list.waiting[at].waker.will_wake(waker) => return false,
-                Some(_) => {}
+                return true;
+            };
+            if list
+                .waiting
+                .waker_mut(at)
+                .is_some_and(|w| w.will_wake(waker))
+            {
+                return false;
             }
         }
         // Polled by another task: its waker replaces the registered one. A
         // waker's clone and drop are foreign code, kept outside the lock.
         let waker = waker.clone();
         let mut list = self.lock();
-        let Some(at) = list.find(ticket) else {
+        let Some(registered) = list
+            .waiting
+            .find(ticket)
+            .and_then(|at| list.waiting.waker_mut(at))
+        else {
             // Notified meanwhile (through the old waker): done waiting.
             return true;
         };
-        let old = core::mem::replace(&mut list.waiting[at].waker, waker);
+        let old = core::mem::replace(registered, waker);
         drop(list);
         drop(old);
         false
@@ -240,9 +294,9 @@ impl<'a> Waiters<'a> {
     #[cold]
     fn discard(self, ticket: usize) {
         let mut list = self.lock();
-        match list.find(ticket) {
-            Some(at) => {
-                let gone = list.waiting.remove(at);
+        let found = list.waiting.find(ticket);
+        match found.and_then(|at| list.waiting.remove(at)) {
+            Some(gone) => {
                 if list.waiting.is_empty() {
                     self.lower_flag();
                 }
