@@ -58,6 +58,7 @@ mod redelivery;
 mod sender;
 mod shared;
 mod stats;
+mod wait;
 mod waiters;
 
 #[cfg(all(test, not(loom)))]

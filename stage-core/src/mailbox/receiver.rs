@@ -12,7 +12,7 @@ use super::delivery::Delivery;
 use super::error::{RecvError, TryRecvError};
 use super::redelivery::Returned;
 use super::shared::Shared;
-use super::waiters::{block_on, Again, Wait};
+use super::wait::{block_on, Again, Wait};
 use crate::sync::Arc;
 
 /// The receiving half of a [`mailbox`](crate::mailbox()).

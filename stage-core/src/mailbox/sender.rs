@@ -8,7 +8,7 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 
 use super::error::{SendError, TrySendError};
 use super::shared::Shared;
-use super::waiters::{block_on, Wait};
+use super::wait::{block_on, Wait};
 use crate::sync::Arc;
 
 /// The sending half of a [`mailbox`](crate::mailbox()).

@@ -10,7 +10,8 @@ use super::error::{RecvError, SendError, TryRecvError, TrySendError};
 use super::queue::{Ends, PopError, PushError, Queue, Ring};
 use super::redelivery::{Redeliveries, Returned};
 use super::stats::{Counters, Stats};
-use super::waiters::{Again, WaitList, Waiters};
+use super::wait::Again;
+use super::waiters::{WaitList, Waiters};
 use crate::sync::spin_hint;
 
 /// A bounded queue, the lane of messages put back for another attempt, and

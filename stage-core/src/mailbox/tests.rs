@@ -32,7 +32,7 @@ fn poll_once<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
 /// yield to the executor, waking themselves), and returns the waker it waits
 /// with.
 fn start_waiting<F: Future + Unpin>(fut: &mut F) -> (Arc<Wakes>, Waker) {
-    for _ in 0..=usize::from(super::waiters::YIELDS) {
+    for _ in 0..=usize::from(super::wait::YIELDS) {
         let (wakes, waker) = counting_waker();
         assert!(poll_once(fut, &waker).is_pending());
         if woken(&wakes) == 0 {
@@ -200,7 +200,7 @@ fn recv_on_a_closed_and_drained_mailbox_sleeps_until_a_message_is_put_back() {
     let (wakes, waker) = counting_waker();
     let mut recv = rx.recv();
     // It yields a few times, then registers and sleeps: no more self-wakes.
-    for _ in 0..=super::waiters::YIELDS {
+    for _ in 0..=super::wait::YIELDS {
         assert!(poll_once(&mut recv, &waker).is_pending());
     }
     let slept = woken(&wakes);
@@ -311,7 +311,7 @@ fn every_wait_of_a_stream_yields_before_it_registers() {
 fn waiting_futures_wake_themselves_on_their_first_polls_as_documented() {
     let (tx, rx) = mailbox::<u8>(1);
     let mut recv = rx.recv();
-    for _ in 0..super::waiters::YIELDS {
+    for _ in 0..super::wait::YIELDS {
         let (wakes, waker) = counting_waker();
         assert!(poll_once(&mut recv, &waker).is_pending());
         assert_eq!(woken(&wakes), 1, "a yield wakes the future's own waker");
@@ -429,7 +429,7 @@ fn a_wait_whose_re_check_panics_leaves_no_registration_behind() {
     let mut recv = rx.recv();
     let waker = hooked_waker();
     let mut panicked = false;
-    for _ in 0..=super::waiters::YIELDS {
+    for _ in 0..=super::wait::YIELDS {
         let poll = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             poll_once(&mut recv, &waker)
         }));
@@ -463,7 +463,7 @@ impl ArcWake for Explodes {
 /// (its first polls, which wake their waker as they yield, use one that
 /// works).
 fn wait_with_a_broken_waker<F: Future + Unpin>(fut: &mut F) {
-    for _ in 0..super::waiters::YIELDS {
+    for _ in 0..super::wait::YIELDS {
         let (_, yielding) = counting_waker();
         assert!(poll_once(fut, &yielding).is_pending());
     }
