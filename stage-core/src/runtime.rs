@@ -285,6 +285,30 @@ impl Exit {
     }
 }
 
+/// Calls `f` on every item, even if some calls panic (user code: a
+/// message's `Drop`, a waker); then resumes the first panic, unless the
+/// thread is unwinding already, where a second panic would abort the
+/// process. Later payloads are leaked rather than dropped (they could
+/// panic again). As `Vec`'s drop does for its elements.
+pub(crate) fn each_then_first_panic<T>(items: impl IntoIterator<Item = T>, mut f: impl FnMut(T)) {
+    let mut first_panic = None;
+    for item in items {
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(item))) {
+            match first_panic {
+                None => first_panic = Some(panic),
+                Some(_) => core::mem::forget(panic),
+            }
+        }
+    }
+    if let Some(panic) = first_panic {
+        if std::thread::panicking() {
+            core::mem::forget(panic);
+        } else {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
 /// The message of a panic payload, if it is a string.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
     payload

@@ -191,7 +191,7 @@ impl Ends {
 
 impl<T> Ring<T> {
     /// What a ring of `capacity` messages costs, in bytes.
-    pub(crate) fn bytes_for(capacity: usize) -> Option<usize> {
+    fn bytes_for(capacity: usize) -> Option<usize> {
         core::alloc::Layout::array::<Slot<T>>(capacity)
             .ok()
             .map(|layout| layout.size())

@@ -1,7 +1,5 @@
 //! The state every handle of one mailbox points at.
 
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-
 use crossbeam_utils::CachePadded;
 
 use super::builder::Policy;
@@ -12,6 +10,7 @@ use super::redelivery::{Redeliveries, Returned};
 use super::stats::{Counters, Stats};
 use super::wait::Again;
 use super::waiters::{WaitList, Waiters};
+use crate::runtime::each_then_first_panic;
 use crate::sync::spin_hint;
 
 /// A bounded queue, the lane of messages put back for another attempt, and
@@ -257,11 +256,7 @@ impl<T> Shared<T> {
             // Waiting senders fail with their message handed back; waiting
             // receivers drain what is left, then learn that it is closed.
             // Both sides are woken even if a waker of the first panics.
-            let senders = catch_unwind(AssertUnwindSafe(|| self.senders().notify_all()));
-            self.receivers().notify_all();
-            if let Err(panic) = senders {
-                resume_unwind(panic);
-            }
+            each_then_first_panic([self.senders(), self.receivers()], Waiters::notify_all);
             true
         } else {
             false
@@ -365,29 +360,9 @@ impl<T> Drop for Shared<T> {
     /// is dropped on its own, and the first panic is resumed once all are
     /// gone (as `Vec` does), unless the thread is unwinding already.
     fn drop(&mut self) {
-        let mut first_panic = None;
-        let mut drop_one = |message: T| {
-            if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(message))) {
-                match first_panic {
-                    None => first_panic = Some(panic),
-                    // Dropping a second payload could panic again.
-                    Some(_) => core::mem::forget(panic),
-                }
-            }
-        };
-        while let Some(returned) = self.front.redeliveries.pop() {
-            drop_one(returned.message);
-        }
-        while let Ok((message, _)) = self.queue().pop() {
-            drop_one(message);
-        }
-        if let Some(panic) = first_panic {
-            if std::thread::panicking() {
-                core::mem::forget(panic);
-            } else {
-                resume_unwind(panic);
-            }
-        }
+        let returned = core::iter::from_fn(|| self.front.redeliveries.pop());
+        let queued = core::iter::from_fn(|| self.queue().pop().ok().map(|(message, _)| message));
+        each_then_first_panic(returned.map(|r| r.message).chain(queued), drop);
     }
 }
 

@@ -32,9 +32,9 @@
 
 use core::task::Waker;
 use std::collections::VecDeque;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use super::queue::WAITING;
+use crate::runtime::each_then_first_panic;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{Mutex, MutexGuard};
 
@@ -314,25 +314,8 @@ impl<'a> Waiters<'a> {
 }
 
 /// Wakes every waiter, even if a waker panics: the first panic is resumed
-/// once all are woken, unless the thread is unwinding already (a message
-/// put back by a delivery dropped in a panic), where a second panic would
-/// abort the process.
+/// once all are woken (not at all while the thread unwinds: a message put
+/// back by a delivery dropped in a panic).
 fn wake_all(waiters: impl IntoIterator<Item = Waiter>) {
-    let mut first_panic = None;
-    for waiter in waiters {
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| waiter.waker.wake())) {
-            match first_panic {
-                None => first_panic = Some(panic),
-                // Dropping a second payload could panic again.
-                Some(_) => core::mem::forget(panic),
-            }
-        }
-    }
-    if let Some(panic) = first_panic {
-        if std::thread::panicking() {
-            core::mem::forget(panic);
-        } else {
-            resume_unwind(panic);
-        }
-    }
+    each_then_first_panic(waiters, |waiter| waiter.waker.wake());
 }
