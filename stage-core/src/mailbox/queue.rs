@@ -152,6 +152,9 @@ pub(crate) struct Ring<T> {
     /// The position step from one lap to the next: a power of two above
     /// `capacity` steps, so that an index never carries into the lap.
     one_lap: usize,
+    /// `one_lap - 1`: the bits of a position that say where it is in its
+    /// lap (kept, as every operation masks with it).
+    lap_mask: usize,
     /// The offset in its lap of a lap's last position, `(capacity - 1) *
     /// STEP`: kept, as the claims ask for it on every operation.
     last_offset: usize,
@@ -220,6 +223,7 @@ impl<T> Ring<T> {
             slots: AtomicPtr::new(slots),
             capacity,
             one_lap,
+            lap_mask: one_lap - 1,
             last_offset: (capacity - 1) * STEP,
             #[cfg(loom)]
             serial: None,
@@ -310,14 +314,14 @@ impl<T> Ring<T> {
         unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(slots, capacity)) }
     }
 
-    /// The slot of position `position`.
+    /// The slot at `offset` in a lap (an index word's [`offset`](Self::offset)).
     ///
     /// # Safety
     ///
     /// `slots` came from this ring's [`slots`](Self::slots).
     #[inline]
-    unsafe fn slot(&self, slots: *mut Slot<T>, position: usize) -> &Slot<T> {
-        let index = self.index(position);
+    unsafe fn slot(&self, slots: *mut Slot<T>, offset: usize) -> &Slot<T> {
+        let index = offset / STEP;
         debug_assert!(index < self.capacity);
         // SAFETY: `index` is below `capacity` (a position's index is always
         // reset to 0 at `capacity`: see `next`), and the slots live as long
@@ -325,26 +329,31 @@ impl<T> Ring<T> {
         unsafe { &*slots.add(index) }
     }
 
-    /// Where `position` is in its lap.
+    /// Where the position of an index word is in its lap, its flags added:
+    /// read once per try, for both [`slot`](Self::slot) and
+    /// [`next`](Self::next).
     #[inline]
-    fn offset(&self, position: usize) -> usize {
-        position & (self.one_lap - 1)
+    fn offset(&self, word: usize) -> usize {
+        word & self.lap_mask
     }
 
+    /// The index word after `word`, whose [`offset`](Self::offset) is
+    /// `offset`: the next position, with the same flags.
     #[inline]
-    fn index(&self, position: usize) -> usize {
-        self.offset(position) / STEP
-    }
-
-    /// The position after `position`.
-    #[inline]
-    fn next(&self, position: usize) -> usize {
-        if self.offset(position) < self.last_offset {
-            position + STEP
+    fn next(&self, word: usize, offset: usize) -> usize {
+        // The flags are below `STEP` and `last_offset` a multiple of it, so
+        // they do not change the comparison, and a step keeps them.
+        if offset < self.last_offset {
+            word + STEP
         } else {
-            // The next lap's first position.
-            (position | (self.one_lap - 1)).wrapping_add(1)
+            self.next_lap(word)
         }
+    }
+
+    /// The next lap's first position, with the flags of `word`: once a lap.
+    #[cold]
+    fn next_lap(&self, word: usize) -> usize {
+        (word | self.lap_mask).wrapping_add(1) | (word & FLAGS)
     }
 
     pub(crate) fn capacity(&self) -> usize {
@@ -402,13 +411,14 @@ impl<T> Queue<'_, T> {
                 return Err(PushError::Closed(message));
             }
             let position = tail & !FLAGS;
+            let offset = self.ring.offset(tail);
             // SAFETY: `slots` came from the ring.
-            let slot = unsafe { self.ring.slot(slots, position) };
+            let slot = unsafe { self.ring.slot(slots, offset) };
             // Acquire: pairs with the Release of the pop that emptied the
             // slot, whose read of the message is then done.
             let stamp = slot.stamp.load(Ordering::Acquire);
             if stamp == position {
-                let next = self.ring.next(position) | (tail & FLAGS);
+                let next = self.ring.next(tail, offset);
                 // SeqCst (see the module docs): a waiter's flag, set after
                 // this claim, sees the ring as this push saw it (made); the
                 // flags are read from the value replaced.
@@ -472,12 +482,13 @@ impl<T> Queue<'_, T> {
         let mut head = self.ends.head.load(Ordering::SeqCst);
         loop {
             let position = head & !FLAGS;
+            let offset = self.ring.offset(head);
             // SAFETY: `slots` came from the ring.
-            let slot = unsafe { self.ring.slot(slots, position) };
+            let slot = unsafe { self.ring.slot(slots, offset) };
             // Acquire: pairs with the Release of the push that filled it.
             let stamp = slot.stamp.load(Ordering::Acquire);
             if stamp == position + STEP {
-                let next = self.ring.next(position) | (head & FLAGS);
+                let next = self.ring.next(head, offset);
                 // SeqCst, as the push's claim.
                 match self.ends.head.compare_exchange_weak(
                     head,
@@ -558,7 +569,8 @@ impl<T> Queue<'_, T> {
                 crate::sync::spin_hint();
                 continue;
             }
-            let (head_index, tail_index) = (self.ring.index(head), self.ring.index(tail));
+            let index = |word| self.ring.offset(word) / STEP;
+            let (head_index, tail_index) = (index(head), index(tail));
             return if head_index < tail_index {
                 tail_index - head_index
             } else if head_index > tail_index {
@@ -654,6 +666,42 @@ mod tests {
         assert!(!queue.close(), "closed once");
         assert_eq!(queue.pop().unwrap_err(), PopError::Closed);
         assert!(matches!(queue.push(3), Err(PushError::Closed(3))));
+    }
+
+    #[test]
+    fn the_flags_survive_every_step_and_every_new_lap() {
+        for capacity in [1, 2, 3, 5] {
+            let (ends, ring) = starting_at(capacity, 0);
+            let queue = Queue {
+                ends: &ends,
+                ring: &ring,
+            };
+            ends.tail.fetch_or(WAITING, Ordering::SeqCst);
+            ends.head.fetch_or(WAITING, Ordering::SeqCst);
+            let flagged = |end: &AtomicUsize| end.load(Ordering::SeqCst) & WAITING != 0;
+            let mut next = 0;
+            for _ in 0..3 {
+                // A lap of pushes, then a lap of pops: each side crosses
+                // into its next lap once per round.
+                for _ in 0..capacity {
+                    assert!(matches!(queue.push(next), Ok(true)));
+                    assert!(
+                        flagged(&ends.tail),
+                        "capacity {capacity}: a push kept the flag"
+                    );
+                    next += 1;
+                }
+                for expected in next - capacity as u64..next {
+                    assert_eq!(queue.pop().unwrap(), (expected, true));
+                    assert!(
+                        flagged(&ends.head),
+                        "capacity {capacity}: a pop kept the flag"
+                    );
+                }
+            }
+            assert_eq!(ends.tail.load(Ordering::SeqCst) & !FLAGS, 3 * ring.one_lap);
+            assert_eq!(queue.len(), 0);
+        }
     }
 
     #[test]

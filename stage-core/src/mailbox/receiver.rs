@@ -353,7 +353,7 @@ impl<T> Clone for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.stream_wait.cancel(self.shared.receivers());
+        self.stream_wait.end(self.shared.receivers());
     }
 }
 
@@ -396,10 +396,15 @@ impl<T> Stream for Receiver<T> {
         if this.stream_ended {
             return Poll::Ready(None);
         }
-        let next = ready!(this
-            .stream_wait
-            .poll(this.shared.receivers(), cx, || this.shared.attempt_recv()))
+        let next = ready!(this.stream_wait.poll(
+            || this.shared.receivers(),
+            cx,
+            || this.shared.attempt_recv()
+        ))
         .ok();
+        // The next item is a new wait, which yields again before it
+        // registers.
+        this.stream_wait = Wait::default();
         this.stream_ended = next.is_none();
         Poll::Ready(next)
     }
@@ -441,7 +446,8 @@ impl<'a, T> Waiting<'a, T> {
         attempt: impl Fn(&'a Shared<T>) -> Result<R, Again>,
     ) -> Poll<R> {
         let shared: &'a Shared<T> = &self.receiver.shared;
-        self.wait.poll(shared.receivers(), cx, || attempt(shared))
+        self.wait
+            .poll(|| shared.receivers(), cx, || attempt(shared))
     }
 
     /// A delivery of `taken`, guarded by this receive's mailbox.
@@ -452,7 +458,7 @@ impl<'a, T> Waiting<'a, T> {
 
 impl<T> Drop for Waiting<'_, T> {
     fn drop(&mut self) {
-        self.wait.cancel(self.receiver.shared.receivers());
+        self.wait.end(self.receiver.shared.receivers());
     }
 }
 

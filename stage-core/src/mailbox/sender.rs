@@ -176,15 +176,17 @@ impl<T> Future for Send<'_, T> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let Self { sender, msg, wait } = self.get_mut();
-        wait.poll(sender.shared.senders(), cx, || {
-            sender.shared.attempt_send(msg)
-        })
+        wait.poll(
+            || sender.shared.senders(),
+            cx,
+            || sender.shared.attempt_send(msg),
+        )
     }
 }
 
 impl<T> Drop for Send<'_, T> {
     fn drop(&mut self) {
-        self.wait.cancel(self.sender.shared.senders());
+        self.wait.end(self.sender.shared.senders());
     }
 }
 

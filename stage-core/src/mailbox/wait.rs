@@ -84,23 +84,27 @@ impl Wait {
     /// The first try of a wait that has not started is the hot path, and
     /// is inlined into the caller's poll; the rest is not (an `attempt`
     /// called from two places was kept out of line whole).
+    ///
+    /// Once it returns `Ready` the wait is over, with no registration left;
+    /// an owner that waits again with the same slot first makes it new
+    /// ([`Wait::default`]), its count of yields included.
+    ///
+    /// `waiters` gives the list to register on: asked for only past the
+    /// first try, so that the hot path keeps no view of it.
     #[inline(always)]
-    pub(crate) fn poll<R>(
+    pub(crate) fn poll<'w, R>(
         &mut self,
-        waiters: Waiters<'_>,
+        waiters: impl FnOnce() -> Waiters<'w>,
         cx: &mut Context<'_>,
         mut attempt: impl FnMut() -> Result<R, Again>,
     ) -> Poll<R> {
         if self.ticket.is_none() && !self.tried {
             match attempt() {
-                Ok(done) => {
-                    self.yields = 0;
-                    Poll::Ready(done)
-                }
-                Err(again) => self.failed(waiters, cx, again, attempt),
+                Ok(done) => Poll::Ready(done),
+                Err(again) => self.failed(waiters(), cx, again, attempt),
             }
         } else {
-            self.poll_slowly(waiters, cx, attempt)
+            self.poll_slowly(waiters(), cx, attempt)
         }
     }
 
@@ -127,10 +131,7 @@ impl Wait {
             return self.failed(waiters, cx, Again::Later, attempt);
         }
         match attempt() {
-            Ok(done) => {
-                self.yields = 0;
-                Poll::Ready(done)
-            }
+            Ok(done) => Poll::Ready(done),
             Err(again) => self.failed(waiters, cx, again, attempt),
         }
     }
@@ -190,9 +191,17 @@ impl Wait {
     /// used as a `Stream` reuses one slot for every message).
     #[inline]
     pub(crate) fn cancel(&mut self, waiters: Waiters<'_>) {
-        self.yields = 0;
-        self.tried = false;
-        if let Some(ticket) = self.ticket.take() {
+        // Taken first: the slot is new even if a waker woken by the
+        // discard panics.
+        core::mem::take(self).end(waiters);
+    }
+
+    /// Ends the wait of an owner that is being dropped: as
+    /// [`cancel`](Self::cancel), without readying the slot for another wait
+    /// (a completed future's drop then only reads its ticket).
+    #[inline]
+    pub(crate) fn end(&self, waiters: Waiters<'_>) {
+        if let Some(ticket) = self.ticket {
             waiters.discard(ticket);
         }
     }
