@@ -79,3 +79,31 @@ fn a_sender_waiting_for_room_is_woken_by_either_of_two_receivers() {
         assert_eq!(got, [1, 2]);
     });
 }
+
+/// Two senders race on one slot while the mailbox closes: each claim
+/// starts from the senders' hint, which may lag the other sender's claim
+/// and never knows of the close. Every message ends received or handed
+/// back, once, and no send waits on after the close.
+#[test]
+fn senders_whose_hint_lags_a_claim_or_a_close_are_received_or_refused() {
+    model(2, || {
+        let (tx, rx) = stage_core::mailbox::<u8>(1);
+        let senders: Vec<_> = [1, 2]
+            .into_iter()
+            .map(|m| {
+                let tx = tx.clone();
+                thread::spawn(move || block_on(tx.send(m)).err().map(|refused| refused.0))
+            })
+            .collect();
+        let first = rx.try_recv().ok();
+        rx.close();
+        let refused: Vec<u8> = senders
+            .into_iter()
+            .filter_map(|sender| sender.join().unwrap())
+            .collect();
+        let mut seen: Vec<u8> = first.into_iter().chain(rx.try_recv().ok()).collect();
+        seen.extend(refused);
+        seen.sort_unstable();
+        assert_eq!(seen, [1, 2]);
+    });
+}
