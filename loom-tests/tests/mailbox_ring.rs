@@ -80,12 +80,13 @@ fn a_sender_waiting_for_room_is_woken_by_either_of_two_receivers() {
     });
 }
 
-/// Two senders race on one slot while the mailbox closes: each claim
-/// starts from the senders' hint, which may lag the other sender's claim
-/// and never knows of the close. Every message ends received or handed
-/// back, once, and no send waits on after the close.
+/// Two senders race on one slot while the mailbox closes: a claim may find
+/// the other sender's claim or the close between its read of the tail and
+/// its compare-and-swap. Every message ends received or handed back, once,
+/// and no send waits on after the close (a full ring concluded from an out
+/// of date tail would leave one waiting).
 #[test]
-fn senders_whose_hint_lags_a_claim_or_a_close_are_received_or_refused() {
+fn two_senders_racing_a_close_on_one_slot_are_received_or_refused() {
     model(2, || {
         let (tx, rx) = stage_core::mailbox::<u8>(1);
         let senders: Vec<_> = [1, 2]

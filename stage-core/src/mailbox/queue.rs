@@ -38,22 +38,6 @@
 //! `loom-tests`.) The flags are set and cleared only under the wait list's
 //! lock (see `waiters`), so a set flag means "someone waits unnotified".
 //!
-//! # Claims start from a hint
-//!
-//! A claim needs the index's current word for its compare-and-swap, and
-//! reading it from the index's own line, just before locking that line,
-//! costs as much again as the claim: on this project's 2-core x86-64
-//! machines, a load of the index followed by a compare-and-swap of it took
-//! 26 ns per message for the two sides, the compare-and-swap alone 16 ns
-//! (a scratch loop of 20 M messages; the load waits for the lock of the
-//! claim before it). So each side keeps a [`Hint`] on a line of its own:
-//! the word its last claim left, which the next claim tries first. A
-//! stale hint costs one failed compare-and-swap, which returns the current
-//! word to go on with; it is never wrong, because the claim checks it.
-//! Every conclusion that is not a claim (full, empty, closed, half-way)
-//! is drawn from a fresh read of the indices, never from the hint: a
-//! hint never carries [`CLOSED`], which no claim ever leaves.
-//!
 //! # Orderings
 //!
 //! The indices are only ever changed by read-modify-writes, and every
@@ -205,30 +189,6 @@ impl Ends {
     /// The word whose [`WAITING`] flag says senders wait.
     pub(crate) fn head(&self) -> &AtomicUsize {
         &self.head
-    }
-}
-
-/// Where one side's next claim probably is: the index word its last claim
-/// left (see "Claims start from a hint" in the module docs). Kept by the
-/// mailbox on a line the other side does not touch on its every operation.
-pub(crate) struct Hint(AtomicUsize);
-
-impl Hint {
-    pub(crate) fn new() -> Self {
-        Self(AtomicUsize::new(0))
-    }
-
-    /// The index word to try a claim with first.
-    #[inline]
-    fn get(&self) -> usize {
-        // Relaxed: a guess, which the claim's compare-and-swap checks.
-        self.0.load(Ordering::Relaxed)
-    }
-
-    /// Records the index word a claim left.
-    #[inline]
-    fn set(&self, word: usize) {
-        self.0.store(word, Ordering::Relaxed);
     }
 }
 
@@ -419,10 +379,6 @@ impl<T> Drop for Ring<T> {
 pub(crate) struct Queue<'a, T> {
     pub(crate) ends: &'a Ends,
     pub(crate) ring: &'a Ring<T>,
-    /// Where the next push probably claims.
-    pub(crate) tail_hint: &'a Hint,
-    /// Where the next pop probably claims.
-    pub(crate) head_hint: &'a Hint,
 }
 
 // A view of references: copied whatever `T` is (a derive would ask
@@ -449,7 +405,7 @@ impl<T> Queue<'_, T> {
                 None => return Err(PushError::Closed(message)),
             },
         };
-        let mut tail = self.tail_hint.get();
+        let mut tail = self.ends.tail.load(Ordering::SeqCst);
         loop {
             if tail & CLOSED != 0 {
                 return Err(PushError::Closed(message));
@@ -473,7 +429,6 @@ impl<T> Queue<'_, T> {
                     Ordering::SeqCst,
                 ) {
                     Ok(_) => {
-                        self.tail_hint.set(next);
                         // SAFETY: the claim gives this push the slot alone
                         // until its stamp says it is full.
                         slot.message
@@ -488,18 +443,15 @@ impl<T> Queue<'_, T> {
             } else if stamp.wrapping_add(self.ring.one_lap) == position + STEP {
                 // The slot holds the message of one lap ago: the ring is
                 // full, or a pop of that message is half-way, or the stamp
-                // read is out of date. First, is `tail` current (it may be
-                // a hint, which knows nothing of a close)?
-                let now = self.ends.tail.load(Ordering::SeqCst);
-                if now != tail {
-                    tail = now;
-                    continue;
-                }
+                // read is out of date.
                 let head = self.ends.head.load(Ordering::SeqCst) & !FLAGS;
                 if head.wrapping_add(self.ring.one_lap) == position {
                     return Err(PushError::Full(message));
                 }
-                if !settles(&slot.stamp, stamp) {
+                let now = self.ends.tail.load(Ordering::SeqCst);
+                if now != tail {
+                    tail = now;
+                } else if !settles(&slot.stamp, stamp) {
                     // The pop of the slot's message is still half-way.
                     return Err(PushError::Busy(message));
                 }
@@ -527,7 +479,7 @@ impl<T> Queue<'_, T> {
         let Some(slots) = self.ring.slots() else {
             return Err(self.nothing_queued());
         };
-        let mut head = self.head_hint.get();
+        let mut head = self.ends.head.load(Ordering::SeqCst);
         loop {
             let position = head & !FLAGS;
             let offset = self.ring.offset(head);
@@ -545,7 +497,6 @@ impl<T> Queue<'_, T> {
                     Ordering::SeqCst,
                 ) {
                     Ok(_) => {
-                        self.head_hint.set(next);
                         // SAFETY: the claim gives this pop the slot alone
                         // until its stamp says it is empty; the stamp said
                         // the push that filled it had written it.
@@ -651,28 +602,9 @@ unsafe impl<T: Send> Sync for Ring<T> {}
 mod tests {
     use super::*;
 
-    /// A ring, its ends and the hints of both sides.
-    struct Fixture {
-        ends: Ends,
-        ring: Ring<u64>,
-        tail_hint: Hint,
-        head_hint: Hint,
-    }
-
-    impl Fixture {
-        fn queue(&self) -> Queue<'_, u64> {
-            Queue {
-                ends: &self.ends,
-                ring: &self.ring,
-                tail_hint: &self.tail_hint,
-                head_hint: &self.head_hint,
-            }
-        }
-    }
-
     /// A ring and its ends, both starting at position `lap` (a lap's
-    /// first position) rather than 0, with hints that say so.
-    fn starting_at(capacity: usize, lap: usize) -> Fixture {
+    /// first position) rather than 0.
+    fn starting_at(capacity: usize, lap: usize) -> (Ends, Ring<u64>) {
         let ring = Ring::new(capacity).unwrap();
         assert_eq!(lap % ring.one_lap, 0, "a lap's first position");
         let slots: Box<[Slot<u64>]> = Ring::fresh_slots(capacity, lap).collect();
@@ -681,15 +613,7 @@ mod tests {
         let ends = Ends::new();
         ends.tail.store(lap, Ordering::SeqCst);
         ends.head.store(lap, Ordering::SeqCst);
-        let (tail_hint, head_hint) = (Hint::new(), Hint::new());
-        tail_hint.set(lap);
-        head_hint.set(lap);
-        Fixture {
-            ends,
-            ring,
-            tail_hint,
-            head_hint,
-        }
+        (ends, ring)
     }
 
     #[test]
@@ -697,8 +621,11 @@ mod tests {
         for capacity in [1, 2, 3, 4, 7] {
             let one_lap = Ring::<u64>::new(capacity).unwrap().one_lap;
             // Two laps before the positions wrap to 0.
-            let fixture = starting_at(capacity, 0usize.wrapping_sub(2 * one_lap));
-            let (ends, queue) = (&fixture.ends, fixture.queue());
+            let (ends, ring) = starting_at(capacity, 0usize.wrapping_sub(2 * one_lap));
+            let queue = Queue {
+                ends: &ends,
+                ring: &ring,
+            };
             let mut next = 0;
             let mut expected = 0;
             for _ in 0..5 {
@@ -722,8 +649,11 @@ mod tests {
 
     #[test]
     fn the_flags_ride_along_and_are_reported_by_the_claims() {
-        let fixture = starting_at(2, 0);
-        let (ends, queue) = (&fixture.ends, fixture.queue());
+        let (ends, ring) = starting_at(2, 0);
+        let queue = Queue {
+            ends: &ends,
+            ring: &ring,
+        };
         ends.tail.fetch_or(WAITING, Ordering::SeqCst);
         assert!(matches!(queue.push(1), Ok(true)), "receivers wait");
         assert!(matches!(queue.push(2), Ok(true)), "the flag stays set");
@@ -741,8 +671,11 @@ mod tests {
     #[test]
     fn the_flags_survive_every_step_and_every_new_lap() {
         for capacity in [1, 2, 3, 5] {
-            let fixture = starting_at(capacity, 0);
-            let (ends, ring, queue) = (&fixture.ends, &fixture.ring, fixture.queue());
+            let (ends, ring) = starting_at(capacity, 0);
+            let queue = Queue {
+                ends: &ends,
+                ring: &ring,
+            };
             ends.tail.fetch_or(WAITING, Ordering::SeqCst);
             ends.head.fetch_or(WAITING, Ordering::SeqCst);
             let flagged = |end: &AtomicUsize| end.load(Ordering::SeqCst) & WAITING != 0;

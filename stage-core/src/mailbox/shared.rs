@@ -5,7 +5,7 @@ use crossbeam_utils::CachePadded;
 use super::builder::Policy;
 use super::delivery::DeadLetter;
 use super::error::{RecvError, SendError, TryRecvError, TrySendError};
-use super::queue::{Ends, Hint, PopError, PushError, Queue, Ring};
+use super::queue::{Ends, PopError, PushError, Queue, Ring};
 use super::redelivery::{Redeliveries, Returned};
 use super::stats::{Counters, Stats};
 use super::wait::Again;
@@ -27,39 +27,19 @@ use crate::sync::spin_hint;
 /// 3. [`Front`]: what both sides read on every operation (the ring's
 ///    slots and shape, the lane's length) and what is seldom written at
 ///    all;
-/// 4. and 5. each side's [`Side`]: the hint its claims start from, which
-///    its every operation reads and writes, and its wait list, which only
-///    its waits and their notifications touch.
+/// 4. and 5. the wait list of each side, which only its waits and their
+///    notifications touch.
 ///
-/// So a producer and a consumer on two cores each write two lines of their
+/// So a producer and a consumer on two cores each write one line of their
 /// own per message (and the slot they fill or empty), and read a third
 /// that neither writes.
 pub(crate) struct Shared<T> {
     ends: Ends,
     front: CachePadded<Front<T>>,
-    /// The senders' side: the tail's hint, and senders waiting for room.
-    senders: CachePadded<Side>,
-    /// The receivers' side: the head's hint, and receivers waiting for a
-    /// message.
-    receivers: CachePadded<Side>,
-}
-
-/// What one side (senders or receivers) writes and the other seldom
-/// touches (see [`Shared`]).
-struct Side {
-    /// Where this side's next claim probably is (see `queue`): kept off the
-    /// index's own line, which the claim locks.
-    hint: Hint,
-    waiting: WaitList,
-}
-
-impl Side {
-    fn new() -> Self {
-        Self {
-            hint: Hint::new(),
-            waiting: WaitList::new(),
-        }
-    }
+    /// Senders waiting for room.
+    senders: CachePadded<WaitList>,
+    /// Receivers waiting for a message.
+    receivers: CachePadded<WaitList>,
 }
 
 /// What both sides read on every operation, and what is seldom written
@@ -84,8 +64,8 @@ impl<T> Shared<T> {
                 policy,
                 counters: Counters::new(),
             }),
-            senders: CachePadded::new(Side::new()),
-            receivers: CachePadded::new(Side::new()),
+            senders: CachePadded::new(WaitList::new()),
+            receivers: CachePadded::new(WaitList::new()),
         }
     }
 
@@ -95,22 +75,20 @@ impl<T> Shared<T> {
         Queue {
             ends: &self.ends,
             ring: &self.front.ring,
-            tail_hint: &self.senders.hint,
-            head_hint: &self.receivers.hint,
         }
     }
 
     /// Senders waiting for room: they flag `head`, which receives claim.
     #[inline]
     pub(crate) fn senders(&self) -> Waiters<'_> {
-        Waiters::new(&self.senders.waiting, self.ends.head())
+        Waiters::new(&self.senders, self.ends.head())
     }
 
     /// Receivers waiting for a message: they flag `tail`, which sends
     /// claim.
     #[inline]
     pub(crate) fn receivers(&self) -> Waiters<'_> {
-        Waiters::new(&self.receivers.waiting, self.ends.tail())
+        Waiters::new(&self.receivers, self.ends.tail())
     }
 
     /// Queued messages, put-back ones included.
