@@ -1,0 +1,101 @@
+//! What one claim of a queue index costs on this machine, in the shapes
+//! the mailbox and its peers use, with no queue around them: why the
+//! mailbox's current_thread figures follow its locked operations, not its
+//! instruction count (issue 13's closing notes).
+//!
+//! Each loop moves `N` "messages" in turns of 1,024: a claim of the tail per
+//! push, then a claim of the head per pop, on two indices a cache line
+//! apart, from one thread. Wall time; run it on an idle machine, twice.
+//!
+//! - `load+cas`: read the index, then compare-and-swap it (the mailbox's
+//!   claim, crossbeam's `ArrayQueue`'s);
+//! - `cas`: compare-and-swap with the expected value already known (no
+//!   read of the line before it is locked);
+//! - `fetch_add`: an unconditional claim;
+//! - `lock+deque`: a spin lock whose compare-and-swap expects a constant,
+//!   a `VecDeque`, and an unlocking store (kanal's shape).
+//!
+//! Usage: `cargo run --release -p stage-benches --example claim_costs [N]`.
+
+use std::collections::VecDeque;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+const TURN: usize = 1024;
+
+/// An atomic on a cache line (pair) of its own.
+#[repr(align(128))]
+struct Line<A>(A);
+
+fn per_message(name: &str, n: usize, run: impl FnOnce(usize)) {
+    let start = Instant::now();
+    run(n / TURN);
+    let ns = start.elapsed().as_nanos() as f64 / (n / TURN * TURN) as f64;
+    println!("{name:12} {ns:6.2} ns per message (both sides)");
+}
+
+/// A claim of `index` that reads it first, as the mailbox's does.
+fn load_then_cas(index: &AtomicUsize) {
+    let word = index.load(Ordering::SeqCst);
+    let _ = black_box(index.compare_exchange(word, word + 1, Ordering::SeqCst, Ordering::SeqCst));
+}
+
+fn main() {
+    let n = std::env::args()
+        .nth(1)
+        .map_or(20_000_000, |n| n.parse().expect("N: a number of messages"));
+    let (tail, head) = (Line(AtomicUsize::new(0)), Line(AtomicUsize::new(0)));
+    per_message("load+cas", n, |turns| {
+        for _ in 0..turns {
+            (0..TURN).for_each(|_| load_then_cas(&tail.0));
+            (0..TURN).for_each(|_| load_then_cas(&head.0));
+        }
+    });
+    per_message("cas", n, |turns| {
+        let (mut t, mut h) = (tail.0.load(Ordering::SeqCst), head.0.load(Ordering::SeqCst));
+        for _ in 0..turns {
+            for _ in 0..TURN {
+                let _ = black_box(tail.0.compare_exchange(
+                    t,
+                    t + 1,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                ));
+                t += 1;
+            }
+            for _ in 0..TURN {
+                let _ = black_box(head.0.compare_exchange(
+                    h,
+                    h + 1,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                ));
+                h += 1;
+            }
+        }
+    });
+    per_message("fetch_add", n, |turns| {
+        for _ in 0..turns {
+            (0..TURN).for_each(|_| _ = black_box(tail.0.fetch_add(1, Ordering::SeqCst)));
+            (0..TURN).for_each(|_| _ = black_box(head.0.fetch_add(1, Ordering::SeqCst)));
+        }
+    });
+    let lock = Line(AtomicBool::new(false));
+    let mut deque = VecDeque::with_capacity(TURN);
+    let mut locked = |f: &mut dyn FnMut(&mut VecDeque<usize>)| {
+        while lock
+            .0
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {}
+        f(&mut deque);
+        lock.0.store(false, Ordering::Release);
+    };
+    per_message("lock+deque", n, |turns| {
+        for _ in 0..turns {
+            (0..TURN).for_each(|i| locked(&mut |deque| deque.push_back(i)));
+            (0..TURN).for_each(|_| locked(&mut |deque| _ = black_box(deque.pop_front())));
+        }
+    });
+}
