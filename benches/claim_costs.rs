@@ -28,10 +28,16 @@ const TURN: usize = 1024;
 #[repr(align(128))]
 struct Line<A>(A);
 
-fn per_message(name: &str, n: usize, run: impl FnOnce(usize)) {
+/// Runs `N` messages in turns of [`TURN`]: `push` that often, then `pop`
+/// that often; prints the time per message.
+fn per_message(name: &str, n: usize, mut push: impl FnMut(), mut pop: impl FnMut()) {
+    let turns = n / TURN;
     let start = Instant::now();
-    run(n / TURN);
-    let ns = start.elapsed().as_nanos() as f64 / (n / TURN * TURN) as f64;
+    for _ in 0..turns {
+        (0..TURN).for_each(|_| push());
+        (0..TURN).for_each(|_| pop());
+    }
+    let ns = start.elapsed().as_nanos() as f64 / (turns * TURN) as f64;
     println!("{name:12} {ns:6.2} ns per message (both sides)");
 }
 
@@ -41,61 +47,51 @@ fn load_then_cas(index: &AtomicUsize) {
     let _ = black_box(index.compare_exchange(word, word + 1, Ordering::SeqCst, Ordering::SeqCst));
 }
 
+/// A claim of `index` from `*word`, the value it is known to hold.
+fn cas_from(index: &AtomicUsize, word: &mut usize) {
+    let _ = black_box(index.compare_exchange(*word, *word + 1, Ordering::SeqCst, Ordering::SeqCst));
+    *word += 1;
+}
+
 fn main() {
     let n = std::env::args()
         .nth(1)
         .map_or(20_000_000, |n| n.parse().expect("N: a number of messages"));
     let (tail, head) = (Line(AtomicUsize::new(0)), Line(AtomicUsize::new(0)));
-    per_message("load+cas", n, |turns| {
-        for _ in 0..turns {
-            (0..TURN).for_each(|_| load_then_cas(&tail.0));
-            (0..TURN).for_each(|_| load_then_cas(&head.0));
-        }
-    });
-    per_message("cas", n, |turns| {
-        let (mut t, mut h) = (tail.0.load(Ordering::SeqCst), head.0.load(Ordering::SeqCst));
-        for _ in 0..turns {
-            for _ in 0..TURN {
-                let _ = black_box(tail.0.compare_exchange(
-                    t,
-                    t + 1,
-                    Ordering::SeqCst,
-                    Ordering::SeqCst,
-                ));
-                t += 1;
-            }
-            for _ in 0..TURN {
-                let _ = black_box(head.0.compare_exchange(
-                    h,
-                    h + 1,
-                    Ordering::SeqCst,
-                    Ordering::SeqCst,
-                ));
-                h += 1;
-            }
-        }
-    });
-    per_message("fetch_add", n, |turns| {
-        for _ in 0..turns {
-            (0..TURN).for_each(|_| _ = black_box(tail.0.fetch_add(1, Ordering::SeqCst)));
-            (0..TURN).for_each(|_| _ = black_box(head.0.fetch_add(1, Ordering::SeqCst)));
-        }
-    });
+    per_message(
+        "load+cas",
+        n,
+        || load_then_cas(&tail.0),
+        || load_then_cas(&head.0),
+    );
+    let (mut t, mut h) = (tail.0.load(Ordering::SeqCst), head.0.load(Ordering::SeqCst));
+    per_message(
+        "cas",
+        n,
+        || cas_from(&tail.0, &mut t),
+        || cas_from(&head.0, &mut h),
+    );
+    per_message(
+        "fetch_add",
+        n,
+        || _ = black_box(tail.0.fetch_add(1, Ordering::SeqCst)),
+        || _ = black_box(head.0.fetch_add(1, Ordering::SeqCst)),
+    );
     let lock = Line(AtomicBool::new(false));
-    let mut deque = VecDeque::with_capacity(TURN);
-    let mut locked = |f: &mut dyn FnMut(&mut VecDeque<usize>)| {
+    let deque = std::cell::RefCell::new(VecDeque::with_capacity(TURN));
+    let locked = |f: &mut dyn FnMut(&mut VecDeque<usize>)| {
         while lock
             .0
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {}
-        f(&mut deque);
+        f(&mut deque.borrow_mut());
         lock.0.store(false, Ordering::Release);
     };
-    per_message("lock+deque", n, |turns| {
-        for _ in 0..turns {
-            (0..TURN).for_each(|i| locked(&mut |deque| deque.push_back(i)));
-            (0..TURN).for_each(|_| locked(&mut |deque| _ = black_box(deque.pop_front())));
-        }
-    });
+    per_message(
+        "lock+deque",
+        n,
+        || locked(&mut |deque| deque.push_back(1)),
+        || locked(&mut |deque| _ = black_box(deque.pop_front())),
+    );
 }
