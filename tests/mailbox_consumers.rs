@@ -84,3 +84,46 @@ async fn an_aborted_waiting_sender_does_not_strand_the_others() {
     assert_eq!(rx.try_recv(), Ok(2));
     assert!(rx.is_empty());
 }
+
+/// A `next()` given up mid-wait (here under a timeout) leaves the stream's
+/// wait registered in its receiver, with nobody to poll it: the next
+/// message's wakeup must still reach a clone waiting in `recv()`.
+#[tokio::test(start_paused = true)]
+async fn a_next_given_up_mid_wait_does_not_strand_a_clone_waiting_in_recv() {
+    use futures_util::StreamExt;
+
+    let (tx, mut rx) = stage::mailbox::<u32>(4);
+    let given_up = tokio::time::timeout(Duration::from_millis(10), rx.next()).await;
+    assert!(given_up.is_err(), "nothing was sent yet");
+    let waiting = tokio::spawn({
+        let clone = rx.clone();
+        async move { clone.recv().await }
+    });
+    settle().await; // the clone waits, after the stream's stale wait
+    tx.send(1).await.unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the clone was never woken, with the message queued")
+        .unwrap();
+    assert_eq!(m, 1);
+}
+
+/// The same, with the same receiver's own `recv()` waiting after its
+/// stream's stale wait.
+#[tokio::test(start_paused = true)]
+async fn a_next_given_up_mid_wait_does_not_strand_the_same_receivers_recv() {
+    use futures_util::StreamExt;
+
+    let (tx, mut rx) = stage::mailbox::<u32>(4);
+    let given_up = tokio::time::timeout(Duration::from_millis(10), rx.next()).await;
+    assert!(given_up.is_err(), "nothing was sent yet");
+    let sender = tokio::spawn(async move {
+        settle().await; // the receiver's recv() waits first
+        tx.send(2).await.unwrap();
+    });
+    let m = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("recv() was never woken, with the message queued");
+    assert_eq!(m, 2);
+    sender.await.unwrap();
+}

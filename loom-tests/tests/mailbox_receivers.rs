@@ -115,6 +115,42 @@ fn two_waiting_senders_are_both_served() {
     });
 }
 
+/// A stream's `next()` given up mid-wait leaves the stream's wait
+/// registered in its receiver, with nobody to poll it. The message's
+/// wakeup may reach that wait first: it is passed on as well, so a clone
+/// waiting in `recv()` is woken (a lost wakeup shows as a loom deadlock,
+/// as the stream's receiver is kept, unpolled, until the end).
+#[test]
+fn a_stream_wait_that_nobody_polls_passes_its_wakeup_on() {
+    model(2, || {
+        let (tx, mut rx) = stage_core::mailbox::mailbox_serialized::<u8>(1);
+        poll_next_until_waiting(&mut rx);
+        let waiting = {
+            let clone = rx.clone();
+            thread::spawn(move || block_on(clone.recv()))
+        };
+        let sender = thread::spawn(move || tx.try_send(1).unwrap());
+        sender.join().unwrap();
+        assert_eq!(waiting.join().unwrap(), 1);
+        drop(rx);
+    });
+}
+
+/// Polls `rx` as a stream until it is pending without having woken itself:
+/// its wait is registered, as a `next()` given up would leave it.
+fn poll_next_until_waiting(rx: &mut stage_core::mailbox::Receiver<u8>) {
+    loop {
+        let flag = Arc::new(Flag::default());
+        let waker = Waker::from(Arc::clone(&flag));
+        let polled =
+            futures_core::Stream::poll_next(Pin::new(&mut *rx), &mut Context::from_waker(&waker));
+        assert!(polled.is_pending());
+        if !flag.0.load(Ordering::SeqCst) {
+            return;
+        }
+    }
+}
+
 /// A waker that remembers whether it was woken.
 #[derive(Default)]
 struct Flag(AtomicBool);

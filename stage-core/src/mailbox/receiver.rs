@@ -50,7 +50,7 @@ impl<T> Receiver<T> {
     pub(crate) fn new(shared: Arc<Shared<T>>) -> Self {
         Self {
             shared,
-            stream_wait: Wait::default(),
+            stream_wait: Wait::lingering(),
             stream_ended: false,
         }
     }
@@ -368,11 +368,12 @@ impl<T> fmt::Debug for Receiver<T> {
 ///
 /// The stream's wait lives in the receiver, not in a `next()` future: a
 /// `next()` dropped while it waits (under `select!` or a timeout) leaves
-/// this receiver registered, and the next message's wakeup comes to it,
-/// which takes that message at its next poll; another receiver of the same
-/// mailbox waiting meanwhile is not woken for it. Where a receive may be
-/// given up, as in `select!`, use [`Receiver::recv`] (or its siblings)
-/// instead: a receive future dropped after its wakeup passes the wakeup on.
+/// this receiver registered until its stream is polled again or it is
+/// dropped. So a wakeup that reaches that wait is passed on at once as
+/// well: another receive waiting on the mailbox (a clone's, or this
+/// receiver's own [`recv`](Receiver::recv)) is woken too, and the two
+/// compete for the message. Under `select!`, [`Receiver::recv`] (or its
+/// siblings) wakes fewer tasks: its futures end their wait when dropped.
 ///
 /// # Examples
 ///
@@ -404,7 +405,7 @@ impl<T> Stream for Receiver<T> {
         .ok();
         // The next item is a new wait, which yields again before it
         // registers.
-        this.stream_wait = Wait::default();
+        this.stream_wait = Wait::lingering();
         this.stream_ended = next.is_none();
         Poll::Ready(next)
     }

@@ -56,6 +56,10 @@ pub(crate) struct Wait {
     /// The caller tried just before the first poll, and failed: that poll
     /// registers before it tries (the re-check) instead of trying twice.
     tried: bool,
+    /// A `Stream`'s wait, which may be left registered with nobody to poll
+    /// it: its registrations pass their notifications on as well (see
+    /// `waiters`).
+    lingers: bool,
 }
 
 impl Wait {
@@ -69,6 +73,17 @@ impl Wait {
             ticket: None,
             yields: YIELDS,
             tried: true,
+            lingers: false,
+        }
+    }
+
+    /// The wait of a `Stream`, which lives in its receiver and outlives
+    /// each `next()`: one given up mid-wait leaves it registered, and its
+    /// notification is passed on at once as well as kept.
+    pub(crate) fn lingering() -> Self {
+        Self {
+            lingers: true,
+            ..Self::default()
         }
     }
 
@@ -162,7 +177,7 @@ impl Wait {
         }
         // Kept before the re-check: if the re-check panics (a dead-letter
         // sink, say), the owner's drop still ends this registration.
-        self.ticket = Some(waiters.register(cx.waker()));
+        self.ticket = Some(waiters.register(cx.waker(), self.lingers));
         // The re-check (see the module docs).
         match attempt() {
             Ok(done) => {
@@ -193,7 +208,15 @@ impl Wait {
     pub(crate) fn cancel(&mut self, waiters: Waiters<'_>) {
         // Taken first: the slot is new even if a waker woken by the
         // discard panics.
-        core::mem::take(self).end(waiters);
+        let lingers = self.lingers;
+        core::mem::replace(
+            self,
+            Self {
+                lingers,
+                ..Self::default()
+            },
+        )
+        .end(waiters);
     }
 
     /// Ends the wait of an owner that is being dropped: as

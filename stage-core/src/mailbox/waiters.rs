@@ -58,6 +58,12 @@ struct List {
 struct Waiter {
     ticket: usize,
     waker: Waker,
+    /// A `Stream`'s wait, which outlives the `next()` that made it: a
+    /// `next()` given up under `select!` or a timeout leaves it registered,
+    /// and nobody may poll it again. A notification that reaches it also
+    /// wakes the waiter after it, so that it never keeps a wakeup from a
+    /// receive that is waiting.
+    lingers: bool,
 }
 
 impl WaitList {
@@ -178,27 +184,38 @@ impl<'a> Waiters<'a> {
         self.flag.fetch_or(0, Ordering::SeqCst) & WAITING != 0
     }
 
-    /// Wakes the oldest waiter, if anyone waits unnotified.
+    /// Wakes the oldest waiter, if anyone waits unnotified; and the ones
+    /// after it up to the first that does not linger (see
+    /// [`Waiter::lingers`]).
     #[cold]
     pub(crate) fn notify_one(self) {
-        let woken = {
+        let (first, more) = {
             let mut list = self.lock();
-            let woken = list.waiting.pop_front();
-            if let Some(waiter) = &woken {
-                // Release: pairs with the Acquire of `notified`.
-                self.list
-                    .notified_up_to
-                    .store(waiter.ticket, Ordering::Release);
-                if list.waiting.is_empty() {
-                    self.lower_flag();
+            let Some(first) = list.waiting.pop_front() else {
+                return;
+            };
+            let mut last = first.ticket;
+            // Empty, so free, unless the first waiter lingers.
+            let mut more = Vec::new();
+            if first.lingers {
+                while let Some(next) = list.waiting.pop_front() {
+                    last = next.ticket;
+                    let lingers = next.lingers;
+                    more.push(next);
+                    if !lingers {
+                        break;
+                    }
                 }
             }
-            woken
+            // Release: pairs with the Acquire of `notified`.
+            self.list.notified_up_to.store(last, Ordering::Release);
+            if list.waiting.is_empty() {
+                self.lower_flag();
+            }
+            (first, more)
         };
         // A waker is foreign code: woken (and dropped) outside the lock.
-        if let Some(waiter) = woken {
-            wake_all([waiter]);
-        }
+        wake_all(core::iter::once(first).chain(more));
     }
 
     /// Wakes every waiter. Call after the mailbox was closed.
@@ -228,9 +245,11 @@ impl<'a> Waiters<'a> {
     }
 
     /// Registers the task of `waker`; returns its ticket. The caller then
-    /// re-checks before it sleeps (see the module docs).
+    /// re-checks before it sleeps (see the module docs). A wait that
+    /// `lingers` may be left with nobody to poll it (see
+    /// [`Waiter::lingers`]).
     #[cold]
-    pub(super) fn register(self, waker: &Waker) -> usize {
+    pub(super) fn register(self, waker: &Waker, lingers: bool) -> usize {
         // A waker's clone is foreign code: before the lock, so that a panic
         // in it leaves the list and its flag as they were.
         let waker = waker.clone();
@@ -243,7 +262,11 @@ impl<'a> Waiters<'a> {
             // after it reads the flag.
             self.flag.fetch_or(WAITING, Ordering::SeqCst);
         }
-        list.waiting.push_back(Waiter { ticket, waker });
+        list.waiting.push_back(Waiter {
+            ticket,
+            waker,
+            lingers,
+        });
         ticket
     }
 
