@@ -101,8 +101,8 @@ impl Wait {
     /// called from two places was kept out of line whole).
     ///
     /// Once it returns `Ready` the wait is over, with no registration left;
-    /// an owner that waits again with the same slot first makes it new
-    /// ([`Wait::default`]), its count of yields included.
+    /// an owner that waits again with the same slot first makes it new, its
+    /// count of yields included (as the `Stream` does, per item).
     ///
     /// `waiters` gives the list to register on: asked for only past the
     /// first try, so that the hot path keeps no view of it.

@@ -25,7 +25,10 @@
 //! learns that it was notified from one atomic read, without the lock.
 //! A waiter that gives up after a notification reached it passes the
 //! notification on to the next (an aborted receiver never swallows a
-//! wakeup).
+//! wakeup). A `Stream`'s wait cannot give up that way: it lives in its
+//! receiver, and a `next()` dropped mid-wait leaves it registered with
+//! nobody to poll it. So it *lingers*: a notification that reaches it also
+//! wakes the waiter after it.
 //!
 //! The future side of a wait (yielding first, registering, the re-check)
 //! is in `wait`.
