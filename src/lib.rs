@@ -390,6 +390,13 @@ pub fn actor<A: actor::Actor>(
 /// [`System::new`](stage_core::actor::System::new) with a supervisor's
 /// builder.
 ///
+/// # Panics
+///
+/// Outside a tokio runtime: the system's root supervisor starts at once, on
+/// the runtime of the caller (tokio's own panic, "there is no reactor
+/// running"). From a plain thread, enter a runtime first
+/// (`runtime.block_on` or `runtime.enter()`).
+///
 /// # Examples
 ///
 /// ```
