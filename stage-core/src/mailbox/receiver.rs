@@ -97,6 +97,13 @@ impl<T> Receiver<T> {
 
     /// Receives a message, or learns that the mailbox is closed and drained.
     ///
+    /// A consumer that returns on this error has done its work: in a
+    /// [group](crate::group), give it
+    /// [`Restart::OnFailure`](crate::group::Restart::OnFailure), or the
+    /// default [`Restart::Always`](crate::group::Restart::Always) starts it
+    /// again each time it returns, and the group does not end when the
+    /// mailbox closes.
+    ///
     /// # Errors
     ///
     /// [`RecvError`] once the mailbox is closed and every message in it has
@@ -198,6 +205,10 @@ impl<T> Receiver<T> {
 
     /// Receives a message under a guard, or learns that the mailbox is
     /// closed and drained.
+    ///
+    /// In a [group](crate::group), a consumer that returns on this error
+    /// wants [`Restart::OnFailure`](crate::group::Restart::OnFailure), as
+    /// for [`recv_or_closed`](Receiver::recv_or_closed).
     ///
     /// # Errors
     ///
