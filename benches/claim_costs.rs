@@ -17,6 +17,7 @@
 //!
 //! Usage: `cargo run --release -p stage-benches --example claim_costs [N]`.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -78,20 +79,21 @@ fn main() {
         || _ = black_box(head.0.fetch_add(1, Ordering::SeqCst)),
     );
     let lock = Line(AtomicBool::new(false));
-    let deque = std::cell::RefCell::new(VecDeque::with_capacity(TURN));
-    let locked = |f: &mut dyn FnMut(&mut VecDeque<usize>)| {
-        while lock
-            .0
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {}
-        f(&mut deque.borrow_mut());
-        lock.0.store(false, Ordering::Release);
-    };
+    let deque = RefCell::new(VecDeque::with_capacity(TURN));
     per_message(
         "lock+deque",
         n,
-        || locked(&mut |deque| deque.push_back(1)),
-        || locked(&mut |deque| _ = black_box(deque.pop_front())),
+        || locked(&lock.0, || deque.borrow_mut().push_back(1)),
+        || locked(&lock.0, || _ = black_box(deque.borrow_mut().pop_front())),
     );
+}
+
+/// Runs `f` under a spin lock whose claim compares against a constant.
+fn locked(lock: &AtomicBool, f: impl FnOnce()) {
+    while lock
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {}
+    f();
+    lock.store(false, Ordering::Release);
 }
