@@ -6,7 +6,9 @@
 # do not vary with the machine's load, so two runs of this agree where
 # timings would not. `ring` is the mailbox's try_send and try_recv from one
 # thread (its ring and checks, no tasks), `queue` concurrent-queue pushed
-# and popped the same way: the floors.
+# and popped the same way: the floors. A second table gives the task polls
+# per message (each a task switch, which the runtime pays for, not the
+# channel), counted without valgrind.
 #
 # Usage: benches/count-mailbox-instructions.sh [CAPACITY ...]   (default: 1024 16 1)
 # Needs valgrind (Debian: apt-get install valgrind).
@@ -39,6 +41,17 @@ for capacity in "${capacities[@]}"; do
         a=$(count "$channel" "$capacity" "$small")
         b=$(count "$channel" "$capacity" $((2 * small)))
         printf ' %14d' $(((b - a) / small))
+    done
+    printf '\n'
+done
+
+printf '\ntask polls per message\n%-9s' capacity
+printf ' %14s' "${channels[@]:0:5}"
+printf '\n'
+for capacity in "${capacities[@]}"; do
+    printf '%-9s' "$capacity"
+    for channel in "${channels[@]:0:5}"; do
+        printf ' %14s' "$("$bin" "$channel" "$capacity" "$small" 2>&1 | sed -n 's/.*per message: //p')"
     done
     printf '\n'
 done
