@@ -3,13 +3,16 @@
 //! callgrind (`benches/count-mailbox-instructions.sh`): instructions do not
 //! vary with the machine's load, where timings do.
 //!
-//! Usage: `mailbox_ops CHANNEL CAPACITY N`, where CHANNEL is `stage`,
+//! Usage: `mailbox_ops CHANNEL CAPACITY N [PAIRS]`, where CHANNEL is `stage`,
 //! `stage-guarded` (receive under a guard, then acknowledge), `kanal`,
 //! `flume`, `tokio` (tokio::sync::mpsc), `ring` (the mailbox's `try_send`
 //! and `try_recv` from one thread: its ring and checks, no tasks, no
 //! wakeups) or `queue` (concurrent-queue, the queue the mailbox was built
 //! on before it had a ring of its own, pushed and popped by one thread).
-//! `ring` and `queue` push and pop in turns of `capacity`.
+//! `ring` and `queue` push and pop in turns of `capacity`. With PAIRS
+//! (default 1), that many producer tasks send to that many consumer tasks
+//! (MPMC; not for `tokio`, whose mpsc has one receiver, nor `ring` and
+//! `queue`).
 //!
 //! It also prints, on stderr, how often the two tasks were polled per
 //! message: each poll is a task switch, whose cost is the runtime's, not
@@ -38,36 +41,68 @@ impl<F: Future + Unpin> Future for Counted<F> {
     }
 }
 
-/// Moves `0..n` from a spawned producer to the calling task through the
-/// channel `$make` returns, with `$send` and `$recv` (each given the
-/// handle and, for a send, the message); returns the sum received.
+/// Moves `0..n` from `pairs` spawned producers to `pairs` consumers (the
+/// calling task and `pairs - 1` spawned ones) through the channel `$make`
+/// returns, with `$send` and `$recv` (each given the handle and, for a
+/// send, the message) and `$clone` (a receiver's clone, for `pairs > 1`);
+/// returns the sum received. Producer `p` sends `p, p + pairs, ...`; each
+/// consumer takes `n / pairs` messages (`n` is a multiple of `pairs`).
 macro_rules! through {
-    ($make:expr, $n:expr, |$tx:ident, $i:ident| $send:expr, |$rx:ident| $recv:expr) => {{
+    (
+        $make:expr, $n:expr, $pairs:expr,
+        |$tx:ident, $i:ident| $send:expr,
+        |$rx:ident| $recv:expr,
+        |$original:ident| $clone:expr
+    ) => {{
         #[allow(unused_mut)] // some receivers need `mut`
         let ($tx, mut $rx) = $make;
-        let n = $n;
-        let producer = tokio::spawn(Counted(Box::pin(async move {
-            for $i in 0..n {
-                $send;
-            }
-        })));
-        let sum = Counted(Box::pin(async move {
-            let mut sum = 0;
-            for _ in 0..n {
-                sum += $recv;
-            }
-            sum
-        }))
-        .await;
-        producer.await.unwrap();
+        let (n, pairs): (u64, u64) = ($n, $pairs);
+        assert!(pairs > 0 && n % pairs == 0, "n a multiple of pairs");
+        let producers: Vec<_> = (0..pairs)
+            .map(|first| {
+                let $tx = $tx.clone();
+                tokio::spawn(Counted(Box::pin(async move {
+                    for $i in (first..n).step_by(pairs as usize) {
+                        $send;
+                    }
+                })))
+            })
+            .collect();
+        drop($tx);
+        // One consumer's loop, made once: `$recv` has one call site, as
+        // in a consumer that receives in one place.
+        #[allow(unused_mut)] // some receivers need `mut`
+        let consume = taking(&$rx, move |mut $rx| {
+            Counted(Box::pin(async move {
+                let mut sum = 0;
+                for _ in 0..n / pairs {
+                    sum += $recv;
+                }
+                sum
+            }))
+        });
+        let consumers: Vec<_> = (1..pairs)
+            .map(|_| {
+                let $original = &$rx;
+                tokio::spawn(consume($clone))
+            })
+            .collect();
+        let mut sum = consume($rx).await;
+        for consumer in consumers {
+            sum += consumer.await.unwrap();
+        }
+        for producer in producers {
+            producer.await.unwrap();
+        }
         sum
     }};
 }
 
-async fn stage(capacity: usize, n: u64, guarded: bool) -> u64 {
+async fn stage(capacity: usize, n: u64, pairs: u64, guarded: bool) -> u64 {
     through!(
         stage::mailbox(capacity),
         n,
+        pairs,
         |tx, i| tx.send(i).await.unwrap(),
         |rx| {
             if guarded {
@@ -75,34 +110,52 @@ async fn stage(capacity: usize, n: u64, guarded: bool) -> u64 {
             } else {
                 rx.recv().await
             }
-        }
+        },
+        |rx| rx.clone()
     )
 }
 
-async fn kanal(capacity: usize, n: u64) -> u64 {
+async fn kanal(capacity: usize, n: u64, pairs: u64) -> u64 {
     through!(
         kanal::bounded_async(capacity),
         n,
+        pairs,
         |tx, i| tx.send(i).await.unwrap(),
-        |rx| rx.recv().await.unwrap()
+        |rx| rx.recv().await.unwrap(),
+        |rx| rx.clone()
     )
 }
 
-async fn flume(capacity: usize, n: u64) -> u64 {
+async fn flume(capacity: usize, n: u64, pairs: u64) -> u64 {
     through!(
         flume::bounded(capacity),
         n,
+        pairs,
         |tx, i| tx.send_async(i).await.unwrap(),
-        |rx| rx.recv_async().await.unwrap()
+        |rx| rx.recv_async().await.unwrap(),
+        |rx| rx.clone()
     )
 }
 
-async fn tokio_mpsc(capacity: usize, n: u64) -> u64 {
+/// `consume`, its argument's type fixed by `_receiver` (a closure's own
+/// annotation could not name it).
+fn taking<R, F: Fn(R) -> O, O>(_receiver: &R, consume: F) -> F {
+    consume
+}
+
+/// What a channel with one receiver gives for a receiver's clone.
+fn one_receiver<R>(_: &R) -> R {
+    panic!("this channel has one receiver: PAIRS must be 1")
+}
+
+async fn tokio_mpsc(capacity: usize, n: u64, pairs: u64) -> u64 {
     through!(
         tokio::sync::mpsc::channel(capacity),
         n,
+        pairs,
         |tx, i| tx.send(i).await.unwrap(),
-        |rx| rx.recv().await.unwrap()
+        |rx| rx.recv().await.unwrap(),
+        |rx| one_receiver(rx)
     )
 }
 
@@ -157,6 +210,9 @@ fn main() {
     let channel = args.next().expect("a channel: see the module's docs");
     let capacity: usize = args.next().map_or(1024, |c| c.parse().expect("a capacity"));
     let n: u64 = args.next().map_or(100_000, |n| n.parse().expect("a count"));
+    let pairs: u64 = args
+        .next()
+        .map_or(1, |p| p.parse().expect("a number of pairs"));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -166,11 +222,11 @@ fn main() {
     let sum = runtime.block_on(async {
         tokio::spawn(async move {
             match channel.as_str() {
-                "stage" => stage(capacity, n, false).await,
-                "stage-guarded" => stage(capacity, n, true).await,
-                "kanal" => kanal(capacity, n).await,
-                "flume" => flume(capacity, n).await,
-                "tokio" => tokio_mpsc(capacity, n).await,
+                "stage" => stage(capacity, n, pairs, false).await,
+                "stage-guarded" => stage(capacity, n, pairs, true).await,
+                "kanal" => kanal(capacity, n, pairs).await,
+                "flume" => flume(capacity, n, pairs).await,
+                "tokio" => tokio_mpsc(capacity, n, pairs).await,
                 "queue" => queue(capacity, n),
                 "ring" => ring(capacity, n),
                 other => panic!("unknown channel {other:?}"),
