@@ -301,11 +301,18 @@ pub(crate) fn each_then_first_panic<T>(items: impl IntoIterator<Item = T>, mut f
         }
     }
     if let Some(panic) = first_panic {
-        if std::thread::panicking() {
-            core::mem::forget(panic);
-        } else {
-            std::panic::resume_unwind(panic);
-        }
+        resume_unless_unwinding(panic);
+    }
+}
+
+/// Resumes `panic`, caught from user code; unless the thread is unwinding
+/// already, where a second panic would abort the process: then it is
+/// leaked (its payload's drop could panic too).
+pub(crate) fn resume_unless_unwinding(panic: Box<dyn Any + Send>) {
+    if std::thread::panicking() {
+        core::mem::forget(panic);
+    } else {
+        std::panic::resume_unwind(panic);
     }
 }
 

@@ -504,3 +504,45 @@ fn close_wakes_every_waiting_sender_even_if_a_waker_panics() {
         other => panic!("expected the message back, got {other:?}"),
     }
 }
+
+#[test]
+fn a_send_that_wakes_a_broken_waker_hands_its_panic_to_the_sender() {
+    let (tx, rx) = mailbox::<u8>(2);
+    let mut broken = rx.recv();
+    wait_with_a_broken_waker(&mut broken);
+
+    let send = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tx.try_send(1)));
+    assert!(send.is_err(), "the waker's panic comes through the send");
+    assert_eq!(
+        rx.shared.receivers_unnotified(),
+        0,
+        "the waiter was taken off"
+    );
+    drop(broken);
+    assert_eq!(rx.try_recv(), Ok(1), "the message was queued all the same");
+}
+
+#[test]
+fn a_delivery_dropped_in_a_panic_wakes_a_broken_waker_without_aborting() {
+    let (tx, rx) = mailbox::<u8>(2);
+    let other = rx.clone();
+    tx.try_send(1).unwrap();
+    let delivery = rx.try_recv_guarded().unwrap();
+    let mut broken = other.recv();
+    wait_with_a_broken_waker(&mut broken);
+
+    // The delivery's drop, during the unwind, puts the message back and
+    // wakes the broken waker: its panic must not be a second one (which
+    // aborts the process).
+    let handler = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _held = delivery;
+        panic!("the handler");
+    }));
+    let payload = handler.expect_err("the handler panicked");
+    assert_eq!(
+        crate::runtime::panic_message(payload.as_ref()),
+        Some("the handler")
+    );
+    drop(broken);
+    assert_eq!(rx.try_recv(), Ok(1), "the message is back");
+}
