@@ -11,6 +11,9 @@
 # channel), counted without valgrind.
 #
 # Usage: benches/count-mailbox-instructions.sh [CAPACITY ...]   (default: 1024 16 1)
+# PAIRS=4 benches/count-mailbox-instructions.sh ... counts MPMC instead:
+# 4 producer tasks and 4 consumer tasks (the channels with cloneable
+# receivers only).
 # Needs valgrind (Debian: apt-get install valgrind).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +22,13 @@ capacities=("$@")
 if [ ${#capacities[@]} -eq 0 ]; then
     capacities=(1024 16 1)
 fi
+pairs=${PAIRS:-1}
 channels=(stage stage-guarded kanal flume tokio ring queue)
+async_channels=(stage stage-guarded kanal flume tokio)
+if [ "$pairs" -ne 1 ]; then
+    channels=(stage stage-guarded kanal flume)
+    async_channels=("${channels[@]}")
+fi
 
 cargo build -q --release -p stage-benches --example mailbox_ops
 bin=target/release/examples/mailbox_ops
@@ -27,7 +36,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 count() { # channel capacity n -> instructions of the whole run
-    valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$bin" "$1" "$2" "$3" 2>&1 |
+    valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$bin" "$1" "$2" "$3" "$pairs" 2>&1 |
         sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 
@@ -46,12 +55,12 @@ for capacity in "${capacities[@]}"; do
 done
 
 printf '\ntask polls per message\n%-9s' capacity
-printf ' %14s' "${channels[@]:0:5}"
+printf ' %14s' "${async_channels[@]}"
 printf '\n'
 for capacity in "${capacities[@]}"; do
     printf '%-9s' "$capacity"
-    for channel in "${channels[@]:0:5}"; do
-        printf ' %14s' "$("$bin" "$channel" "$capacity" "$small" 2>&1 | sed -n 's/.*per message: //p')"
+    for channel in "${async_channels[@]}"; do
+        printf ' %14s' "$("$bin" "$channel" "$capacity" "$small" "$pairs" 2>&1 | sed -n 's/.*per message: //p')"
     done
     printf '\n'
 done
