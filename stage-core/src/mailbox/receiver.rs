@@ -70,7 +70,8 @@ impl<T> Receiver<T> {
     ///
     /// While the mailbox is empty, the future's first polls wake its own
     /// waker and return `Pending` (it yields to the executor a few times)
-    /// before it registers for a notification: on a busy executor a sender
+    /// before it registers for a notification, unless other receivers wait
+    /// already (it then queues behind them at once): on a busy executor a sender
     /// usually delivers meanwhile, and neither side takes a lock. An executor
     /// or test that counts wakeups sees these. Every receive future of a
     /// mailbox, and its `Stream`, waits this way.

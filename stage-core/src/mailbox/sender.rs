@@ -38,7 +38,8 @@ impl<T> Sender<T> {
     ///
     /// While the mailbox is full, the future's first polls wake its own
     /// waker and return `Pending` (it yields to the executor a few times)
-    /// before it registers for a notification: on a busy executor a receiver
+    /// before it registers for a notification, unless other senders wait
+    /// already (it then queues behind them at once): on a busy executor a receiver
     /// usually makes room meanwhile, and neither side takes a lock. An
     /// executor or test that counts wakeups sees these.
     ///

@@ -546,3 +546,46 @@ fn a_delivery_dropped_in_a_panic_wakes_a_broken_waker_without_aborting() {
     drop(broken);
     assert_eq!(rx.try_recv(), Ok(1), "the message is back");
 }
+
+#[test]
+fn a_send_queues_behind_waiting_senders_at_once_and_in_turn() {
+    let (tx, rx) = mailbox::<u8>(1);
+    tx.try_send(0).unwrap();
+    let mut first = tx.send(1);
+    let (first_wakes, first_waker) = start_waiting(&mut first);
+
+    // Another sender waits already: no yields, it registers at its first poll.
+    let (second_wakes, second_waker) = counting_waker();
+    let mut second = tx.send(2);
+    assert!(poll_once(&mut second, &second_waker).is_pending());
+    assert_eq!(woken(&second_wakes), 0, "it did not yield");
+
+    // Room for one: the sender that waited first gets it.
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert_eq!((woken(&first_wakes), woken(&second_wakes)), (1, 0));
+    assert_eq!(poll_once(&mut first, &first_waker), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(woken(&second_wakes), 1);
+    assert_eq!(poll_once(&mut second, &second_waker), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+#[test]
+fn a_receive_queues_behind_waiting_receivers_at_once_and_in_turn() {
+    let (tx, rx) = mailbox::<u8>(1);
+    let mut first = rx.recv();
+    let (first_wakes, first_waker) = start_waiting(&mut first);
+
+    let (second_wakes, second_waker) = counting_waker();
+    let mut second = rx.recv();
+    assert!(poll_once(&mut second, &second_waker).is_pending());
+    assert_eq!(woken(&second_wakes), 0, "it did not yield");
+    assert_eq!(rx.shared.receivers_unnotified(), 2);
+
+    tx.try_send(1).unwrap();
+    assert_eq!((woken(&first_wakes), woken(&second_wakes)), (1, 0));
+    assert_eq!(poll_once(&mut first, &first_waker), Poll::Ready(1));
+    tx.try_send(2).unwrap();
+    assert_eq!(woken(&second_wakes), 1);
+    assert_eq!(poll_once(&mut second, &second_waker), Poll::Ready(2));
+}

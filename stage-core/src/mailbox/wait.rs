@@ -6,7 +6,11 @@
 //!
 //! A wait first yields to the executor a few times ([`YIELDS`]) before it
 //! registers: on a busy executor the other side usually makes the progress
-//! it waits for meanwhile, and then neither side touches a lock.
+//! it waits for meanwhile, and then neither side touches a lock. Not when
+//! others wait on its side already: the progress it would find goes to
+//! them first, so its yields would only fail (four senders and four
+//! receivers on one slot were polled 3.5 times per message, 2 without
+//! them), and it queues behind them at once.
 
 use core::future::Future;
 use core::pin::pin;
@@ -167,10 +171,11 @@ impl Wait {
         }
         // Never true under loom, where `YIELDS` is 0.
         #[allow(clippy::absurd_extreme_comparisons)]
-        if self.yields < YIELDS {
+        if self.yields < YIELDS && !waiters.others_waiting() {
             // Before registering, give the other side a turn: on a busy
             // executor it usually makes the progress we wait for, and
-            // neither side touches a lock.
+            // neither side touches a lock. (Unless others of this side
+            // wait already: see the module docs.)
             self.yields += 1;
             cx.waker().wake_by_ref();
             return Poll::Pending;

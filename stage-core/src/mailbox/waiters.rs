@@ -187,6 +187,14 @@ impl<'a> Waiters<'a> {
         self.flag.fetch_or(0, Ordering::SeqCst) & WAITING != 0
     }
 
+    /// Whether others wait on this side already, as a plain read: a wait
+    /// that finds so queues behind them at once rather than yielding first
+    /// (see `wait`).
+    #[inline]
+    pub(crate) fn others_waiting(self) -> bool {
+        self.flag.load(Ordering::SeqCst) & WAITING != 0
+    }
+
     /// Wakes the oldest waiter, if anyone waits unnotified; and the ones
     /// after it up to the first that does not linger (see
     /// [`Waiter::lingers`]).
