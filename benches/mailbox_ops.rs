@@ -213,9 +213,21 @@ fn main() {
     let pairs: u64 = args
         .next()
         .map_or(1, |p| p.parse().expect("a number of pairs"));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    // WORKERS=N: a multi-thread runtime of N workers instead (to look at
+    // wakeups across threads, with strace or perf; not for callgrind, whose
+    // threads run one at a time).
+    let runtime = match std::env::var("WORKERS")
+        .ok()
+        .map(|w| w.parse().expect("a number of workers"))
+    {
+        Some(workers) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .build()
+            .unwrap(),
+        None => tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap(),
+    };
     // In a task of its own, as the criterion benches run: the consumer is
     // a spawned task as the producer is (`block_on`'s own future is woken
     // through the driver, which costs more).
