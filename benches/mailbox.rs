@@ -2,7 +2,8 @@
 //! so that every figure is a ratio from the same run.
 //!
 //! Scenarios: SPSC at capacity 1, 16 and 1024; MPSC 4x1 and MPMC 4x4 at
-//! capacity 1024; each on a current_thread runtime and on a 2-worker
+//! capacity 1024; MPMC 4x4 at capacity 1 (a pool of workers on a small
+//! mailbox, where waiting tasks queue on both sides); each on a current_thread runtime and on a 2-worker
 //! multi-thread runtime. Peers: tokio::sync::mpsc (single consumer only),
 //! async-channel, flume and kanal; and the mailbox's own at-least-once
 //! receive (`stage_guarded`: receive under a guard, then acknowledge), whose
@@ -247,6 +248,12 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "mpmc_4x4_cap1024",
         capacity: 1024,
+        producers: 4,
+        consumers: 4,
+    },
+    Scenario {
+        name: "mpmc_4x4_cap1",
+        capacity: 1,
         producers: 4,
         consumers: 4,
     },
