@@ -32,7 +32,8 @@ const MESSAGES: u64 = 40_000;
 
 /// An iteration takes milliseconds; one that takes this long has hung (a lost
 /// wakeup or message in the channel under test), and fails loudly instead.
-/// (flume 0.12 was seen to hang once in MPMC 4x4 on 2 workers.)
+/// (flume 0.12 was seen to hang once in MPMC 4x4 on 2 workers; at capacity
+/// 1 it is left out there: see its `known_hang`.)
 const HANG: Duration = Duration::from_secs(30);
 
 /// A bounded channel under test.
@@ -47,6 +48,12 @@ trait Channel: 'static {
     fn split(rx: Self::Rx, n: usize) -> Vec<Self::Rx>;
     fn send(tx: &Self::Tx, msg: u64) -> impl Future<Output = ()> + Send + '_;
     fn recv(rx: &mut Self::Rx) -> impl Future<Output = u64> + Send + '_;
+    /// Why this peer is left out of a scenario on a runtime flavor, if it
+    /// is: a known bug of its own that hangs it there (one hung iteration
+    /// would end the whole run).
+    fn known_hang(_s: &Scenario, _flavor: &str) -> Option<&'static str> {
+        None
+    }
 }
 
 fn clones<R: Clone>(rx: R, n: usize) -> Vec<R> {
@@ -152,6 +159,14 @@ impl Channel for Flume {
     }
     async fn recv(rx: &mut Self::Rx) -> u64 {
         rx.recv_async().await.unwrap()
+    }
+    fn known_hang(s: &Scenario, flavor: &str) -> Option<&'static str> {
+        // Hung here for 30 s (flume 0.12) in one full run of two, which
+        // ended the run; its async receive is reported to lose wakeups or
+        // pile up registrations with several receivers on small channels
+        // (zesterer/flume#140, #182).
+        (flavor != "current_thread" && s.consumers > 1 && s.capacity == 1)
+            .then_some("its async receive hangs with several receivers on a capacity-1 channel (zesterer/flume#140, #182)")
     }
 }
 
@@ -263,8 +278,13 @@ fn bench_peer<C: Channel>(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     rt: &Runtime,
     s: &Scenario,
+    flavor: &str,
 ) {
     if s.consumers > 1 && !C::MPMC {
+        return;
+    }
+    if let Some(why) = C::known_hang(s, flavor) {
+        eprintln!("mailbox/{flavor}/{}: {} left out: {why}", s.name, C::NAME);
         return;
     }
     let expected = (MESSAGES / s.producers) * (MESSAGES / s.producers - 1) / 2 * s.producers;
@@ -335,12 +355,12 @@ fn mailbox_throughput(c: &mut Criterion) {
             group.sample_size(20);
             group.warm_up_time(Duration::from_millis(500));
             group.measurement_time(Duration::from_secs(3));
-            bench_peer::<Stage>(&mut group, &rt, s);
-            bench_peer::<StageGuarded>(&mut group, &rt, s);
-            bench_peer::<TokioMpsc>(&mut group, &rt, s);
-            bench_peer::<AsyncChannel>(&mut group, &rt, s);
-            bench_peer::<Flume>(&mut group, &rt, s);
-            bench_peer::<Kanal>(&mut group, &rt, s);
+            bench_peer::<Stage>(&mut group, &rt, s, flavor);
+            bench_peer::<StageGuarded>(&mut group, &rt, s, flavor);
+            bench_peer::<TokioMpsc>(&mut group, &rt, s, flavor);
+            bench_peer::<AsyncChannel>(&mut group, &rt, s, flavor);
+            bench_peer::<Flume>(&mut group, &rt, s, flavor);
+            bench_peer::<Kanal>(&mut group, &rt, s, flavor);
             if flavor == "current_thread" && s.producers == 1 {
                 bench_raw_queue(&mut group, s.capacity);
                 bench_raw_mailbox(&mut group, s.capacity);
