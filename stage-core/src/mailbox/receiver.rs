@@ -452,7 +452,7 @@ impl<'a, T> Waiting<'a, T> {
     }
 
     /// Polls the wait for `attempt` to succeed on the receiver's mailbox.
-    #[inline]
+    #[inline(always)]
     fn poll<R>(
         &mut self,
         cx: &mut Context<'_>,
@@ -486,7 +486,11 @@ macro_rules! receive_future {
         impl<'a, T> Future for $name<'a, T> {
             type Output = $output;
 
-            #[inline]
+            // Always: a consumer that receives in two places had its
+            // receive outlined, and a guarded one then cost 1.22x a plain
+            // one (185 against 152 instructions per message, against 1.05x
+            // inlined); forced, 164 against 157.
+            #[inline(always)]
             fn poll(self: Pin<&mut Self>, $cx: &mut Context<'_>) -> Poll<Self::Output> {
                 let $this = &mut self.get_mut().0;
                 $poll
