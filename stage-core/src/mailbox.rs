@@ -22,6 +22,21 @@
 //! [`DeadLetter`]. See [`Receiver::recv_guarded`] for when to use which, and
 //! what it means for capacity and close.
 //!
+//! # A waker that panics
+//!
+//! A send or receive wakes the task that waits on the other side, through
+//! that task's waker: foreign code, which a broken executor can make panic.
+//! The panic comes through the call that woke it (a send, a receive, a
+//! close, a dropped [`Delivery`]), once the operation is done or undone:
+//!
+//! - a send's message is queued: it was sent;
+//! - a receive's message stays in the mailbox, as its next: the receive did
+//!   not return it;
+//! - the wakeup passes on to the next waiting task, since the task whose
+//!   waker panicked may never run;
+//! - on a thread that is unwinding already, the panic is not raised again
+//!   (which would abort the process): the operation completes.
+//!
 //! # How it is built
 //!
 //! The queue is a lock-free ring whose two indices also carry a flag each

@@ -294,10 +294,7 @@ pub(crate) fn each_then_first_panic<T>(items: impl IntoIterator<Item = T>, mut f
     let mut first_panic = None;
     for item in items {
         if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(item))) {
-            match first_panic {
-                None => first_panic = Some(panic),
-                Some(_) => core::mem::forget(panic),
-            }
+            keep_first(&mut first_panic, panic);
         }
     }
     if let Some(panic) = first_panic {
@@ -305,10 +302,22 @@ pub(crate) fn each_then_first_panic<T>(items: impl IntoIterator<Item = T>, mut f
     }
 }
 
+/// A panic's payload, caught from user code.
+pub(crate) type Panic = Box<dyn Any + Send>;
+
+/// Keeps `panic` in `first` if it is the first caught; leaks it otherwise
+/// (its payload's drop could panic again).
+pub(crate) fn keep_first(first: &mut Option<Panic>, panic: Panic) {
+    match first {
+        None => *first = Some(panic),
+        Some(_) => core::mem::forget(panic),
+    }
+}
+
 /// Resumes `panic`, caught from user code; unless the thread is unwinding
 /// already, where a second panic would abort the process: then it is
 /// leaked (its payload's drop could panic too).
-pub(crate) fn resume_unless_unwinding(panic: Box<dyn Any + Send>) {
+pub(crate) fn resume_unless_unwinding(panic: Panic) {
     if std::thread::panicking() {
         core::mem::forget(panic);
     } else {

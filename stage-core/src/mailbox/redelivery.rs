@@ -95,6 +95,14 @@ impl<T> Redeliveries<T> {
         self.len.store(queue.len(), Ordering::Relaxed);
     }
 
+    /// Puts a message at the front of the lane: one a receive took and
+    /// could not return, which stays the next.
+    pub(crate) fn push_front(&self, returned: Returned<T>) {
+        let mut queue = self.lock();
+        queue.push_front(returned);
+        self.len.store(queue.len(), Ordering::Relaxed);
+    }
+
     /// Takes the message at the front of the lane, if any.
     #[inline]
     pub(crate) fn pop(&self) -> Option<Returned<T>> {

@@ -43,6 +43,12 @@ impl<T> Sender<T> {
     /// usually makes room meanwhile, and neither side takes a lock. An
     /// executor or test that counts wakeups sees these.
     ///
+    /// Waiting senders are woken in the order they began to wait, each when
+    /// a receive makes room; a woken sender then tries again, and a send
+    /// that did not wait (a [`try_send`](Sender::try_send)) may take the room
+    /// first. The woken one then waits again, behind the senders that began
+    /// to wait meanwhile: under contention the order is not strictly FIFO.
+    ///
     /// # Errors
     ///
     /// If the mailbox is closed (before or while waiting), the message is

@@ -192,9 +192,35 @@ impl<T> Shared<T> {
     fn pop_fresh(&self) -> Result<T, PopError> {
         let (msg, senders_wait) = self.queue().pop()?;
         if senders_wait {
-            self.senders().notify_one();
+            return Ok(self.notify_room(msg, Returned::fresh));
         }
         Ok(msg)
+    }
+
+    /// Notifies a waiting sender of the room a receive made by taking
+    /// `taken`, and gives it back. If a waker panics, `taken` goes back as
+    /// the next message before the panic comes through: a receive that
+    /// does not return a message leaves it in the mailbox. (While the
+    /// thread unwinds already, the panic cannot come through: it is
+    /// leaked, and the receive completes.)
+    #[cold]
+    fn notify_room<M>(&self, taken: M, returned: impl FnOnce(M) -> Returned<T>) -> M {
+        let Some(panic) = self.senders().notify_one_catching() else {
+            return taken;
+        };
+        if std::thread::panicking() {
+            core::mem::forget(panic);
+            return taken;
+        }
+        self.front.redeliveries.push_front(returned(taken));
+        // Another receiver may wait for it; a second waker's panic is
+        // leaked, as the first comes through.
+        if self.receivers().anyone_waiting() {
+            if let Some(second) = self.receivers().notify_one_catching() {
+                core::mem::forget(second);
+            }
+        }
+        std::panic::resume_unwind(panic)
     }
 
     #[inline]
@@ -211,10 +237,10 @@ impl<T> Shared<T> {
     /// those that used up their attempts go to the dead letters on the way.
     #[cold]
     fn take_returned(&self) -> Option<Returned<T>> {
-        while let Some(returned) = self.front.redeliveries.pop() {
+        while let Some(mut returned) = self.front.redeliveries.pop() {
             // The lane counts against the capacity: there is room now.
             if self.senders().anyone_waiting() {
-                self.senders().notify_one();
+                returned = self.notify_room(returned, core::convert::identity);
             }
             if returned.attempts() < self.front.policy.max_attempts {
                 return Some(returned);

@@ -530,10 +530,12 @@ fn a_delivery_dropped_in_a_panic_wakes_a_broken_waker_without_aborting() {
     let delivery = rx.try_recv_guarded().unwrap();
     let mut broken = other.recv();
     wait_with_a_broken_waker(&mut broken);
+    let mut fine = other.recv();
+    let (wakes, _) = start_waiting(&mut fine);
 
     // The delivery's drop, during the unwind, puts the message back and
     // wakes the broken waker: its panic must not be a second one (which
-    // aborts the process).
+    // aborts the process), and the wakeup passes on.
     let handler = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let _held = delivery;
         panic!("the handler");
@@ -543,7 +545,8 @@ fn a_delivery_dropped_in_a_panic_wakes_a_broken_waker_without_aborting() {
         crate::runtime::panic_message(payload.as_ref()),
         Some("the handler")
     );
-    drop(broken);
+    assert_eq!(woken(&wakes), 1, "the waiter behind it was woken");
+    drop((broken, fine));
     assert_eq!(rx.try_recv(), Ok(1), "the message is back");
 }
 
@@ -588,4 +591,55 @@ fn a_receive_queues_behind_waiting_receivers_at_once_and_in_turn() {
     tx.try_send(2).unwrap();
     assert_eq!(woken(&second_wakes), 1);
     assert_eq!(poll_once(&mut second, &second_waker), Poll::Ready(2));
+}
+
+#[test]
+fn a_receive_that_wakes_a_broken_waker_leaves_its_message_next() {
+    let (tx, rx) = mailbox::<u8>(1);
+    tx.try_send(0).unwrap();
+    let mut broken = tx.send(1);
+    wait_with_a_broken_waker(&mut broken);
+
+    let recv = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rx.try_recv()));
+    assert!(recv.is_err(), "the waker's panic comes through the receive");
+    assert_eq!(rx.len(), 1, "the message it took is back");
+    drop(broken); // never polled again: its message is not sent
+    assert_eq!(rx.try_recv(), Ok(0), "and it is the next");
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    assert_eq!(rx.stats().redeliveries, 0, "no delivery failed");
+}
+
+#[test]
+fn a_guarded_receive_from_the_lane_that_wakes_a_broken_waker_keeps_its_message() {
+    let (tx, rx) = mailbox::<u8>(1);
+    tx.try_send(0).unwrap();
+    drop(rx.try_recv_guarded().unwrap()); // put back: the lane fills the mailbox
+    let mut broken = tx.send(1);
+    wait_with_a_broken_waker(&mut broken);
+
+    let recv = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rx.try_recv_guarded().map(|delivery| delivery.into_inner())
+    }));
+    assert!(recv.is_err(), "the waker's panic comes through the receive");
+    let again = rx.try_recv_guarded().unwrap();
+    assert_eq!(
+        (*again, again.attempt()),
+        (0, 2),
+        "still next, one attempt made"
+    );
+    again.ack();
+}
+
+#[test]
+fn a_notification_whose_waker_panics_passes_on_to_the_next_waiter() {
+    let (tx, rx) = mailbox::<u8>(2);
+    let mut broken = rx.recv();
+    wait_with_a_broken_waker(&mut broken);
+    let mut fine = rx.recv();
+    let (wakes, fine_waker) = start_waiting(&mut fine);
+
+    let send = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tx.try_send(1)));
+    assert!(send.is_err(), "the waker's panic comes through the send");
+    assert_eq!(woken(&wakes), 1, "the waiter behind it was woken");
+    assert_eq!(poll_once(&mut fine, &fine_waker), Poll::Ready(1));
 }

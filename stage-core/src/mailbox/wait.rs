@@ -7,10 +7,10 @@
 //! A wait first yields to the executor a few times ([`YIELDS`]) before it
 //! registers: on a busy executor the other side usually makes the progress
 //! it waits for meanwhile, and then neither side touches a lock. Not when
-//! others wait on its side already: the progress it would find goes to
-//! them first, so its yields would only fail (four senders and four
-//! receivers on one slot were polled 3.5 times per message, 2 without
-//! them), and it queues behind them at once.
+//! others wait on its side already: the progress it waits for wakes them
+//! first, so its yields mostly fail (four senders and four receivers on one
+//! slot were polled 3.5 times per message, 2 without them), and it queues
+//! behind them at once.
 
 use core::future::Future;
 use core::pin::pin;

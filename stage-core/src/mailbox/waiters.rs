@@ -25,10 +25,19 @@
 //! learns that it was notified from one atomic read, without the lock.
 //! A waiter that gives up after a notification reached it passes the
 //! notification on to the next (an aborted receiver never swallows a
-//! wakeup). A `Stream`'s wait cannot give up that way: it lives in its
+//! wakeup), and so does one whose waker panics (its task may never run).
+//! A `Stream`'s wait cannot give up that way: it lives in its
 //! receiver, and a `next()` dropped mid-wait leaves it registered with
 //! nobody to poll it. So it *lingers*: a notification that reaches it also
 //! wakes the waiter after it.
+//!
+//! Waiters are woken in the order they registered, but a woken waiter is
+//! not handed the message or room it was woken for: it tries again, and an
+//! operation that never waited (a `try_send`, a first try) can take it
+//! first. The woken waiter then registers again, behind those that
+//! registered meanwhile. No wakeup is lost that way, but the order is not
+//! strict FIFO under contention (as with event-listener's channels; tokio's
+//! semaphore assigns permits to waiters instead).
 //!
 //! The future side of a wait (yielding first, registering, the re-check)
 //! is in `wait`.
@@ -37,7 +46,7 @@ use core::task::Waker;
 use std::collections::VecDeque;
 
 use super::queue::WAITING;
-use crate::runtime::{each_then_first_panic, resume_unless_unwinding};
+use crate::runtime::{each_then_first_panic, keep_first, resume_unless_unwinding, Panic};
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{Mutex, MutexGuard};
 
@@ -197,30 +206,66 @@ impl<'a> Waiters<'a> {
 
     /// Wakes the oldest waiter, if anyone waits unnotified; and the ones
     /// after it up to the first that does not linger (see
-    /// [`Waiter::lingers`]).
+    /// [`Waiter::lingers`]). A waker's panic comes through, once the
+    /// notification reached a waker that did not panic (see
+    /// [`notify_one_catching`](Self::notify_one_catching)).
     #[cold]
     pub(crate) fn notify_one(self) {
-        let first = {
-            let mut list = self.lock();
-            let Some(first) = list.waiting.pop_front() else {
-                return;
-            };
-            if first.lingers {
-                return self.notify_lingering(list, first);
-            }
-            self.record_notified(&list, first.ticket);
-            first
-        };
-        // A waker is foreign code: woken (and dropped) outside the lock.
-        wake(first);
+        if let Some(panic) = self.notify_one_catching() {
+            resume_unless_unwinding(panic);
+        }
     }
 
-    /// [`notify_one`](Self::notify_one) past a `first` waiter that
-    /// lingers, taken off the list (still locked, as `list`): it also
-    /// wakes the waiters after it, up to the first that does not linger.
+    /// [`notify_one`](Self::notify_one), returning a waker's panic instead
+    /// of resuming it, for a caller that must first put back what it holds.
+    ///
+    /// A waiter whose waker panicked may never run, so the notification
+    /// passes on to the next waiter, until a waker takes it without
+    /// panicking or nobody waits; the first panic is returned (later ones
+    /// are leaked, as in `each_then_first_panic`).
+    #[cold]
+    pub(crate) fn notify_one_catching(self) -> Option<Panic> {
+        let mut first_panic = None;
+        loop {
+            let (taken, panic) = {
+                let mut list = self.lock();
+                let Some(first) = list.waiting.pop_front() else {
+                    break;
+                };
+                if first.lingers {
+                    self.notify_lingering(list, first)
+                } else {
+                    self.record_notified(&list, first.ticket);
+                    drop(list);
+                    // A waker is foreign code: woken (and dropped) outside
+                    // the lock.
+                    match wake(first) {
+                        Ok(()) => (true, None),
+                        Err(panic) => (false, Some(panic)),
+                    }
+                }
+            };
+            if let Some(panic) = panic {
+                keep_first(&mut first_panic, panic);
+            }
+            if taken {
+                break;
+            }
+        }
+        first_panic
+    }
+
+    /// Notifies a `first` waiter that lingers, taken off the list (still
+    /// locked, as `list`), and the waiters after it up to the first that
+    /// does not linger. Returns whether the last of them took the
+    /// notification (its waker did not panic), and the first panic.
     #[cold]
     #[inline(never)]
-    fn notify_lingering(self, mut list: MutexGuard<'a, List>, first: Waiter) {
+    fn notify_lingering(
+        self,
+        mut list: MutexGuard<'a, List>,
+        first: Waiter,
+    ) -> (bool, Option<Panic>) {
         let mut last = first.ticket;
         let mut woken = vec![first];
         while let Some(next) = list.waiting.pop_front() {
@@ -233,7 +278,17 @@ impl<'a> Waiters<'a> {
         }
         self.record_notified(&list, last);
         drop(list);
-        wake_all(woken);
+        let (mut taken, mut first_panic) = (true, None);
+        for waiter in woken {
+            taken = match wake(waiter) {
+                Ok(()) => true,
+                Err(panic) => {
+                    keep_first(&mut first_panic, panic);
+                    false
+                }
+            };
+        }
+        (taken, first_panic)
     }
 
     /// Records that every ticket up to `last` was notified, and lowers the
@@ -364,14 +419,11 @@ impl<'a> Waiters<'a> {
     }
 }
 
-/// Wakes one waiter, as [`wake_all`] does: its own function, as waking
+/// Wakes one waiter; its waker's panic, caught. (Its own function: waking
 /// the one waiter of a notification through `wake_all`'s iterator cost 32
-/// instructions more.
-fn wake(waiter: Waiter) {
-    let woken = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| waiter.waker.wake()));
-    if let Err(panic) = woken {
-        resume_unless_unwinding(panic);
-    }
+/// instructions more.)
+fn wake(waiter: Waiter) -> Result<(), Panic> {
+    std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| waiter.waker.wake()))
 }
 
 /// Wakes every waiter, even if a waker panics: the first panic is resumed
