@@ -10,7 +10,7 @@ use super::redelivery::{Redeliveries, Returned};
 use super::stats::{Counters, Stats};
 use super::wait::Again;
 use super::waiters::{WaitList, Waiters};
-use crate::runtime::each_then_first_panic;
+use crate::runtime::{each_then_first_panic, Panic};
 use crate::sync::spin_hint;
 
 /// A bounded queue, the lane of messages put back for another attempt, and
@@ -203,11 +203,18 @@ impl<T> Shared<T> {
     /// does not return a message leaves it in the mailbox. (While the
     /// thread unwinds already, the panic cannot come through: it is
     /// leaked, and the receive completes.)
-    #[cold]
+    #[inline]
     fn notify_room<M>(&self, taken: M, returned: impl FnOnce(M) -> Returned<T>) -> M {
-        let Some(panic) = self.senders().notify_one_catching() else {
-            return taken;
-        };
+        match self.senders().notify_one_catching() {
+            None => taken,
+            Some(panic) => self.keep_next(taken, returned, panic),
+        }
+    }
+
+    /// [`notify_room`](Self::notify_room) past a waker's panic.
+    #[cold]
+    #[inline(never)]
+    fn keep_next<M>(&self, taken: M, returned: impl FnOnce(M) -> Returned<T>, panic: Panic) -> M {
         if std::thread::panicking() {
             core::mem::forget(panic);
             return taken;
