@@ -34,8 +34,17 @@
 //!   not return it;
 //! - the wakeup passes on to the next waiting task, since the task whose
 //!   waker panicked may never run;
+//! - a send or receive that completes while it passes on a wakeup it was
+//!   given returns its result, and does not raise the panic of a waker it
+//!   met on the way (which would drop that result; the panic hook reported
+//!   the panic when it happened);
 //! - on a thread that is unwinding already, the panic is not raised again
 //!   (which would abort the process): the operation completes.
+//!
+//! A receive's message that goes back counts against the capacity as a
+//! message put back by a [`Delivery`] does: a sender may have filled the
+//! room meanwhile, and the mailbox then holds one message more than its
+//! capacity until a receive takes one.
 //!
 //! # How it is built
 //!

@@ -164,7 +164,9 @@ impl<T> Receiver<T> {
     /// the capacity, though: senders find the mailbox full until the queued
     /// messages, put-back ones included, are fewer than `capacity` again. So
     /// a full mailbox may briefly hold one extra message per delivery that
-    /// was in flight when it filled up, and never more.
+    /// was in flight when it filled up (or per receive whose message went
+    /// back because a waker panicked: see the [module docs](super)), and
+    /// never more.
     ///
     /// A closed mailbox lets [`recv_or_closed`](Receiver::recv_or_closed)
     /// and [`recv_guarded_or_closed`](Receiver::recv_guarded_or_closed)

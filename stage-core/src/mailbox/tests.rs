@@ -643,3 +643,91 @@ fn a_notification_whose_waker_panics_passes_on_to_the_next_waiter() {
     assert_eq!(woken(&wakes), 1, "the waiter behind it was woken");
     assert_eq!(poll_once(&mut fine, &fine_waker), Poll::Ready(1));
 }
+
+/// A waker that runs `on_clone` at its first clone: the moment a wait
+/// registers (it clones its waker just before it takes the list's lock).
+struct CloneHook(std::sync::Mutex<Option<Box<dyn FnOnce() + core::marker::Send>>>);
+
+fn clone_hook_waker(on_clone: impl FnOnce() + core::marker::Send + 'static) -> Waker {
+    use std::mem::ManuallyDrop;
+    use std::task::{RawWaker, RawWakerVTable};
+
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, release);
+
+    unsafe fn clone(hook: *const ()) -> RawWaker {
+        // SAFETY: `hook` came from `Arc::into_raw` of an `Arc<CloneHook>`
+        // that this waker (or a clone of it) still owns.
+        let hook = ManuallyDrop::new(unsafe { Arc::from_raw(hook.cast::<CloneHook>()) });
+        let on_clone = hook.0.lock().unwrap().take();
+        if let Some(on_clone) = on_clone {
+            on_clone();
+        }
+        RawWaker::new(Arc::into_raw(Arc::clone(&hook)).cast(), &VTABLE)
+    }
+
+    unsafe fn noop(_: *const ()) {}
+
+    unsafe fn release(hook: *const ()) {
+        // SAFETY: as in `clone`; this gives up this waker's share.
+        drop(unsafe { Arc::from_raw(hook.cast::<CloneHook>()) });
+    }
+
+    let hook = Arc::new(CloneHook(std::sync::Mutex::new(Some(Box::new(on_clone)))));
+    let raw = RawWaker::new(Arc::into_raw(hook).cast(), &VTABLE);
+    // SAFETY: the vtable's functions keep the contract of `RawWaker`: each
+    // waker owns one count of the `Arc`, given up by `release` (`wake`
+    // by value is `noop` here, so a woken waker keeps its count until it
+    // is dropped, which `Waker` does through `release`).
+    unsafe { Waker::from_raw(raw) }
+}
+
+#[test]
+fn a_receive_whose_re_check_passes_a_notification_to_a_broken_waker_keeps_its_message() {
+    // The re-check of R finds a message sent after R registered, which
+    // notified R; ending R's registration then passes that notification
+    // on, to a waiter whose waker panics. The panic must not unwind
+    // through R's poll, which holds the message.
+    type Later = Box<dyn FnOnce() + core::marker::Send>;
+    let in_sink: Arc<std::sync::Mutex<Option<Later>>> = Arc::default();
+    let (tx, rx) = Builder::<u8>::new(4)
+        .max_attempts(1)
+        .dead_letters({
+            let in_sink = Arc::clone(&in_sink);
+            move |_| {
+                if let Some(then) = in_sink.lock().unwrap().take() {
+                    then();
+                }
+            }
+        })
+        .build();
+    let parked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    *in_sink.lock().unwrap() = Some(Box::new({
+        let (tx, other, parked) = (tx.clone(), rx.clone(), Arc::clone(&parked));
+        move || {
+            // R is registered now: B queues behind it, then a send
+            // notifies R.
+            let mut broken = Box::pin(async move { other.recv().await });
+            let bomb = waker(Arc::new(Explodes));
+            assert!(poll_once(&mut broken, &bomb).is_pending());
+            tx.try_send(1).unwrap();
+            parked.lock().unwrap().push(broken);
+        }
+    }));
+    // At R's registration, a delivery out of attempts goes back: R's
+    // re-check hands it to the sink, which runs the above.
+    tx.try_send(0).unwrap();
+    let spent = rx.try_recv_guarded().unwrap().into_owned();
+    let hook = clone_hook_waker(move || drop(spent));
+
+    let mut recv = rx.recv_or_closed();
+    for _ in 0..super::wait::YIELDS {
+        let (_, yielding) = counting_waker();
+        assert!(poll_once(&mut recv, &yielding).is_pending());
+    }
+    let polled =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_once(&mut recv, &hook)));
+    assert_eq!(polled.ok(), Some(Poll::Ready(Ok(1))), "R got the message");
+    assert_eq!(rx.stats().dead_letters, 1);
+    assert!(rx.is_empty());
+    assert_eq!(parked.lock().unwrap().len(), 1, "B waited behind R");
+}

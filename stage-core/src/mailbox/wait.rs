@@ -17,6 +17,7 @@ use core::pin::pin;
 use core::task::{Context, Poll, Waker};
 
 use super::waiters::Waiters;
+use crate::runtime::resume_unless_unwinding;
 use crate::sync::thread;
 
 /// How often a wait yields to the executor before it registers.
@@ -206,31 +207,43 @@ impl Wait {
         Poll::Pending
     }
 
-    /// Ends the wait; a notification it received passes on to another waiter.
-    /// The slot is then ready for a new wait, yields included (a `Receiver`
-    /// used as a `Stream` reuses one slot for every message).
+    /// Ends the wait of a poll that goes on: its re-check took what it
+    /// waited for, or is to try again soon. A notification it received
+    /// passes on to another waiter. The slot is then ready for a new wait,
+    /// yields included.
+    ///
+    /// A waker's panic met while passing the notification on is not raised
+    /// here: the poll holds its result (a message taken, or a message still
+    /// to send), which the unwind would drop. The panic hook reported it
+    /// when it happened.
     #[inline]
     pub(crate) fn cancel(&mut self, waiters: Waiters<'_>) {
-        // Taken first: the slot is new even if a waker woken by the
-        // discard panics.
         let lingers = self.lingers;
-        core::mem::replace(
+        let ended = core::mem::replace(
             self,
             Self {
                 lingers,
                 ..Self::default()
             },
-        )
-        .end(waiters);
+        );
+        if let Some(ticket) = ended.ticket {
+            if let Some(panic) = waiters.discard(ticket) {
+                core::mem::forget(panic);
+            }
+        }
     }
 
     /// Ends the wait of an owner that is being dropped: as
     /// [`cancel`](Self::cancel), without readying the slot for another wait
-    /// (a completed future's drop then only reads its ticket).
+    /// (a completed future's drop then only reads its ticket). A waker's
+    /// panic met while passing a notification on comes through the drop,
+    /// unless the thread is unwinding already.
     #[inline]
     pub(crate) fn end(&self, waiters: Waiters<'_>) {
         if let Some(ticket) = self.ticket {
-            waiters.discard(ticket);
+            if let Some(panic) = waiters.discard(ticket) {
+                resume_unless_unwinding(panic);
+            }
         }
     }
 }

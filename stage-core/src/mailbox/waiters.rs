@@ -391,9 +391,11 @@ impl<'a> Waiters<'a> {
         false
     }
 
-    /// Ends the wait of `ticket`, which has not seen a notification.
+    /// Ends the wait of `ticket`. A notification that reached it passes on
+    /// to another waiter; a waker's panic on the way is returned, for the
+    /// caller to raise or not (see `Wait::end` and `Wait::cancel`).
     #[cold]
-    pub(super) fn discard(self, ticket: usize) {
+    pub(super) fn discard(self, ticket: usize) -> Option<Panic> {
         let mut list = self.lock();
         let found = list.waiting.find(ticket);
         match found.and_then(|at| list.waiting.remove(at)) {
@@ -403,11 +405,12 @@ impl<'a> Waiters<'a> {
                 }
                 drop(list);
                 drop(gone); // its waker is foreign code: outside the lock
+                None
             }
             None => {
                 // A notification reached it: it goes to another waiter.
                 drop(list);
-                self.notify_one();
+                self.notify_one_catching()
             }
         }
     }
