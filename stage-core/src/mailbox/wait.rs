@@ -207,26 +207,17 @@ impl Wait {
         Poll::Pending
     }
 
-    /// Ends the wait of a poll that goes on: its re-check took what it
-    /// waited for, or is to try again soon. A notification it received
-    /// passes on to another waiter. The slot is then ready for a new wait,
-    /// yields included.
+    /// Ends the registration of a poll that goes on: its re-check took
+    /// what it waited for, or is to try again soon. A notification it
+    /// received passes on to another waiter.
     ///
     /// A waker's panic met while passing the notification on is not raised
     /// here: the poll holds its result (a message taken, or a message still
     /// to send), which the unwind would drop. The panic hook reported it
     /// when it happened.
     #[inline]
-    pub(crate) fn cancel(&mut self, waiters: Waiters<'_>) {
-        let lingers = self.lingers;
-        let ended = core::mem::replace(
-            self,
-            Self {
-                lingers,
-                ..Self::default()
-            },
-        );
-        if let Some(ticket) = ended.ticket {
+    fn cancel(&mut self, waiters: Waiters<'_>) {
+        if let Some(ticket) = self.ticket.take() {
             if let Some(panic) = waiters.discard(ticket) {
                 core::mem::forget(panic);
             }
@@ -234,10 +225,9 @@ impl Wait {
     }
 
     /// Ends the wait of an owner that is being dropped: as
-    /// [`cancel`](Self::cancel), without readying the slot for another wait
-    /// (a completed future's drop then only reads its ticket). A waker's
-    /// panic met while passing a notification on comes through the drop,
-    /// unless the thread is unwinding already.
+    /// [`cancel`](Self::cancel), but a waker's panic met while passing a
+    /// notification on comes through the drop, unless the thread is
+    /// unwinding already.
     #[inline]
     pub(crate) fn end(&self, waiters: Waiters<'_>) {
         if let Some(ticket) = self.ticket {
