@@ -10,7 +10,7 @@ use super::redelivery::{Redeliveries, Returned};
 use super::stats::{Counters, Stats};
 use super::wait::Again;
 use super::waiters::{WaitList, Waiters};
-use crate::runtime::{each_then_first_panic, Panic};
+use crate::runtime::{each_then_first_panic, resume_unless_unwinding, Panic};
 use crate::sync::spin_hint;
 
 /// A bounded queue, the lane of messages put back for another attempt, and
@@ -220,12 +220,9 @@ impl<T> Shared<T> {
             return taken;
         }
         self.front.redeliveries.push_front(returned(taken));
-        // Another receiver may wait for it; a second waker's panic is
-        // leaked, as the first comes through.
-        if self.receivers().anyone_waiting() {
-            if let Some(second) = self.receivers().notify_one_catching() {
-                core::mem::forget(second);
-            }
+        // A second waker's panic is leaked, as the first comes through.
+        if let Some(second) = self.wake_a_receiver_for_the_lane() {
+            core::mem::forget(second);
         }
         std::panic::resume_unwind(panic)
     }
@@ -264,8 +261,21 @@ impl<T> Shared<T> {
     pub(crate) fn put_back(&self, returned: Returned<T>) {
         self.front.counters.redelivered();
         self.front.redeliveries.push(returned);
-        if self.receivers().anyone_waiting() {
-            self.receivers().notify_one();
+        if let Some(panic) = self.wake_a_receiver_for_the_lane() {
+            resume_unless_unwinding(panic);
+        }
+    }
+
+    /// Wakes a waiting receiver, if any, for a message just put in the
+    /// lane (a change made without a claim, so the flag is read with a
+    /// read-modify-write: see `Waiters::anyone_waiting`); a waker's panic
+    /// is returned.
+    fn wake_a_receiver_for_the_lane(&self) -> Option<Panic> {
+        let receivers = self.receivers();
+        if receivers.anyone_waiting() {
+            receivers.notify_one_catching()
+        } else {
+            None
         }
     }
 
