@@ -3,8 +3,8 @@
 //!
 //! Scenarios: SPSC at capacity 1, 16 and 1024; MPSC 4x1 and MPMC 4x4 at
 //! capacity 1024; MPMC 4x4 at capacity 1 (a pool of workers on a small
-//! mailbox, where waiting tasks queue on both sides); each on a current_thread runtime and on a 2-worker
-//! multi-thread runtime. Peers: tokio::sync::mpsc (single consumer only),
+//! mailbox, where waiting tasks queue on both sides); each on a
+//! current_thread runtime and on a 2-worker multi-thread runtime. Peers: tokio::sync::mpsc (single consumer only),
 //! async-channel, flume and kanal; and the mailbox's own at-least-once
 //! receive (`stage_guarded`: receive under a guard, then acknowledge), whose
 //! ratio to `stage` is the cost of the guarantee. The SPSC groups on

@@ -1,5 +1,6 @@
 //! One channel moving N messages from one producer task to one consumer
-//! task on a current_thread runtime, for counting instructions under
+//! task (or PAIRS of each) on a current_thread runtime (or WORKERS), for
+//! counting instructions under
 //! callgrind (`benches/count-mailbox-instructions.sh`): instructions do not
 //! vary with the machine's load, where timings do.
 //!

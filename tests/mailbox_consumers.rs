@@ -90,11 +90,8 @@ async fn an_aborted_waiting_sender_does_not_strand_the_others() {
 /// message's wakeup must still reach a clone waiting in `recv()`.
 #[tokio::test(start_paused = true)]
 async fn a_next_given_up_mid_wait_does_not_strand_a_clone_waiting_in_recv() {
-    use futures_util::StreamExt;
-
     let (tx, mut rx) = stage::mailbox::<u32>(4);
-    let given_up = tokio::time::timeout(Duration::from_millis(10), rx.next()).await;
-    assert!(given_up.is_err(), "nothing was sent yet");
+    give_up_a_next(&mut rx).await;
     let waiting = tokio::spawn({
         let clone = rx.clone();
         async move { clone.recv().await }
@@ -112,11 +109,8 @@ async fn a_next_given_up_mid_wait_does_not_strand_a_clone_waiting_in_recv() {
 /// stream's stale wait.
 #[tokio::test(start_paused = true)]
 async fn a_next_given_up_mid_wait_does_not_strand_the_same_receivers_recv() {
-    use futures_util::StreamExt;
-
     let (tx, mut rx) = stage::mailbox::<u32>(4);
-    let given_up = tokio::time::timeout(Duration::from_millis(10), rx.next()).await;
-    assert!(given_up.is_err(), "nothing was sent yet");
+    give_up_a_next(&mut rx).await;
     let sender = tokio::spawn(async move {
         settle().await; // the receiver's recv() waits first
         tx.send(2).await.unwrap();
@@ -126,4 +120,13 @@ async fn a_next_given_up_mid_wait_does_not_strand_the_same_receivers_recv() {
         .expect("recv() was never woken, with the message queued");
     assert_eq!(m, 2);
     sender.await.unwrap();
+}
+
+/// Gives up a `next()` of `rx` as a stream while it waits (a timeout on an
+/// empty mailbox, on the paused clock), leaving its wait registered.
+async fn give_up_a_next(rx: &mut stage::mailbox::Receiver<u32>) {
+    use futures_util::StreamExt;
+
+    let given_up = tokio::time::timeout(Duration::from_millis(10), rx.next()).await;
+    assert!(given_up.is_err(), "nothing was sent yet");
 }
